@@ -1,0 +1,74 @@
+"""Benchmarks: figures printed, never asserted in tests.
+
+``bench_site``: visits simulated per second for the full-featured default site workload (profiles,
+appointments with no-shows, reneging, closing and returns, follow-ups), and on the same number of
+arrivals an idiomatic SimPy M/M/c (one process per customer and a ``simpy.Resource``) as baseline.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import simpy
+
+from .config import Config, config_from_dict
+from .demand import DemandModel
+from .metrics import visits_table
+from .simulation import simulate_sites
+
+
+def default_site_workload(visits_per_open_day: float = 60.0, agents: int = 5) -> Config:
+    """A busy site with every feature switched on (the defaults of fssim.defaults elsewhere)."""
+    return config_from_dict({
+        "name": "bench-site",
+        "horizon": {"start": "2024-01-01", "days": 365},
+        "seed": 1,
+        "demand": {"visits_per_open_day": visits_per_open_day},
+        "sites": [{"id": "bench", "agents": agents, "appointments": True,
+                   "hours": {d: "08:30-12:30 / 13:30-17:30" for d in ("mon", "tue", "wed", "thu", "fri")}
+                   | {"sat": "09:00-12:00"}}],
+    })
+
+
+def baseline_mmc(n: int, lam_per_min: float, mean_service: float, c: int, seed: int = 1) -> float:
+    """Idiomatic SimPy M/M/c: a process per customer and a Resource; returns the wall time in seconds."""
+    rng = np.random.default_rng(seed)
+    inter = rng.exponential(1 / lam_per_min, n)
+    serv = rng.exponential(mean_service, n)
+    waits = []
+
+    def customer(env, desk, s):
+        t0 = env.now
+        with desk.request() as req:
+            yield req
+            waits.append(env.now - t0)
+            yield env.timeout(s)
+
+    def source(env, desk):
+        for i in range(n):
+            yield env.timeout(inter[i])
+            env.process(customer(env, desk, serv[i]))
+
+    t = time.perf_counter()
+    env = simpy.Environment()
+    desk = simpy.Resource(env, capacity=c)
+    env.process(source(env, desk))
+    env.run()
+    return time.perf_counter() - t
+
+
+def bench_site(min_visits: int = 100_000) -> dict:
+    cfg = default_site_workload()
+    model = DemandModel(cfg)
+    visits, wall, rep = 0, 0.0, 0
+    while visits < min_visits:
+        t = time.perf_counter()
+        runs = [(rep, simulate_sites(cfg, cfg.sites, rep, model))]
+        table = visits_table(cfg, runs)
+        wall += time.perf_counter() - t
+        visits += len(table)
+        rep += 1
+    mean_service = float(np.nanmean(table["service_min"]))
+    base = baseline_mmc(visits, lam_per_min=0.9 * 5 / mean_service, mean_service=mean_service, c=5)
+    return {"visits_per_s": round(visits / wall, 1), "baseline_visits_per_s": round(visits / base, 1),
+            "ratio": round((visits / wall) / (visits / base), 3), "visits": int(visits)}

@@ -1,0 +1,137 @@
+"""Command line: a thin layer over the Python API (``fssim.simulate`` and friends).
+
+Bad input exits with code 2 and a message naming the file, the field and the fix.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import InputError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="fssim: simulate the France services network (sites, agents, démarches, coverage).")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
+app.add_typer(bench_app, name="bench")
+err = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def user_errors():
+    """Turn InputError into a clear message and exit code 2 (never a traceback)."""
+    try:
+        yield
+    except InputError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True):
+    """A rich progress bar with an estimated time remaining; yields a callback (done, total, label)."""
+    if not enabled:
+        yield None
+        return
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*cols, console=err, transient=False) as p:
+        task = p.add_task("simulating", total=None)
+
+        def update(done: int, total: int, label: str) -> None:
+            p.update(task, completed=done, total=total, description=label)
+
+        yield update
+
+
+def _kpi_table(result) -> Table:
+    net = result.network()
+    t = Table(title=f"{result.config.name}: network KPIs ({result.config.replications} replications, 95 % CI)")
+    for c in ("KPI", "mean", "95 % interval"):
+        t.add_column(c, justify="right" if c != "KPI" else "left")
+    show = ["arrivals", "served", "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
+            "abandonment_rate", "sent_home_rate", "no_show_rate", "utilisation", "visits_per_open_day"]
+    for k in show:
+        if k in net.index:
+            r = net.loc[k]
+            ci = "" if r["n"] < 2 or r["half_width"] != r["half_width"] else f"{r['ci_low']:.3g} – {r['ci_high']:.3g}"
+            t.add_row(k, f"{r['mean']:.4g}", ci)
+    return t
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="scenario YAML file (see configs/)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="run directory (default: runs/<scenario name>)"),
+    seed: Optional[int] = typer.Option(None, help="override the config's seed"),
+    replications: Optional[int] = typer.Option(None, min=1, help="override the config's replications"),
+    report: bool = typer.Option(False, "--report", help="also write report.html in the run directory"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no table"),
+):
+    """Simulate a scenario and write its run directory (Parquet tables, resolved config, manifest)."""
+    from .config import load_config
+    from .run import simulate
+
+    with user_errors():
+        cfg = load_config(config)
+        with progress_bar(not quiet) as cb:
+            result = simulate(cfg, seed=seed, replications=replications, progress=cb)
+        result.manifest["command"] = "fssim " + " ".join(sys.argv[1:])
+        target = result.save(out_dir or Path("runs") / cfg.name)
+        if report:
+            from .report import write_report
+            write_report(target, target / "report.html")
+    if not quiet:
+        out.print(_kpi_table(result))
+    out.print(f"run written to [bold]{target}[/] ({len(result.visits):,} visits)", highlight=False)
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="scenario YAML file")):
+    """Check a scenario file without running it."""
+    from .config import load_config
+
+    with user_errors():
+        cfg = load_config(config)
+    out.print(f"{config}: valid ({len(cfg.sites)} sites, {len(cfg.demarches)} démarches, "
+              f"{cfg.horizon.days} days from {cfg.horizon.start})")
+
+
+@app.command()
+def schema():
+    """Print the JSON schema of scenario files (every field, default and description)."""
+    from .config import Config
+
+    out.print_json(json.dumps(Config.model_json_schema()))
+
+
+@bench_app.command("site")
+def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
+                   visits: int = typer.Option(100_000, min=1000, help="at least this many visits")):
+    """Visits per second of the full site model against an idiomatic SimPy M/M/c baseline."""
+    from .bench import bench_site
+
+    res = bench_site(visits)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        out.print(f"full model: {res['visits_per_s']:,.0f} visits/s; idiomatic SimPy M/M/c: "
+                  f"{res['baseline_visits_per_s']:,.0f} visits/s; ratio {res['ratio']:.2f} "
+                  f"({res['visits']:,} visits)")
+
+
+def main():  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,448 @@
+"""Scenario configuration: YAML validated into typed objects (pydantic).
+
+The schema is the contract with analysts: unknown keys are errors, every field has a default taken
+from :mod:`fssim.defaults` (with its source) or is required, and every error names the file, the
+field path and what is expected. ``load_config`` is the one way in; ``Config.model_dump`` gives the
+fully resolved config written beside each run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from . import defaults as D
+from .distributions import Distribution, LogNormal, Triangular
+from .errors import InputError
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Share = Annotated[float, Field(ge=0, le=1)]
+_TIME = re.compile(r"^\s*(\d{1,2})[:h](\d{2})\s*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def parse_clock(text: str) -> int:
+    """'09:30' → 570 minutes after midnight; '24:00' allowed as the end of a day."""
+    m = _TIME.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a time of day: write HH:MM, e.g. 09:00")
+    h, mi = int(m.group(1)), int(m.group(2))
+    if mi >= 60 or h > 24 or (h == 24 and mi):
+        raise ValueError(f"{text!r} is not a valid time of day (00:00 to 24:00)")
+    return 60 * h + mi
+
+
+def clock(minutes: float) -> str:
+    m = int(round(minutes))
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def parse_day_hours(value: str | list[str] | None) -> list[tuple[int, int]]:
+    """'09:00-12:00 / 14:00-17:00' (or a list of 'HH:MM-HH:MM') → sorted minute intervals.
+
+    Raises ValueError for reversed or overlapping intervals.
+    """
+    if value is None:
+        return []
+    parts = value if isinstance(value, list) else [p for p in value.split("/")]
+    out = []
+    for p in parts:
+        p = p.strip()
+        if not p:
+            continue
+        if p.count("-") != 1:
+            raise ValueError(f"{p!r} is not an interval: write HH:MM-HH:MM, several joined by ' / '")
+        a, b = (parse_clock(x) for x in p.split("-"))
+        if b <= a:
+            raise ValueError(f"interval {p!r} ends before it starts: write the earlier time first")
+        out.append((a, b))
+    out.sort()
+    for (a1, b1), (a2, b2) in zip(out, out[1:]):
+        if a2 < b1:
+            raise ValueError(
+                f"intervals {clock(a1)}-{clock(b1)} and {clock(a2)}-{clock(b2)} overlap: merge or separate them"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- démarches
+
+
+class FollowUp(_Model):
+    """Share of visits for this démarche that need a second visit, and its delay in days."""
+
+    share: Share = 0.0
+    delay_days: tuple[PositiveInt, PositiveInt] = D.FOLLOW_UP_DELAY_DAYS
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.delay_days[0] > self.delay_days[1]:
+            raise ValueError("delay_days is [min, max] with min <= max")
+        return self
+
+
+class Demarche(_Model):
+    name: str = Field(pattern=r"^[a-z0-9_]+$", description="identifier, lower-case with underscores")
+    partner: str = ""
+    share: Share = Field(description="share of visits (the catalogue's shares sum to 1)")
+    service: Distribution = Field(description="agent time with the citizen, minutes")
+    follow_up: FollowUp = FollowUp()
+
+
+def default_catalogue() -> list[Demarche]:
+    """The démarche catalogue of §9.3 of the facts file (shares [P]/[E], service times [E])."""
+    return [
+        Demarche(
+            name=n, partner=p, share=s,
+            service=LogNormal(dist="lognormal", mean=m, cv=cv),
+            follow_up=FollowUp(share=f),
+        )
+        for n, p, s, m, cv, f in D.DEMARCHES
+    ]
+
+
+class MixShift(_Model):
+    """Multiply a démarche's share between two days of every year (MM-DD, inclusive), then renormalise."""
+
+    demarche: str
+    start: str = Field(pattern=r"^\d{2}-\d{2}$")
+    end: str = Field(pattern=r"^\d{2}-\d{2}$")
+    factor: NonNegativeFloat
+
+
+# --------------------------------------------------------------------------- demand and behaviour
+
+
+class Demand(_Model):
+    """How many citizens come, and when. Exactly one volume: per open day, per year, or per open hour.
+
+    ``rate_per_hour`` gives a constant Poisson rate over opening hours with no weekday, hour or month
+    profile (used for validation against queueing theory).
+    """
+
+    visits_per_open_day: PositiveFloat | None = None
+    visits_per_year: PositiveFloat | None = None
+    rate_per_hour: PositiveFloat | None = None
+    weekday: dict[Weekday, NonNegativeFloat] = Field(default_factory=lambda: dict(D.WEEKDAY_FACTORS))
+    month: list[NonNegativeFloat] = Field(default_factory=lambda: list(D.MONTH_FACTORS), min_length=12, max_length=12)
+    hour: dict[int, NonNegativeFloat] = Field(default_factory=lambda: dict(D.HOUR_WEIGHTS))
+    mix_shifts: list[MixShift] = Field(default_factory=lambda: [
+        MixShift(demarche=d, start=a, end=b, factor=f) for d, a, b, f in D.MIX_SHIFTS
+    ])
+
+    @field_validator("hour")
+    @classmethod
+    def _hours(cls, v):
+        bad = [h for h in v if not 0 <= h <= 23]
+        if bad:
+            raise ValueError(f"hour keys are clock hours 0..23, got {bad}")
+        if not any(w > 0 for w in v.values()):
+            raise ValueError("at least one hour weight must be positive")
+        return dict(sorted(v.items()))
+
+    def volumes_given(self) -> list[str]:
+        return [k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour") if getattr(self, k) is not None]
+
+
+class SiteDemand(_Model):
+    """Per-site override of the volume (one of), or a multiplier of the network default."""
+
+    visits_per_open_day: PositiveFloat | None = None
+    visits_per_year: PositiveFloat | None = None
+    rate_per_hour: PositiveFloat | None = None
+    multiplier: PositiveFloat = 1.0
+
+
+class Behaviour(_Model):
+    """Citizens' behaviour: appointments, no-shows, patience of walk-ins, return after being sent home."""
+
+    appointment_share: Share = Field(
+        D.APPOINTMENT_SHARE_WHEN_OFFERED, description="share of arrivals booked, at sites offering appointments")
+    slot_minutes: PositiveInt = D.SLOT_MINUTES
+    appointment_desks: PositiveInt = Field(1, description="appointments bookable per slot")
+    no_show: Share = D.NO_SHOW
+    patience: Distribution | None = Field(
+        default_factory=lambda: Triangular(**D.PATIENCE),
+        description="how long a walk-in waits before giving up (minutes); null = never gives up")
+    return_probability: Share = D.RETURN_PROBABILITY
+    return_delay_days: tuple[PositiveInt, PositiveInt] = D.RETURN_DELAY_DAYS
+    max_returns: int = Field(2, ge=0)
+
+
+# --------------------------------------------------------------------------- sites
+
+
+class Site(_Model):
+    """A France services counter: where, when it is open, with how many agents.
+
+    ``hours`` maps weekdays to intervals ('09:00-12:00 / 14:00-17:00'); ``agents`` is a number for every
+    interval, or per weekday a number or a list with one number per interval of that day.
+    ``always_open`` makes one continuous session over the whole horizon (queueing validation).
+    """
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    commune: str | None = None
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    hours: dict[Weekday, str | list[str]] = Field(default_factory=lambda: dict(D.DEFAULT_HOURS))
+    agents: int | dict[Weekday, int | list[int]] = D.DEFAULT_AGENTS
+    appointments: bool = False
+    demand: SiteDemand = SiteDemand()
+    opens_on: dt.date | None = None
+    closes_on: dt.date | None = None
+    always_open: bool = False
+    kind: str = Field("fixe", description="fixe, antenne, bus stop…: carried into the outputs")
+
+    _schedule: dict[str, list[tuple[int, int, int]]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v):
+        return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _build_schedule(self):
+        sched: dict[str, list[tuple[int, int, int]]] = {}
+        for day in D.WEEKDAYS:
+            try:
+                intervals = parse_day_hours(self.hours.get(day))
+            except ValueError as e:
+                raise ValueError(f"hours.{day}: {e}") from None
+            agents = self.agents if isinstance(self.agents, int) else self.agents.get(day, D.DEFAULT_AGENTS)
+            if isinstance(agents, int):
+                agents = [agents] * len(intervals)
+            elif len(agents) != len(intervals):
+                raise ValueError(
+                    f"agents.{day}: {len(agents)} numbers for {len(intervals)} opening intervals; "
+                    "give one number per interval, or a single number")
+            for a in agents:
+                if a < 0:
+                    raise ValueError(f"agents.{day}: {a} agents; the number of agents cannot be negative")
+                if a == 0:
+                    raise ValueError(
+                        f"agents.{day}: an open interval needs at least 1 agent (remove the interval to close it)")
+            if intervals:
+                sched[day] = [(a, b, c) for (a, b), c in zip(intervals, agents)]
+        if self.always_open:
+            if not isinstance(self.agents, int):
+                raise ValueError("agents: an always_open site takes a single number of agents")
+            if self.agents < 1:
+                raise ValueError(f"agents: {self.agents}; an always_open site needs at least 1 agent")
+        elif not sched:
+            raise ValueError("hours: the site is never open; give at least one opening interval")
+        if self.opens_on and self.closes_on and self.closes_on <= self.opens_on:
+            raise ValueError("closes_on must be after opens_on")
+        self._schedule = sched
+        return self
+
+    @property
+    def schedule(self) -> dict[str, list[tuple[int, int, int]]]:
+        """Weekly schedule: weekday → [(start_min, end_min, agents)], sorted."""
+        return self._schedule
+
+    def weekly_hours(self) -> float:
+        return sum(b - a for day in self._schedule.values() for a, b, _ in day) / 60
+
+
+class Horizon(_Model):
+    start: dt.date = dt.date(2024, 1, 1)
+    days: PositiveInt = 365
+    warmup_days: int = Field(0, ge=0, description="days excluded from the metrics (only useful for always_open sites)")
+
+    @property
+    def end(self) -> dt.date:
+        return self.start + dt.timedelta(days=self.days)
+
+
+class Holidays(_Model):
+    """French public holidays (fixed dates, Easter Monday, Ascension, Whit Monday; regional ones by subdiv)."""
+
+    closed: bool = Field(True, description="sites are closed on public holidays")
+    subdiv: str | None = Field(None, description="holidays subdivision: '57' Moselle, '971' Guadeloupe…")
+
+
+class Outputs(_Model):
+    wait_threshold_min: PositiveFloat = D.WAIT_THRESHOLD_MIN
+    visits: bool = Field(True, description="write one row per visit (visits.parquet)")
+
+
+class Config(_Model):
+    """A scenario: horizon, seed, démarches, demand, behaviour and sites."""
+
+    name: str = "scenario"
+    description: str = ""
+    horizon: Horizon = Horizon()
+    seed: int = Field(20240801, ge=0)
+    replications: PositiveInt = 1
+    data_dir: str | None = None
+    demarches: list[Demarche] = Field(default_factory=default_catalogue, min_length=1)
+    demand: Demand = Field(default_factory=lambda: Demand(visits_per_open_day=D.VISITS_PER_OPEN_DAY))
+    behaviour: Behaviour = Behaviour()
+    holidays: Holidays = Holidays()
+    outputs: Outputs = Outputs()
+    site_defaults: dict[str, Any] = Field(default_factory=dict, description="keys copied into every site lacking them")
+    sites: list[Site] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_site_defaults(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("site_defaults"), dict) and isinstance(data.get("sites"), list):
+            allowed = set(Site.model_fields)
+            unknown = set(data["site_defaults"]) - allowed
+            if unknown:
+                raise ValueError(f"site_defaults: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+            data = dict(data)
+            data["sites"] = [
+                {**data["site_defaults"], **s} if isinstance(s, dict) else s for s in data["sites"]
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        names = [d.name for d in self.demarches]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"demarches: duplicate names {dup}")
+        total = sum(d.share for d in self.demarches)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"demarches: shares sum to {total:.4f}; they must sum to 1")
+        for i, s in enumerate(self.demand.mix_shifts):
+            if s.demarche not in names:
+                raise ValueError(
+                    f"demand.mix_shifts[{i}].demarche: unknown démarche {s.demarche!r}; known: {', '.join(names)}")
+        if len(self.demand.volumes_given()) != 1:
+            raise ValueError(
+                "demand: give exactly one of visits_per_open_day, visits_per_year, rate_per_hour "
+                f"(got {self.demand.volumes_given() or 'none'})")
+        ids = [s.id for s in self.sites]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"sites: duplicate site ids {dup}")
+        for i, s in enumerate(self.sites):
+            if len([k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour")
+                    if getattr(s.demand, k) is not None]) > 1:
+                raise ValueError(f"sites[{i}].demand: give at most one volume")
+        return self
+
+    def digest(self) -> str:
+        """sha256 of the canonical resolved config: the identity of a scenario in manifests."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("lognormal", "exponential", "fixed", "triangular", "empirical", "int", "str", "list[str]",
+                      "dict[str,int]", "list[int]", "function-after[_build_schedule(), Site]"):
+            continue  # union branch tags add nothing for the reader
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(err: ValidationError, file: str) -> InputError:
+    lines = []
+    seen = set()
+    for e in err.errors():
+        where = _loc(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        inner = re.match(r"^([A-Za-z_][\w.\[\]]*): (.+)$", msg, re.S)
+        if e["type"] == "value_error" and inner:  # a validator that names the field inside the object
+            where = inner.group(1) if where == "(top level)" else f"{where}.{inner.group(1)}"
+            msg = inner.group(2)
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key; check its spelling (see the schema: `fssim schema`)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        key = (where, msg)
+        if key in seen:
+            continue
+        seen.add(key)
+        got = e.get("input")
+        shown = "" if e["type"] in ("missing",) or isinstance(got, (dict, list)) else f" (got {got!r})"
+        lines.append(f"  {where}: {msg}{shown}")
+    return InputError("invalid configuration:\n" + "\n".join(lines), file=file)
+
+
+def config_from_dict(data: dict, *, source: str = "<config>", base: Path | None = None) -> Config:
+    """Validate a mapping into a Config; errors become InputError naming ``source``."""
+    if not isinstance(data, dict):
+        raise InputError("the top level must be a mapping of keys (name, horizon, sites…)", file=source)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise format_validation_error(e, source) from None
+    if base is not None:
+        for d in cfg.demarches:
+            if getattr(d.service, "file", None) and not Path(d.service.file).is_absolute():
+                object.__setattr__(d.service, "file", str((base / d.service.file).resolve()))
+    return cfg
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML scenario file; ``overrides`` maps dotted paths to values (e.g. {'seed': 3})."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found; give the path of a YAML scenario (see configs/)", file=str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise InputError(f"{where}not valid YAML ({getattr(e, 'problem', e)})", file=str(path)) from None
+    for key, value in (overrides or {}).items():
+        set_path(data, key, value)
+    return config_from_dict(data, source=str(path), base=path.parent)
+
+
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    """Set ``a.b[2].c`` in nested dicts/lists (used by overrides and experiment factors)."""
+    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", dotted)
+    cur = data
+    for i, tok in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if tok.startswith("["):
+            idx = int(tok[1:-1])
+            if not isinstance(cur, list) or idx >= len(cur):
+                raise InputError(f"{dotted}: no item {idx} here", field=dotted)
+            if last:
+                cur[idx] = value
+            else:
+                cur = cur[idx]
+        else:
+            if not isinstance(cur, dict):
+                raise InputError(f"{dotted}: {tok!r} is not inside a mapping", field=dotted)
+            if last:
+                cur[tok] = value
+            else:
+                cur = cur.setdefault(tok, {})

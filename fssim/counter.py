@@ -1,0 +1,102 @@
+"""The counter: agents serving the citizens of one opening session.
+
+An exact next-event kernel for a multi-server queue, run by the site's SimPy process once per
+session (see :mod:`fssim.simulation`). Why not one SimPy process per citizen with a
+``simpy.Resource``? A Resource's capacity is fixed, while agents here come and go with the
+staffing of each interval; and per-citizen processes cost several scheduled events per visit.
+The kernel keeps the agents in a heap of "next free" times, which handles:
+
+* walk-ins first come, first served; booked citizens served at their slot with priority;
+* reneging: a walk-in leaves when their patience runs out before an agent calls them (checked
+  lazily when their turn comes, which is exact for first-come-first-served);
+* shifts: agent *k* is on duty in the segments where staffing exceeds *k*; an agent whose shift ends
+  finishes the citizen in front of them (no pre-emption);
+* closing: those in service finish, those still waiting are sent home (or, for an always-open
+  validation site at the end of the horizon, counted as still waiting).
+"""
+from __future__ import annotations
+
+from collections import deque
+from heapq import heapify, heappop, heappush, heapreplace
+
+SERVED, GAVE_UP, SENT_HOME, NO_SHOW, STILL_WAITING = 0, 1, 2, 3, 4
+OUTCOMES = ("served", "gave_up", "sent_home", "no_show", "still_waiting")
+
+
+def _on_duty(k: int, t: float, segments) -> float | None:
+    """Earliest time >= t at which agent k is on duty, or None once their last shift is over."""
+    for a, b, c in segments:
+        if b > t and c > k:
+            return a if a > t else t
+    return None
+
+
+def serve_session(ids, time, service, patience, booked, segments, close,
+                  start, end, outcome, leave, *, send_home: bool = True) -> tuple[list, float]:
+    """Serve the citizens ``ids`` (sorted by arrival) during one session.
+
+    ``time``, ``service``, ``patience``, ``booked`` are per-visit sequences indexed by visit id;
+    ``start``, ``end``, ``outcome``, ``leave`` are filled in. Returns (ids sent home, busy agent-minutes).
+    """
+    servers = []
+    cmax = max(c for _, _, c in segments)
+    for k in range(cmax):
+        t0 = _on_duty(k, segments[0][0], segments)
+        if t0 is not None:
+            servers.append((t0, k))
+    heapify(servers)
+    walk_ins: deque = deque()
+    appointments: list = []
+    n, i, busy = len(ids), 0, 0.0
+    while servers:
+        t, k = servers[0]
+        while i < n and time[ids[i]] <= t:
+            v = ids[i]
+            i += 1
+            if booked[v]:
+                heappush(appointments, (time[v], v))
+            else:
+                walk_ins.append(v)
+        v = -1
+        if appointments:
+            v = heappop(appointments)[1]
+        else:
+            while walk_ins:
+                w = walk_ins.popleft()
+                gone = time[w] + patience[w]
+                if gone < t:
+                    outcome[w] = GAVE_UP
+                    leave[w] = gone
+                else:
+                    v = w
+                    break
+        if v < 0:  # nobody waiting: this agent is idle until the next arrival
+            if i >= n:
+                break
+            nt = _on_duty(k, time[ids[i]], segments)
+        else:
+            s = service[v]
+            start[v] = t
+            end[v] = leave[v] = t + s
+            outcome[v] = SERVED
+            busy += s
+            nt = _on_duty(k, t + s, segments)
+        if nt is None:
+            heappop(servers)
+        else:
+            heapreplace(servers, (nt, k))
+    sent_home = []
+    left = [v for _, v in sorted(appointments)] + list(walk_ins) + list(ids[i:])
+    for w in left:
+        gone = time[w] + patience[w]
+        if gone < close:
+            outcome[w] = GAVE_UP
+            leave[w] = gone
+        elif send_home:
+            outcome[w] = SENT_HOME
+            leave[w] = close
+            sent_home.append(w)
+        else:
+            outcome[w] = STILL_WAITING
+            leave[w] = close
+    return sent_home, busy

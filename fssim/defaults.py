@@ -1,0 +1,85 @@
+"""Calibrated defaults, each with its source in ``../shared/reference/france-services-facts.md``.
+
+Tags follow that file: [P] published figure, [D] derived from the ANCT open list, [E] estimate
+(no published source; a placeholder exposed as a parameter). The section numbers (§) point to the
+facts file. Nothing here is read at run time from the shared folder: the figures are copied as
+numbers with their citation, so fssim runs on a machine without it.
+"""
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+#: Démarche catalogue (§9.3). Shares: top five [P] (Cour des comptes 2024), the rest [E];
+#: service times [E] (no published figure: log-normal, mean in minutes, CV).
+#: Follow-up visits (§9.4): 7 % of requests need a second visit after 7–21 days [E], concentrated
+#: here on the démarches described as multi-visit (Assurance retraite "often 2–3 visits").
+DEMARCHES = [
+    # name, partner, share, mean, cv, follow-up share
+    ("france_titres", "France Titres (ANTS, ministère de l'Intérieur)", 0.19, 25.0, 0.6, 0.06),
+    ("caf", "CAF (CNAF)", 0.16, 22.0, 0.7, 0.06),
+    ("assurance_maladie", "Assurance Maladie (CNAM)", 0.16, 18.0, 0.7, 0.05),
+    ("dgfip", "DGFiP (impôts)", 0.15, 25.0, 0.6, 0.05),
+    ("assurance_retraite", "Assurance Retraite (CNAV)", 0.14, 40.0, 0.8, 0.20),
+    ("france_travail", "France Travail", 0.07, 20.0, 0.7, 0.05),
+    ("msa", "MSA", 0.03, 25.0, 0.7, 0.06),
+    ("justice", "Justice", 0.02, 15.0, 0.8, 0.03),
+    ("la_poste", "La Poste", 0.02, 8.0, 0.6, 0.0),
+    ("energie_logement", "Énergie et logement (chèque énergie, MaPrimeRénov')", 0.02, 20.0, 0.7, 0.05),
+    ("autres", "Autres partenaires, orientation et information", 0.04, 10.0, 0.8, 0.0),
+]
+
+#: Follow-up delay in days (§9.4: "return after 7–21 days") [E].
+FOLLOW_UP_DELAY_DAYS = (7, 21)
+
+#: Day-of-week multipliers (§9.2) [E]. Sunday is closed everywhere in the ANCT list.
+WEEKDAY_FACTORS = {"mon": 1.15, "tue": 1.05, "wed": 0.95, "thu": 1.0, "fri": 0.9, "sat": 0.7, "sun": 0.7}
+
+#: Monthly seasonality, January..December (§9.2) [E], normalised to mean 1.
+MONTH_FACTORS = [1.05, 1.0, 1.0, 1.15, 1.25, 1.1, 0.8, 0.65, 1.1, 1.05, 1.0, 0.85]
+
+#: Hour-of-day weights (§9.2) [E]: morning ≈ 55 % with a peak 9:30–11:00, afternoon ≈ 45 % with a peak
+#: 14:00–15:30. Weights per clock hour; only the open part of each hour receives arrivals.
+HOUR_WEIGHTS = {
+    7: 0.3, 8: 0.7, 9: 1.3, 10: 1.5, 11: 1.0, 12: 0.6, 13: 0.7,
+    14: 1.3, 15: 1.2, 16: 0.8, 17: 0.5, 18: 0.3, 19: 0.2,
+}
+
+#: Seasonal démarche-mix shifts (§9.2) [E, anchored on published campaign dates]:
+#: (démarche, first day MM-DD, last day MM-DD, factor on its share before renormalising).
+MIX_SHIFTS = [
+    ("dgfip", "04-15", "06-10", 2.0),   # income-tax campaign
+    ("dgfip", "09-01", "10-31", 1.3),   # tax notices, taxe foncière
+    ("france_titres", "03-01", "06-30", 1.3),  # passports before summer
+    ("caf", "08-01", "09-30", 1.2),     # back-to-school allowance, student housing aid
+]
+
+#: Mean requests per site per open day in 2023 (§2, §9.2): 9 M ÷ ≈2,700 sites ÷ ≈235 days ≈ 14 [E from P].
+VISITS_PER_OPEN_DAY = 14.0
+
+#: Network volume in 2023 (§2) [P]: ≈ 9 million requests.
+NETWORK_REQUESTS_2023 = 9_000_000
+
+#: Walk-in patience (§9.4) [E]: triangular 15 / 30 / 60 minutes.
+PATIENCE = {"dist": "triangular", "min": 15.0, "mode": 30.0, "max": 60.0}
+
+#: Appointments (§9.2) [D/E]: 35 % of sites offer booking; at those, 40 % of arrivals are booked in
+#: 30-minute slots. No-show rate: no published figure; 10 % is an [E] placeholder.
+APPOINTMENT_SHARE_WHEN_OFFERED = 0.40
+SLOT_MINUTES = 30
+NO_SHOW = 0.10
+
+#: Citizens sent home at closing come back another open day with this probability [E], after a
+#: delay of 1–7 days [E].
+RETURN_PROBABILITY = 0.7
+RETURN_DELAY_DAYS = (1, 7)
+
+#: Waiting-time KPI threshold (§9.4): "share waiting > 15 min" [E].
+WAIT_THRESHOLD_MIN = 15.0
+
+#: Opening hours (§9.5) [D]: median posted 29 h/week = 9:00–12:00 + 14:00–16:45, Monday to Friday.
+DEFAULT_HOURS = {d: "09:00-12:00 / 14:00-16:45" for d in ("mon", "tue", "wed", "thu", "fri")}
+
+#: Agents at the counter (§9.5): rural 2.2, peri-urban 2.5, QPV 4.5 headcount [P]; 2 present [P label rule].
+DEFAULT_AGENTS = 2
+
+#: Yearly running cost per site in euros (§5.4, §9.5) [P, IGA 2020].
+SITE_COST_EUR = {"rural": 93_843, "periurbain": 101_479, "qpv": 200_131, "la_poste": 150_000, "mean": 110_000}

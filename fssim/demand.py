@@ -1,0 +1,255 @@
+"""Demand: who comes to a site, when, for which démarche, and what each citizen will do.
+
+For each site the whole horizon is drawn at once (vectorised): a non-homogeneous Poisson process over
+the opening hours, with weekday, month and hour-of-day profiles, then every citizen's attributes
+(démarche, booked or walk-in, no-show, service time, patience, follow-up and return decisions). Drawing
+all of a citizen's random numbers up front, from the site's own named stream, is what keeps common
+random numbers across scenarios: changing staffing changes outcomes, never the citizens.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calendar import DAY, Session, day_dates
+from .config import Config, Site
+from .defaults import WEEKDAYS
+
+WALK_IN, BOOKED, RETURN, FOLLOW_UP = 0, 1, 2, 3
+KINDS = ("walk_in", "booked", "return", "follow_up")
+
+
+class DemandModel:
+    """Network-level demand inputs shared by every site: démarche mix per day and distributions."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.dates = day_dates(config.horizon)
+        self.demarches = [d.name for d in config.demarches]
+        self.mix_cum = self._daily_mix_cumulative()
+        d = config.demand
+        self.weekday_factor = np.array([d.weekday.get(w, 0.0) for w in WEEKDAYS])
+        month = np.asarray(d.month, dtype=float)
+        self.month_factor = month / month.mean() if month.mean() > 0 else month
+        self.hour_weight = np.array([d.hour.get(h, 0.0) for h in range(24)])
+        self.day_weekday = np.array([x.weekday() for x in self.dates])
+        self.day_month = np.array([x.month - 1 for x in self.dates])
+
+    def _daily_mix_cumulative(self) -> np.ndarray:
+        """days × démarches matrix of cumulative shares, with the seasonal shifts applied."""
+        cfg = self.config
+        base = np.array([d.share for d in cfg.demarches], dtype=float)
+        mix = np.tile(base, (len(self.dates), 1))
+        index = {n: i for i, n in enumerate(self.demarches)}
+        mmdd = np.array([x.strftime("%m-%d") for x in self.dates])
+        for s in cfg.demand.mix_shifts:
+            if s.start <= s.end:
+                on = (mmdd >= s.start) & (mmdd <= s.end)
+            else:  # wraps over the new year
+                on = (mmdd >= s.start) | (mmdd <= s.end)
+            mix[on, index[s.demarche]] *= s.factor
+        mix /= mix.sum(axis=1, keepdims=True)
+        cum = np.cumsum(mix, axis=1)
+        cum[:, -1] = 1.0
+        return cum
+
+    def daily_mix(self) -> np.ndarray:
+        """days × démarches shares (for reports and tests)."""
+        return np.diff(self.mix_cum, axis=1, prepend=0.0)
+
+
+@dataclass
+class DayProfile:
+    """Where arrivals fall within each open day of a site: piecewise-constant density over open minutes."""
+
+    day_starts: dict[int, np.ndarray]   # day index → start minute (from the horizon start) of each piece
+    day_lengths: dict[int, np.ndarray]
+    day_cum: dict[int, np.ndarray]      # cumulative normalised weight of the pieces
+
+    def time_of_day(self, day: int, u: float) -> float:
+        """Inverse CDF: the arrival time on ``day`` for a uniform ``u`` (scalar path, for returns)."""
+        cum = self.day_cum[day].tolist()
+        j = min(bisect_right(cum, u), len(cum) - 1)
+        lo = cum[j - 1] if j else 0.0
+        frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
+        return float(self.day_starts[day][j] + frac * self.day_lengths[day][j])
+
+
+def _pieces(session_list: list[Session], hour_weight: np.ndarray, flat: bool):
+    """Split a day's sessions at clock hours; weight each piece by its hour and length."""
+    starts, lengths, weights = [], [], []
+    for s in session_list:
+        t = s.start
+        while t < s.end - 1e-9:
+            nxt = min(s.end, (np.floor(t / 60.0) + 1) * 60.0)
+            h = int((t % DAY) // 60)
+            starts.append(t)
+            lengths.append(nxt - t)
+            weights.append((nxt - t) * (1.0 if flat else hour_weight[h]))
+            t = nxt
+    w = np.asarray(weights)
+    if w.sum() <= 0:  # open only at hours with no weight: spread uniformly
+        w = np.asarray(lengths, dtype=float)
+    cum = np.cumsum(w) / w.sum()
+    cum[-1] = 1.0
+    return np.asarray(starts), np.asarray(lengths), cum
+
+
+@dataclass
+class Arrivals:
+    """Primary visits of one site over the horizon (sorted by time) and each citizen's pre-drawn future."""
+
+    time: np.ndarray
+    day: np.ndarray
+    demarche: np.ndarray      # index into the catalogue
+    booked: np.ndarray
+    no_show: np.ndarray
+    service: np.ndarray
+    patience: np.ndarray      # inf for booked citizens or when nobody gives up
+    walk_in_patience: np.ndarray  # the same citizen's patience when they come as a walk-in
+    follow_up: np.ndarray     # needs a second visit after being served
+    follow_up_delay: np.ndarray  # days
+    follow_up_service: np.ndarray
+    follow_up_u: np.ndarray   # time-of-day uniform
+    return_u: np.ndarray      # decision uniform for coming back after being sent home
+    return_delay: np.ndarray  # days
+    return_tod_u: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) -> tuple[np.ndarray, np.ndarray]:
+    """Expected visits on each open day of the site: (day indices, expected counts)."""
+    cfg = model.config
+    open_min = np.zeros(cfg.horizon.days)
+    for s in sessions:
+        if site.always_open:  # one long session: spread it over its days
+            d0, d1 = int(s.start // DAY), int(np.ceil(s.end / DAY))
+            open_min[d0:d1] += DAY
+        else:
+            open_min[s.day] += s.end - s.start
+    days = np.flatnonzero(open_min > 0)
+    if len(days) == 0:
+        return days, np.zeros(0)
+    spec = cfg.demand
+    own = site.demand
+    rate_hour = own.rate_per_hour or (None if (own.visits_per_open_day or own.visits_per_year) else spec.rate_per_hour)
+    if rate_hour is not None:
+        return days, rate_hour * open_min[days] / 60.0 * own.multiplier
+    w = model.weekday_factor[model.day_weekday[days]] * model.month_factor[model.day_month[days]]
+    mean_w = w.mean() if w.mean() > 0 else 1.0
+    if own.visits_per_open_day or own.visits_per_year:
+        per_day, per_year = own.visits_per_open_day, own.visits_per_year
+    elif spec.visits_per_open_day or spec.visits_per_year:
+        per_day, per_year = spec.visits_per_open_day, spec.visits_per_year
+    if per_year is not None:
+        active = (days[-1] - days[0] + 1) if len(days) else 1
+        span = max(active, min(cfg.horizon.days, 365))
+        open_days_per_year = len(days) * 365.0 / span
+        per_day = per_year / open_days_per_year
+    return days, per_day * w / mean_w * own.multiplier
+
+
+def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> DayProfile:
+    flat = (site.demand.rate_per_hour or model.config.demand.rate_per_hour) is not None and not (
+        site.demand.visits_per_open_day or site.demand.visits_per_year)
+    by_day: dict[int, list[Session]] = {}
+    for s in sessions:
+        if site.always_open:
+            d0, d1 = int(s.start // DAY), int(np.ceil(s.end / DAY))
+            for d in range(d0, d1):
+                a, b = max(s.start, d * DAY), min(s.end, (d + 1) * DAY)
+                by_day.setdefault(d, []).append(Session(d, a, b, ((a, b, 0),)))
+        else:
+            by_day.setdefault(s.day, []).append(s)
+    starts, lengths, cums = {}, {}, {}
+    for d, ss in by_day.items():
+        starts[d], lengths[d], cums[d] = _pieces(ss, model.hour_weight, flat)
+    return DayProfile(starts, lengths, cums)
+
+
+def generate_arrivals(model: DemandModel, site: Site, sessions: list[Session], profile: DayProfile,
+                      rng: np.random.Generator) -> Arrivals:
+    """Draw the site's primary visits for the whole horizon from its own stream ``rng``."""
+    cfg, beh = model.config, model.config.behaviour
+    days, lam = expected_per_day(model, site, sessions)
+    counts = rng.poisson(lam) if len(days) else np.zeros(0, dtype=int)
+    day = np.repeat(days, counts)
+    n = len(day)
+    u_time = rng.random(n)
+    time = np.empty(n)
+    # inverse CDF per day, vectorised over all visits of days sharing a profile
+    pos = 0
+    for d, c in zip(days, counts):
+        if c:
+            cum = profile.day_cum[d]
+            uu = u_time[pos:pos + c]
+            j = np.minimum(np.searchsorted(cum, uu, side="right"), len(cum) - 1)
+            lo = np.where(j > 0, cum[np.maximum(j - 1, 0)], 0.0)
+            width = cum[j] - lo
+            frac = np.where(width > 0, (uu - lo) / np.where(width > 0, width, 1), 0.5)
+            time[pos:pos + c] = profile.day_starts[d][j] + frac * profile.day_lengths[d][j]
+            pos += c
+    order = np.argsort(time, kind="stable")
+    time, day = time[order], day[order]
+
+    u_mix = rng.random(n)
+    demarche = (u_mix[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
+
+    booked = np.zeros(n, dtype=bool)
+    if site.appointments and beh.appointment_share > 0 and n:
+        booked = rng.random(n) < beh.appointment_share
+        time, booked = _book_slots(time, booked, sessions, beh.slot_minutes, beh.appointment_desks)
+        order = np.argsort(time, kind="stable")
+        time, day, demarche, booked = time[order], day[order], demarche[order], booked[order]
+    no_show = booked & (rng.random(n) < beh.no_show)
+
+    service = np.empty(n)
+    follow_service = np.empty(n)
+    follow = np.zeros(n, dtype=bool)
+    delay = np.zeros(n, dtype=np.int32)
+    for k, dem in enumerate(cfg.demarches):
+        idx = np.flatnonzero(demarche == k)
+        m = len(idx)
+        if m == 0:
+            continue
+        service[idx] = dem.service.sample(rng, m)
+        follow_service[idx] = dem.service.sample(rng, m)
+        follow[idx] = rng.random(m) < dem.follow_up.share
+        lo, hi = dem.follow_up.delay_days
+        delay[idx] = rng.integers(lo, hi + 1, m)
+    walk_in_patience = beh.patience.sample(rng, n) if beh.patience is not None else np.full(n, np.inf)
+    patience = np.where(booked, np.inf, walk_in_patience)
+    lo, hi = beh.return_delay_days
+    return Arrivals(
+        time=time, day=day, demarche=demarche, booked=booked, no_show=no_show, service=service,
+        patience=patience, walk_in_patience=walk_in_patience, follow_up=follow, follow_up_delay=delay, follow_up_service=follow_service,
+        follow_up_u=rng.random(n), return_u=rng.random(n), return_delay=rng.integers(lo, hi + 1, n),
+        return_tod_u=rng.random(n),
+    )
+
+
+def _book_slots(time, booked, sessions, slot, desks):
+    """Move booked citizens to the start of their slot; a full slot sends the extra ones to the walk-in queue."""
+    starts = np.array([s.start for s in sessions])
+    ends = np.array([s.end for s in sessions])
+    sess = np.searchsorted(starts, time, side="right") - 1
+    s0 = starts[sess]
+    slot_start = s0 + np.floor((time - s0) / slot) * slot
+    slot_start = np.minimum(slot_start, ends[sess] - 1e-6)
+    idx = np.flatnonzero(booked)
+    if len(idx):
+        o = idx[np.lexsort((time[idx], slot_start[idx]))]
+        keys = slot_start[o]
+        first = np.r_[True, keys[1:] != keys[:-1]]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(o)), 0))
+        rank = np.arange(len(o)) - group_start
+        overflow = o[rank >= desks]
+        booked = booked.copy()
+        booked[overflow] = False
+    time = np.where(booked, slot_start, time)
+    return time, booked
+

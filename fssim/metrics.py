@@ -1,0 +1,200 @@
+"""Metrics: from the simulation's logs to plain tables, and KPIs with confidence intervals.
+
+* :func:`visits_table` — one row per visit (site, démarche, kind, arrival, service start and end, wait,
+  outcome), the raw material of every other figure.
+* :func:`daily_table` — per site and date: opening and staffed time, agents' busy time, visit counts,
+  waits.
+* :func:`kpis` — KPIs per replication, for the network or by site, démarche, weekday, hour or month.
+* :func:`summarise` — across replications: mean, standard deviation and a Student-t confidence interval.
+
+Waits are measured on served citizens (time from arrival to the start of service); ``time_in_queue``
+covers everyone who queued (used for Little's law).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .config import Config
+from .counter import OUTCOMES
+from .demand import KINDS
+
+BREAKDOWNS = {"site": "site_id", "demarche": "demarche", "weekday": "weekday", "hour": "hour", "month": "month"}
+WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
+    """Concatenate site logs of several replications: ``runs`` is [(replication, [(plan, log), …]), …]."""
+    cols: dict[str, list] = {k: [] for k in (
+        "replication", "site", "visit", "citizen", "demarche", "kind", "attempt", "arrival", "start", "end",
+        "leave", "service", "outcome")}
+    site_ids: list[str] = []
+    site_index: dict[str, int] = {}
+    for rep, pairs in runs:
+        for _, log in pairs:
+            n = len(log.time)
+            if log.site_id not in site_index:
+                site_index[log.site_id] = len(site_ids)
+                site_ids.append(log.site_id)
+            cols["replication"].append(np.full(n, rep, dtype=np.int32))
+            cols["site"].append(np.full(n, site_index[log.site_id], dtype=np.int32))
+            cols["visit"].append(np.arange(n, dtype=np.int32))
+            cols["citizen"].append(np.asarray(log.citizen, dtype=np.int32))
+            cols["demarche"].append(np.asarray(log.demarche, dtype=np.int16))
+            cols["kind"].append(np.asarray(log.kind, dtype=np.int8))
+            cols["attempt"].append(np.asarray(log.attempt, dtype=np.int8))
+            cols["arrival"].append(np.asarray(log.time, dtype=float))
+            cols["start"].append(np.asarray(log.start, dtype=float))
+            cols["end"].append(np.asarray(log.end, dtype=float))
+            cols["leave"].append(np.asarray(log.leave, dtype=float))
+            cols["service"].append(np.asarray(log.service, dtype=float))
+            cols["outcome"].append(np.asarray(log.outcome, dtype=np.int8))
+    a = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+    origin = pd.Timestamp(config.horizon.start)
+    served = a["outcome"] == 0
+    arrival = origin + pd.to_timedelta(a["arrival"], unit="min")
+    df = pd.DataFrame({
+        "replication": a["replication"].astype(np.int32),
+        "site_id": pd.Categorical.from_codes(a["site"].astype(np.int32), categories=site_ids)
+        if site_ids else pd.Categorical([]),
+        "visit": a["visit"],
+        "citizen": a["citizen"],
+        "demarche": pd.Categorical.from_codes(a["demarche"].astype(np.int16),
+                                              categories=[d.name for d in config.demarches]),
+        "kind": pd.Categorical.from_codes(a["kind"].astype(np.int8), categories=list(KINDS)),
+        "attempt": a["attempt"],
+        "arrival": arrival.astype("datetime64[ms]"),
+        "service_start": (origin + pd.to_timedelta(a["start"], unit="min")).astype("datetime64[ms]"),
+        "service_end": (origin + pd.to_timedelta(a["end"], unit="min")).astype("datetime64[ms]"),
+        "wait_min": np.where(served, a["start"] - a["arrival"], np.nan),
+        "time_in_queue_min": np.where(a["outcome"] == 3, 0.0, a["leave"] - a["arrival"]),
+        "service_min": np.where(served, a["service"], np.nan),
+        "outcome": pd.Categorical.from_codes(a["outcome"].astype(np.int8), categories=list(OUTCOMES)),
+    })
+    df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
+    return df
+
+
+def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
+    """Per site and open day: minutes open, agent-minutes staffed, agent-minutes busy."""
+    frames = []
+    for rep, pairs in runs:
+        for _, log in pairs:
+            if not log.session_day:
+                continue
+            frames.append(pd.DataFrame({
+                "replication": rep, "site_id": log.site_id, "day": np.asarray(log.session_day, dtype=np.int32),
+                "open_min": log.session_open, "staffed_min": log.session_staffed, "busy_min": log.session_busy,
+            }))
+    if not frames:
+        return pd.DataFrame(columns=["replication", "site_id", "date", "open_min", "staffed_min", "busy_min"])
+    s = pd.concat(frames, ignore_index=True)
+    s = s.groupby(["replication", "site_id", "day"], as_index=False, observed=True).sum()
+    s.insert(2, "date", pd.Timestamp(config.horizon.start) + pd.to_timedelta(s.pop("day"), unit="D"))
+    return s
+
+
+def daily_table(visits: pd.DataFrame, sessions: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per-site daily aggregates: capacity and busy time, visits by outcome, waits."""
+    v = visits.assign(date=visits["arrival"].dt.normalize().astype("datetime64[ns]"))
+    counts = (v.groupby(["replication", "site_id", "date", "outcome"], observed=True).size()
+              .unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0))
+    served = v[v["outcome"] == "served"]
+    waits = served.groupby(["replication", "site_id", "date"], observed=True)["wait_min"].agg(
+        mean_wait_min="mean", p90_wait_min=lambda x: x.quantile(0.9),
+        share_wait_over=lambda x: (x > threshold).mean())
+    d = sessions.copy()
+    d["site_id"] = d["site_id"].astype(str)
+    d["date"] = d["date"].astype("datetime64[ns]")
+    d = d.set_index(["replication", "site_id", "date"])
+    counts.index = counts.index.set_levels(counts.index.levels[1].astype(str), level=1)
+    if len(waits):
+        waits.index = waits.index.set_levels(waits.index.levels[1].astype(str), level=1)
+    d = d.join(counts, how="left").join(waits, how="left")
+    d[list(OUTCOMES)] = d[list(OUTCOMES)].fillna(0).astype(np.int64)
+    d["visits"] = d[list(OUTCOMES)].sum(axis=1)
+    d["utilisation"] = d["busy_min"] / d["staffed_min"]
+    return d.reset_index()
+
+
+def _add_time_keys(visits: pd.DataFrame) -> pd.DataFrame:
+    arr = visits["arrival"]
+    return visits.assign(
+        weekday=pd.Categorical.from_codes(arr.dt.day_of_week.to_numpy(), categories=WEEKDAY_NAMES),
+        hour=arr.dt.hour.astype(np.int16), month=arr.dt.month.astype(np.int16))
+
+
+def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
+         threshold: float = 15.0, warmup_days: int = 0, origin=None) -> pd.DataFrame:
+    """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour or month)."""
+    if warmup_days and origin is not None:
+        cut = pd.Timestamp(origin) + pd.Timedelta(days=warmup_days)
+        visits = visits[visits["arrival"] >= cut]
+        sessions = sessions[sessions["date"] >= cut]
+    keys = ["replication"]
+    if by is not None:
+        if by not in BREAKDOWNS:
+            raise ValueError(f"unknown breakdown {by!r}; choose among {sorted(BREAKDOWNS)}")
+        col = BREAKDOWNS[by]
+        if col in ("weekday", "hour", "month"):
+            visits = _add_time_keys(visits)
+        keys.append(col)
+    g = visits.groupby(keys, observed=True)
+    out = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0)
+    out["visits"] = out.sum(axis=1)
+    out["arrivals"] = out["visits"] - out["no_show"]
+    booked = visits[visits["kind"] == "booked"].groupby(keys, observed=True).size()
+    out["booked"] = booked.reindex(out.index, fill_value=0)
+    served = visits[visits["outcome"] == "served"]
+    w = served.groupby(keys, observed=True)["wait_min"]
+    out["mean_wait_min"] = w.mean()
+    out["median_wait_min"] = w.median()
+    out["p90_wait_min"] = w.quantile(0.9)
+    out["share_wait_over_threshold"] = served.assign(o=served["wait_min"] > threshold).groupby(
+        keys, observed=True)["o"].mean()
+    out["mean_service_min"] = served.groupby(keys, observed=True)["service_min"].mean()
+    arrivals = out["arrivals"].where(out["arrivals"] > 0)
+    out["abandonment_rate"] = out["gave_up"] / arrivals
+    out["sent_home_rate"] = out["sent_home"] / arrivals
+    out["no_show_rate"] = out["no_show"] / out["booked"].where(out["booked"] > 0)
+    if by in (None, "site"):
+        skeys = ["replication"] + (["site_id"] if by == "site" else [])
+        s = sessions.assign(site_id=sessions["site_id"].astype(str)).groupby(skeys)
+        cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
+                            "open_days": s.size()})  # sessions rows are site-days
+        if by == "site":
+            out.index = out.index.set_levels(out.index.levels[1].astype(str), level=1)
+        out = out.join(cap, how="outer")
+        out["utilisation"] = out["busy_min"] / out["staffed_min"]
+        out["visits_per_open_day"] = out["arrivals"] / out["open_days"]
+    return out.reset_index()
+
+
+def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Across replications: one row per (group, KPI) with mean, std, half-width and the interval."""
+    keys = [c for c in per_rep.columns if c in ("site_id", "demarche", "weekday", "hour", "month")]
+    value_cols = [c for c in per_rep.columns if c not in keys + ["replication"]]
+    long = per_rep.melt(id_vars=["replication"] + keys, value_vars=value_cols, var_name="kpi")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    g = long.groupby(keys + ["kpi"], observed=True, sort=False)["value"]
+    res = g.agg(mean="mean", std="std", n="count").reset_index()
+    tq = stats.t.ppf(0.5 + confidence / 2, np.maximum(res["n"] - 1, 1))
+    res["half_width"] = np.where(res["n"] > 1, tq * res["std"] / np.sqrt(res["n"].clip(lower=1)), np.nan)
+    res["ci_low"] = res["mean"] - res["half_width"]
+    res["ci_high"] = res["mean"] + res["half_width"]
+    return res
+
+
+def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: float, warmup_days: int = 0,
+                  origin=None, confidence: float = 0.95) -> pd.DataFrame:
+    """The run's summary: network KPIs and every breakdown, with confidence intervals across replications."""
+    parts = []
+    for scope in [None, *BREAKDOWNS]:
+        per = kpis(visits, sessions, scope, threshold=threshold, warmup_days=warmup_days, origin=origin)
+        s = summarise(per, confidence)
+        col = BREAKDOWNS.get(scope)
+        s.insert(0, "scope", scope or "network")
+        s.insert(1, "key", s.pop(col).astype(str) if col else "")
+        parts.append(s)
+    return pd.concat(parts, ignore_index=True)

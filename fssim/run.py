@@ -1,0 +1,160 @@
+"""Run a scenario: config → simulation (replications, shards) → tables → run directory.
+
+``simulate`` is the Python entry point (the CLI's ``fssim run`` is a thin layer over it); it returns a
+:class:`RunResult` whose tables are plain DataFrames. ``RunResult.save`` writes the run directory:
+``visits.parquet``, ``daily.parquet``, ``summary.parquet``, ``config.yaml`` (fully resolved) and
+``manifest.json`` (config hash, seed, versions, timings); ``load_run`` reads it back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import yaml
+
+from .config import Config, config_from_dict, load_config
+from .demand import DemandModel
+from .errors import InputError
+from .metrics import daily_table, sessions_table, summary_table, visits_table
+from .simulation import simulate_sites
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class RunResult:
+    config: Config
+    visits: pd.DataFrame
+    daily: pd.DataFrame
+    summary: pd.DataFrame
+    sessions: pd.DataFrame
+    manifest: dict = field(default_factory=dict)
+
+    def kpi(self, name: str, scope: str = "network", key: str = "") -> float:
+        """Mean across replications of one KPI, e.g. ``result.kpi("p90_wait_min")``."""
+        s = self.summary
+        row = s[(s["scope"] == scope) & (s["key"] == key) & (s["kpi"] == name)]
+        if row.empty:
+            raise KeyError(f"no KPI {name!r} for {scope} {key!r}")
+        return float(row["mean"].iloc[0])
+
+    def network(self) -> pd.DataFrame:
+        """Network KPIs with their confidence intervals, one row per KPI."""
+        s = self.summary
+        return s[s["scope"] == "network"].drop(columns=["scope", "key"]).set_index("kpi")
+
+    def save(self, out: str | Path) -> Path:
+        """Write the run directory atomically (a partial directory is never left under the final name)."""
+        out = Path(out)
+        tmp = out.with_name(out.name + ".partial")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        if self.config.outputs.visits:
+            self.visits.to_parquet(tmp / "visits.parquet", index=False)
+        self.daily.to_parquet(tmp / "daily.parquet", index=False)
+        self.summary.to_parquet(tmp / "summary.parquet", index=False)
+        (tmp / "config.yaml").write_text(self.config.to_yaml(), encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        return out
+
+
+def package_versions() -> dict[str, str]:
+    names = ["fssim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "plotly"]
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def simulate(config: Config | str | Path | dict, *, seed: int | None = None, replications: int | None = None,
+             shard_size: int = 200, progress: Progress | None = None) -> RunResult:
+    """Simulate a scenario and return its tables.
+
+    ``config`` is a :class:`Config`, a YAML path or a mapping; ``seed`` and ``replications`` override the
+    config's. Sites are simulated in shards of ``shard_size`` sites (results do not depend on it).
+    """
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
+    elif isinstance(config, dict):
+        config = config_from_dict(config)
+    updates = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if replications is not None:
+        if replications < 1:
+            raise InputError("replications must be at least 1", field="replications")
+        updates["replications"] = replications
+    if updates:
+        config = config_from_dict({**config.model_dump(mode="json"), **updates})
+    t0 = time.perf_counter()
+    model = DemandModel(config)
+    shards = [config.sites[i:i + shard_size] for i in range(0, len(config.sites), shard_size)]
+    total = config.replications * len(shards)
+    runs = []
+    done = 0
+    for rep in range(config.replications):
+        pairs = []
+        for shard in shards:
+            pairs.extend(simulate_sites(config, shard, rep, model))
+            done += 1
+            if progress:
+                progress(done, total, f"replication {rep + 1}/{config.replications}")
+        runs.append((rep, pairs))
+    t_sim = time.perf_counter() - t0
+    visits = visits_table(config, runs)
+    sessions = sessions_table(config, runs)
+    deferred = sum(log.deferred for _, pairs in runs for _, log in pairs)
+    del runs
+    thr = config.outputs.wait_threshold_min
+    daily = daily_table(visits, sessions, thr)
+    summary = summary_table(visits, sessions, threshold=thr, warmup_days=config.horizon.warmup_days,
+                            origin=config.horizon.start)
+    t_all = time.perf_counter() - t0
+    manifest = {
+        "fssim_run": 1,
+        "scenario": config.name,
+        "config_sha256": config.digest(),
+        "seed": config.seed,
+        "replications": config.replications,
+        "horizon": {"start": config.horizon.start.isoformat(), "days": config.horizon.days},
+        "sites": len(config.sites),
+        "visits": int(len(visits)),
+        "visits_deferred_beyond_horizon": int(deferred),
+        "timings_s": {"simulation": round(t_sim, 3), "total": round(t_all, 3)},
+        "versions": package_versions(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
+    }
+    return RunResult(config, visits, daily, summary, sessions, manifest)
+
+
+def load_run(path: str | Path) -> RunResult:
+    """Read a run directory written by :meth:`RunResult.save`."""
+    path = Path(path)
+    need = ["daily.parquet", "summary.parquet", "config.yaml", "manifest.json"]
+    missing = [n for n in need if not (path / n).exists()]
+    if missing:
+        raise InputError(f"not a complete fssim run directory (missing {', '.join(missing)}); "
+                         "give a folder written by `fssim run`", file=str(path))
+    config = config_from_dict(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")),
+                              source=str(path / "config.yaml"))
+    visits = pd.read_parquet(path / "visits.parquet") if (path / "visits.parquet").exists() else pd.DataFrame()
+    return RunResult(config, visits, pd.read_parquet(path / "daily.parquet"), pd.read_parquet(path / "summary.parquet"),
+                     pd.DataFrame(), json.loads((path / "manifest.json").read_text(encoding="utf-8")))

@@ -1,0 +1,54 @@
+"""Shared helpers: small scenarios built in code, and the shared data folder beside the repository."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fssim.config import config_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FSSIM_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def queue_config(*, agents: int, rate_per_hour: float, service: dict, patience: dict | None,
+                 days: int = 40, warmup_days: int = 2, replications: int = 10, seed: int = 7,
+                 threshold: float = 15.0) -> dict:
+    """One always-open site with constant Poisson arrivals and one démarche: a textbook queue."""
+    return {
+        "name": "queue",
+        "horizon": {"start": "2023-01-02", "days": days, "warmup_days": warmup_days},
+        "seed": seed,
+        "replications": replications,
+        "holidays": {"closed": False},
+        "demarches": [{"name": "any", "share": 1.0, "service": service}],
+        "demand": {"rate_per_hour": rate_per_hour, "mix_shifts": []},
+        "behaviour": {"patience": patience, "appointment_share": 0.0},
+        "outputs": {"wait_threshold_min": threshold},
+        "sites": [{"id": "q", "always_open": True, "agents": agents}],
+    }
+
+
+def small_network(**site_overrides) -> dict:
+    """Two ordinary sites over a month, every feature on (profiles, appointments, closing, returns)."""
+    base = {
+        "name": "small",
+        "horizon": {"start": "2024-04-01", "days": 42},
+        "seed": 11,
+        "replications": 2,
+        "demand": {"visits_per_open_day": 30},
+        "sites": [
+            {"id": "a", "agents": 2, "appointments": True},
+            {"id": "b", "agents": {"mon": [3, 2], "tue": 2, "wed": 2, "thu": 2, "fri": [2, 1]},
+             "hours": {d: "09:00-12:00 / 13:30-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}},
+        ],
+    }
+    for k, v in site_overrides.items():
+        base[k] = v
+    return base
+
+
+@pytest.fixture
+def cfg_small():
+    return config_from_dict(small_network())
