@@ -287,6 +287,40 @@ class Outputs(_Model):
     visits: bool = Field(True, description="write one row per visit (visits.parquet)")
 
 
+#: KPIs computed by fssim.metrics.kpis, usable in targets and experiments.
+KPIS = ("visits", "arrivals", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked",
+        "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold", "mean_service_min",
+        "abandonment_rate", "sent_home_rate", "no_show_rate", "staffed_min", "busy_min", "open_days",
+        "utilisation", "visits_per_open_day")
+
+
+class Target(_Model):
+    """A KPI goal: the network mean (or every site's, with scope: site) at most ``max`` and/or at least ``min``."""
+
+    kpi: str
+    max: float | None = None
+    min: float | None = None
+    scope: Literal["network", "site"] = "network"
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _bound(self):
+        if self.kpi not in KPIS:
+            raise ValueError(f"kpi: unknown KPI {self.kpi!r}; choose among {', '.join(KPIS)}")
+        if self.max is None and self.min is None:
+            raise ValueError("give max, min or both")
+        return self
+
+
+def default_targets() -> list[Target]:
+    """[E] No official waiting standard exists (facts §9.4); these follow the usual service-level form:
+    90 % of citizens served within 15 minutes, at most 5 % giving up."""
+    return [
+        Target(kpi="p90_wait_min", max=15.0, label="P90 wait ≤ 15 min"),
+        Target(kpi="abandonment_rate", max=0.05, label="abandonment ≤ 5 %"),
+    ]
+
+
 class Config(_Model):
     """A scenario: horizon, seed, démarches, demand, behaviour and sites."""
 
@@ -301,6 +335,7 @@ class Config(_Model):
     behaviour: Behaviour = Behaviour()
     holidays: Holidays = Holidays()
     outputs: Outputs = Outputs()
+    targets: list[Target] = Field(default_factory=default_targets)
     site_defaults: dict[str, Any] = Field(default_factory=dict, description="keys copied into every site lacking them")
     sites: list[Site] = Field(min_length=1)
 
