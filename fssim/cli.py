@@ -22,6 +22,8 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
                   help="fssim: simulate the France services network (sites, agents, démarches, coverage).")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
 app.add_typer(bench_app, name="bench")
+data_app = typer.Typer(no_args_is_help=True, help="Reference data: download the official sources.")
+app.add_typer(data_app, name="data")
 err = Console(stderr=True)
 out = Console()
 
@@ -90,6 +92,7 @@ def run(
         if report:
             from .report import write_report
             write_report(target, target / "report.html")
+            out.print(f"report written to [bold]{target / 'report.html'}[/]", highlight=False)
     if not quiet:
         out.print(_kpi_table(result))
     out.print(f"run written to [bold]{target}[/] ({len(result.visits):,} visits)", highlight=False)
@@ -112,6 +115,83 @@ def schema():
     from .config import Config
 
     out.print_json(json.dumps(Config.model_json_schema()))
+
+
+@app.command()
+def coverage(
+    config: Path = typer.Argument(..., help="scenario YAML file"),
+    date: Optional[str] = typer.Option(None, help="date of the rollout calendar (YYYY-MM-DD); default: end of horizon"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
+):
+    """Population within 10, 20, 30 minutes of a site, and cantons with a site, for a network on a date."""
+    import datetime as dt
+
+    from .config import load_config
+    from .scenario import network_coverage
+
+    with user_errors():
+        cfg = load_config(config)
+        day = None
+        if date:
+            try:
+                day = dt.date.fromisoformat(date)
+            except ValueError:
+                raise InputError(f"--date {date!r} is not a date; write YYYY-MM-DD") from None
+        cov = network_coverage(cfg, day)
+    if as_json:
+        print(cov.to_json_line())
+        return
+    t = Table(title=f"{cfg.name}: coverage on {cov.date.date() if cov.date is not None else 'all dates'}")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_row("sites open", f"{len(cov.sites):,}")
+    t.add_row("population", f"{cov.population_total:,}")
+    for th, share in cov.share_within.items():
+        t.add_row(f"share within {th} min", f"{share:.1%}")
+    t.add_row("cantons with a site", f"{cov.cantons_with_site:,} / {cov.cantons_total:,}")
+    t.add_row(f"communes beyond {max(cov.thresholds)} min", f"{len(cov.beyond):,}")
+    out.print(t)
+    for n in cov.notes:
+        err.print(f"note: {n}", highlight=False)
+
+
+@data_app.command("fetch")
+def data_fetch(cache: Path = typer.Option(Path(".fssim-cache"), help="folder where downloads are kept"),
+               timeout: float = typer.Option(30.0, help="seconds per download")):
+    """Download the current official site list and the territory sources into a cache, with checksums."""
+    from .fetch import fetch
+
+    with user_errors():
+        table = fetch(cache, timeout=timeout)
+    t = Table(title=f"fetched into {cache}")
+    for c in ("name", "status", "bytes", "sha256"):
+        t.add_column(c)
+    for r in table.itertuples(index=False):
+        t.add_row(r.name, r.status, f"{r.bytes:,}", r.sha256[:16] + "…")
+    out.print(t)
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="run directory written by `fssim run`"),
+           out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: RUN_DIR/report.html)"),
+           lang: str = typer.Option("fr", help="fr or en")):
+    """Write a self-contained HTML report of a run (opens offline)."""
+    from .report import write_report
+
+    with user_errors():
+        path = write_report(run_dir, out_file, lang=lang)
+    out.print(f"report written to [bold]{path}[/]", highlight=False)
+
+
+@app.command()
+def rerun(report_file: Path = typer.Argument(..., help="an HTML report written by fssim"),
+          out_dir: Path = typer.Option(Path("runs/rerun"), "--out", help="run directory to write")):
+    """Redo the run embedded in a report (same config, same seed, same numbers)."""
+    from .report import rerun as rerun_report
+
+    with user_errors():
+        result = rerun_report(report_file, out_dir)
+    out.print(f"rerun written to [bold]{out_dir}[/] ({len(result.visits):,} visits)", highlight=False)
 
 
 @bench_app.command("site")

@@ -164,13 +164,32 @@ class Demand(_Model):
         return [k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour") if getattr(self, k) is not None]
 
 
+class VolumePhase(_Model):
+    """From ``start`` on, the site receives ``visits_per_year`` first visits a year (catchments per phase)."""
+
+    start: dt.date
+    visits_per_year: NonNegativeFloat
+
+
 class SiteDemand(_Model):
-    """Per-site override of the volume (one of), or a multiplier of the network default."""
+    """Per-site volume: one of a constant volume or a schedule of volumes; or a multiplier of the default.
+
+    ``ramp_up``: a site opening during the horizon starts at ``catchment.ramp_up_start`` of its volume.
+    """
 
     visits_per_open_day: PositiveFloat | None = None
     visits_per_year: PositiveFloat | None = None
     rate_per_hour: PositiveFloat | None = None
+    schedule: list[VolumePhase] = Field(default_factory=list)
     multiplier: PositiveFloat = 1.0
+    ramp_up: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        starts = [p.start for p in self.schedule]
+        if starts != sorted(starts):
+            raise ValueError("schedule: phases must be in date order")
+        return self
 
 
 class Behaviour(_Model):
@@ -321,8 +340,117 @@ def default_targets() -> list[Target]:
     ]
 
 
+class RoadSpec(_Model):
+    """Road-time model parameters (see fssim.travel.RoadModel for the sources and meaning)."""
+
+    detour: float = Field(1.3, ge=1)
+    speed_dense: PositiveFloat = 25.0
+    speed_intermediaire: PositiveFloat = 40.0
+    speed_peu_dense: PositiveFloat = 55.0
+    speed_tres_peu_dense: PositiveFloat = 65.0
+    access_minutes: NonNegativeFloat = 2.0
+
+
+class Territory(_Model):
+    """Which part of France: the embedded territory, optionally restricted to départements or régions."""
+
+    departements: list[str] | None = None
+    regions: list[str] | None = None
+    travel: RoadSpec = RoadSpec()
+    travel_matrix: str | None = Field(None, description="CSV/Parquet of origin commune, destination site, minutes")
+
+    @field_validator("departements", "regions", mode="before")
+    @classmethod
+    def _codes_as_text(cls, v):
+        return [str(x).zfill(2) if isinstance(x, int) else x for x in v] if isinstance(v, list) else v
+
+
+class AgentsByDensity(_Model):
+    """Agents at the counter by the density class of the site's commune [P, rounded]: rural sites 2.2,
+    peri-urban 2.5, QPV 4.5 on average (IGA 2020, Sénat rapport 778); the label requires 2."""
+
+    dense: PositiveInt = 4
+    intermediaire: PositiveInt = 3
+    peu_dense: PositiveInt = 2
+    tres_peu_dense: PositiveInt = 2
+
+
+class Placement(_Model):
+    """Choose the sites: N communes maximising the population within max_minutes (fssim.placement)."""
+
+    n_sites: PositiveInt
+    max_minutes: PositiveFloat = 30.0
+    one_per_canton: bool = True
+    method: Literal["greedy", "milp", "auto"] = "greedy"
+
+
+class RolloutPhase(_Model):
+    """From this date, the first ``sites`` sites of the network (in placement order) are open."""
+
+    date: dt.date
+    sites: PositiveInt
+    label: str = ""
+
+
+class Network(_Model):
+    """Where the sites come from when they are not listed one by one.
+
+    ``source: anct`` reads the official list (``snapshot`` in the data directory, or a CSV path) and opens
+    each site on its labelling date (``rollout: labelling``); ``source: placement`` places ``placement.n_sites``
+    sites on the embedded territory and opens them along ``phases``.
+    """
+
+    source: Literal["anct", "placement"]
+    snapshot: str = "2024-08"
+    formats: list[Literal["fixe", "fixe_antenne", "multisites", "bus", "itinerante"]] = Field(
+        default_factory=lambda: ["fixe", "fixe_antenne", "multisites"],
+        description="ANCT formats simulated as fixed counters (buses and itinerant services: see buses)")
+    rollout: Literal["labelling", "none"] = "labelling"
+    placement: Placement | None = None
+    phases: list[RolloutPhase] = Field(default_factory=list)
+    agents: AgentsByDensity = AgentsByDensity()
+    hours: dict[Weekday, str | list[str]] = Field(
+        default_factory=lambda: dict(D.DEFAULT_HOURS), description="hours of sites whose hours are unknown")
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if self.source == "placement" and self.placement is None:
+            raise ValueError("placement: source 'placement' needs a placement block (n_sites, max_minutes…)")
+        counts = [p.sites for p in self.phases]
+        if counts != sorted(counts) or [p.date for p in self.phases] != sorted(p.date for p in self.phases):
+            raise ValueError("phases: dates and site counts must both increase")
+        return self
+
+
+class Catchment(_Model):
+    """How communes' demand reaches sites, and how much there is.
+
+    Each commune sends its demand to its nearest open site (``choice: nearest``) or spreads it over its
+    ``candidates`` nearest sites with weights exp(-beta × minutes) (``choice: gravity``). Demand per
+    inhabitant falls with travel time (halved every ``decay_half_minutes``, [E]) and is scaled so that the
+    network at ``reference_date`` (default: the last day of the horizon) receives ``annual_visits`` first
+    visits a year: 9 million requests in 2023 [P, Cour des comptes 2024], pro rata of population when the
+    territory is a part of France. New sites start at ``ramp_up_start`` of their volume and reach it after
+    ``ramp_up_months`` [E, facts §9.2].
+    """
+
+    choice: Literal["nearest", "gravity"] = "nearest"
+    candidates: PositiveInt = 5
+    beta_per_minute: PositiveFloat = 0.1
+    decay_half_minutes: PositiveFloat | None = 30.0
+    annual_visits: PositiveFloat = float(D.NETWORK_REQUESTS_2023)
+    reference_date: dt.date | None = None
+    ramp_up_start: Share = 0.5
+    ramp_up_months: float = Field(12.0, ge=0)
+
+
+class Coverage(_Model):
+    thresholds: list[PositiveInt] = Field(default_factory=lambda: [10, 20, 30], min_length=1,
+                                         description="travel-time thresholds in whole minutes")
+
+
 class Config(_Model):
-    """A scenario: horizon, seed, démarches, demand, behaviour and sites."""
+    """A scenario: horizon, seed, démarches, demand, behaviour and sites (listed, or built from a network)."""
 
     name: str = "scenario"
     description: str = ""
@@ -337,7 +465,18 @@ class Config(_Model):
     outputs: Outputs = Outputs()
     targets: list[Target] = Field(default_factory=default_targets)
     site_defaults: dict[str, Any] = Field(default_factory=dict, description="keys copied into every site lacking them")
-    sites: list[Site] = Field(min_length=1)
+    sites: list[Site] = Field(default_factory=list)
+    territory: Territory = Territory()
+    network: Network | None = None
+    catchment: Catchment = Catchment()
+    coverage: Coverage = Coverage()
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The folder of the config file: relative paths (data_dir, travel_matrix…) start there."""
+        return self._base_dir
 
     @model_validator(mode="before")
     @classmethod
@@ -370,13 +509,15 @@ class Config(_Model):
             raise ValueError(
                 "demand: give exactly one of visits_per_open_day, visits_per_year, rate_per_hour "
                 f"(got {self.demand.volumes_given() or 'none'})")
+        if not self.sites and self.network is None:
+            raise ValueError("sites: give at least one site, or a network block (source: anct or placement)")
         ids = [s.id for s in self.sites]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"sites: duplicate site ids {dup}")
         for i, s in enumerate(self.sites):
-            if len([k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour")
-                    if getattr(s.demand, k) is not None]) > 1:
+            if len([k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour", "schedule")
+                    if getattr(s.demand, k)]) > 1:
                 raise ValueError(f"sites[{i}].demand: give at most one volume")
         return self
 
@@ -438,6 +579,7 @@ def config_from_dict(data: dict, *, source: str = "<config>", base: Path | None 
     except ValidationError as e:
         raise format_validation_error(e, source) from None
     if base is not None:
+        cfg._base_dir = Path(base).resolve()
         for d in cfg.demarches:
             if getattr(d.service, "file", None) and not Path(d.service.file).is_absolute():
                 object.__setattr__(d.service, "file", str((base / d.service.file).resolve()))

@@ -136,21 +136,35 @@ def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) ->
         return days, np.zeros(0)
     spec = cfg.demand
     own = site.demand
-    rate_hour = own.rate_per_hour or (None if (own.visits_per_open_day or own.visits_per_year) else spec.rate_per_hour)
+    rate_hour = own.rate_per_hour or (
+        None if (own.visits_per_open_day or own.visits_per_year or own.schedule) else spec.rate_per_hour)
     if rate_hour is not None:
         return days, rate_hour * open_min[days] / 60.0 * own.multiplier
     w = model.weekday_factor[model.day_weekday[days]] * model.month_factor[model.day_month[days]]
     mean_w = w.mean() if w.mean() > 0 else 1.0
-    if own.visits_per_open_day or own.visits_per_year:
+    per_day = None
+    if own.visits_per_open_day or own.visits_per_year or own.schedule:
         per_day, per_year = own.visits_per_open_day, own.visits_per_year
-    elif spec.visits_per_open_day or spec.visits_per_year:
+    else:
         per_day, per_year = spec.visits_per_open_day, spec.visits_per_year
-    if per_year is not None:
-        active = (days[-1] - days[0] + 1) if len(days) else 1
-        span = max(active, min(cfg.horizon.days, 365))
-        open_days_per_year = len(days) * 365.0 / span
-        per_day = per_year / open_days_per_year
-    return days, per_day * w / mean_w * own.multiplier
+    if per_day is None:
+        # yearly volumes become daily ones through the number of days the site opens in a year
+        first = max(0, (site.opens_on - cfg.horizon.start).days) if site.opens_on else 0
+        last = min(cfg.horizon.days, (site.closes_on - cfg.horizon.start).days) if site.closes_on else cfg.horizon.days
+        open_days_per_year = len(days) * 365.0 / max(last - first, 1)
+        if own.schedule:
+            starts = np.array([(p.start - cfg.horizon.start).days for p in own.schedule])
+            vols = np.array([p.visits_per_year for p in own.schedule])
+            k = np.searchsorted(starts, days, side="right") - 1
+            per_year = np.where(k >= 0, vols[np.maximum(k, 0)], vols[0])
+        per_day = np.asarray(per_year, dtype=float) / open_days_per_year
+    lam = per_day * w / mean_w * own.multiplier
+    if own.ramp_up and site.opens_on is not None and cfg.catchment.ramp_up_months > 0:
+        age = days - (site.opens_on - cfg.horizon.start).days
+        c = cfg.catchment
+        lam = lam * np.clip(c.ramp_up_start + (1 - c.ramp_up_start) * age / (c.ramp_up_months * 30.44),
+                            c.ramp_up_start, 1.0)
+    return days, lam
 
 
 def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> DayProfile:

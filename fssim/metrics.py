@@ -125,15 +125,27 @@ def _add_time_keys(visits: pd.DataFrame) -> pd.DataFrame:
         hour=arr.dt.hour.astype(np.int16), month=arr.dt.month.astype(np.int16))
 
 
+def _phase_of(dates: pd.Series, phase_starts) -> pd.Categorical:
+    starts = pd.to_datetime(pd.Series(sorted(phase_starts))).to_numpy()
+    idx = np.searchsorted(starts, dates.to_numpy(), side="right") - 1
+    labels = [pd.Timestamp(x).date().isoformat() for x in starts]
+    return pd.Categorical.from_codes(np.maximum(idx, 0), categories=labels)
+
+
 def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
-         threshold: float = 15.0, warmup_days: int = 0, origin=None) -> pd.DataFrame:
-    """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour or month)."""
+         threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None) -> pd.DataFrame:
+    """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour, month, or phase of a
+    rollout when ``phase_starts`` gives the phase dates)."""
     if warmup_days and origin is not None:
         cut = pd.Timestamp(origin) + pd.Timedelta(days=warmup_days)
         visits = visits[visits["arrival"] >= cut]
         sessions = sessions[sessions["date"] >= cut]
     keys = ["replication"]
-    if by is not None:
+    if by == "phase":
+        visits = visits.assign(phase=_phase_of(visits["arrival"], phase_starts))
+        sessions = sessions.assign(phase=_phase_of(sessions["date"], phase_starts))
+        keys.append("phase")
+    elif by is not None:
         if by not in BREAKDOWNS:
             raise ValueError(f"unknown breakdown {by!r}; choose among {sorted(BREAKDOWNS)}")
         col = BREAKDOWNS[by]
@@ -158,9 +170,9 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
     out["abandonment_rate"] = out["gave_up"] / arrivals
     out["sent_home_rate"] = out["sent_home"] / arrivals
     out["no_show_rate"] = out["no_show"] / out["booked"].where(out["booked"] > 0)
-    if by in (None, "site"):
-        skeys = ["replication"] + (["site_id"] if by == "site" else [])
-        s = sessions.assign(site_id=sessions["site_id"].astype(str)).groupby(skeys)
+    if by in (None, "site", "phase"):
+        skeys = ["replication"] + (["site_id"] if by == "site" else ["phase"] if by == "phase" else [])
+        s = sessions.assign(site_id=sessions["site_id"].astype(str)).groupby(skeys, observed=True)
         cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
                             "open_days": s.size()})  # sessions rows are site-days
         if by == "site":
@@ -173,7 +185,7 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
 
 def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Across replications: one row per (group, KPI) with mean, std, half-width and the interval."""
-    keys = [c for c in per_rep.columns if c in ("site_id", "demarche", "weekday", "hour", "month")]
+    keys = [c for c in per_rep.columns if c in ("site_id", "demarche", "weekday", "hour", "month", "phase")]
     value_cols = [c for c in per_rep.columns if c not in keys + ["replication"]]
     long = per_rep.melt(id_vars=["replication"] + keys, value_vars=value_cols, var_name="kpi")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
@@ -187,13 +199,15 @@ def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
 
 
 def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: float, warmup_days: int = 0,
-                  origin=None, confidence: float = 0.95) -> pd.DataFrame:
+                  origin=None, confidence: float = 0.95, phase_starts=None) -> pd.DataFrame:
     """The run's summary: network KPIs and every breakdown, with confidence intervals across replications."""
     parts = []
-    for scope in [None, *BREAKDOWNS]:
-        per = kpis(visits, sessions, scope, threshold=threshold, warmup_days=warmup_days, origin=origin)
+    scopes = [None, *BREAKDOWNS] + (["phase"] if phase_starts is not None and len(phase_starts) > 1 else [])
+    for scope in scopes:
+        per = kpis(visits, sessions, scope, threshold=threshold, warmup_days=warmup_days, origin=origin,
+                   phase_starts=phase_starts)
         s = summarise(per, confidence)
-        col = BREAKDOWNS.get(scope)
+        col = "phase" if scope == "phase" else BREAKDOWNS.get(scope)
         s.insert(0, "scope", scope or "network")
         s.insert(1, "key", s.pop(col).astype(str) if col else "")
         parts.append(s)

@@ -26,6 +26,7 @@ from .config import Config, config_from_dict, load_config
 from .demand import DemandModel
 from .errors import InputError
 from .metrics import daily_table, sessions_table, summary_table, visits_table
+from .scenario import build_scenario
 from .simulation import simulate_sites
 
 Progress = Callable[[int, int, str], None]
@@ -39,6 +40,7 @@ class RunResult:
     summary: pd.DataFrame
     sessions: pd.DataFrame
     manifest: dict = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # network, rollout, coverage… when built
 
     def kpi(self, name: str, scope: str = "network", key: str = "") -> float:
         """Mean across replications of one KPI, e.g. ``result.kpi("p90_wait_min")``."""
@@ -64,6 +66,8 @@ class RunResult:
             self.visits.to_parquet(tmp / "visits.parquet", index=False)
         self.daily.to_parquet(tmp / "daily.parquet", index=False)
         self.summary.to_parquet(tmp / "summary.parquet", index=False)
+        for name, table in self.tables.items():
+            table.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "config.yaml").write_text(self.config.to_yaml(), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         if out.exists():
@@ -102,10 +106,13 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
             raise InputError("replications must be at least 1", field="replications")
         updates["replications"] = replications
     if updates:
-        config = config_from_dict({**config.model_dump(mode="json"), **updates})
+        config = config_from_dict({**config.model_dump(mode="json"), **updates}, base=config.base_dir)
     t0 = time.perf_counter()
+    scenario = build_scenario(config)
+    t_build = time.perf_counter() - t0
     model = DemandModel(config)
-    shards = [config.sites[i:i + shard_size] for i in range(0, len(config.sites), shard_size)]
+    sites = scenario.sites
+    shards = [sites[i:i + shard_size] for i in range(0, len(sites), shard_size)]
     total = config.replications * len(shards)
     runs = []
     done = 0
@@ -117,15 +124,16 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
             if progress:
                 progress(done, total, f"replication {rep + 1}/{config.replications}")
         runs.append((rep, pairs))
-    t_sim = time.perf_counter() - t0
+    t_sim = time.perf_counter() - t0 - t_build
     visits = visits_table(config, runs)
     sessions = sessions_table(config, runs)
     deferred = sum(log.deferred for _, pairs in runs for _, log in pairs)
     del runs
     thr = config.outputs.wait_threshold_min
     daily = daily_table(visits, sessions, thr)
+    phases = list(scenario.rollout["date"]) if scenario.rollout is not None else None
     summary = summary_table(visits, sessions, threshold=thr, warmup_days=config.horizon.warmup_days,
-                            origin=config.horizon.start)
+                            origin=config.horizon.start, phase_starts=phases)
     t_all = time.perf_counter() - t0
     manifest = {
         "fssim_run": 1,
@@ -134,15 +142,16 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
         "seed": config.seed,
         "replications": config.replications,
         "horizon": {"start": config.horizon.start.isoformat(), "days": config.horizon.days},
-        "sites": len(config.sites),
+        "sites": len(sites),
         "visits": int(len(visits)),
         "visits_deferred_beyond_horizon": int(deferred),
-        "timings_s": {"simulation": round(t_sim, 3), "total": round(t_all, 3)},
+        "timings_s": {"build": round(t_build, 3), "simulation": round(t_sim, 3), "total": round(t_all, 3)},
+        "data_sources": scenario.data_sources,
         "versions": package_versions(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
     }
-    return RunResult(config, visits, daily, summary, sessions, manifest)
+    return RunResult(config, visits, daily, summary, sessions, manifest, scenario.tables())
 
 
 def load_run(path: str | Path) -> RunResult:
@@ -156,5 +165,7 @@ def load_run(path: str | Path) -> RunResult:
     config = config_from_dict(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")),
                               source=str(path / "config.yaml"))
     visits = pd.read_parquet(path / "visits.parquet") if (path / "visits.parquet").exists() else pd.DataFrame()
+    core = {"visits", "daily", "summary"}
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet")) if p.stem not in core}
     return RunResult(config, visits, pd.read_parquet(path / "daily.parquet"), pd.read_parquet(path / "summary.parquet"),
-                     pd.DataFrame(), json.loads((path / "manifest.json").read_text(encoding="utf-8")))
+                     pd.DataFrame(), json.loads((path / "manifest.json").read_text(encoding="utf-8")), tables)

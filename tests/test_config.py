@@ -50,7 +50,7 @@ def test_valid_small_network_loads(tmp_path):
     (lambda d: d.update(demarches=[{"name": "a", "share": 1, "service": {"dist": "lognormal", "mean": 20}}],
                         demand={"visits_per_open_day": 3, "mix_shifts": []}), "demarches[0].service.lognormal.cv",
      "required"),
-    (lambda d: d.update(sites=[]), "sites", "at least 1"),
+    (lambda d: d.update(sites=[]), "sites", "at least one site, or a network block"),
 ])
 def test_bad_config_names_field_and_fix(tmp_path, mutate, field, expect):
     data = small_network()

@@ -1,0 +1,96 @@
+"""Catchments: how the demand of each commune reaches the sites, phase by phase of a rollout.
+
+``CatchmentProblem(communes, sites, spec, model).solve(dates)`` assigns each commune's demand to its
+nearest open site (or spreads it over its nearest candidates with a gravity choice model) on each date,
+with demand per inhabitant falling with travel time, scaled once so that the network open on the
+reference date receives the configured annual volume. Site volumes therefore come from geography:
+a site opening nearby takes demand from its neighbours and creates some of its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .config import Catchment
+from .errors import InputError
+
+
+def _open_on(sites: pd.DataFrame, date: dt.date) -> pd.DataFrame:
+    opens = pd.to_datetime(sites["opens_on"])
+    closes = pd.to_datetime(sites["closes_on"]) if "closes_on" in sites else pd.Series(pd.NaT, index=sites.index)
+    d = pd.Timestamp(date)
+    keep = (opens.isna() | (opens <= d)) & (closes.isna() | (d < closes))
+    return sites[keep.to_numpy()]
+
+
+class CatchmentProblem:
+    """Assign commune demand to sites on given dates; results as attributes and DataFrames."""
+
+    def __init__(self, communes: pd.DataFrame, sites: pd.DataFrame, spec: Catchment, model,
+                 *, population_share: float = 1.0):
+        self.communes, self.sites, self.spec, self.model = communes, sites, spec, model
+        self.population_share = population_share  # territory population / France's
+        self.rate_per_inhabitant: float | None = None
+        self.volumes: pd.DataFrame | None = None     # site_id, start, visits_per_year
+        self.by_commune: pd.DataFrame | None = None  # at the reference date
+
+    def _flows(self, date: dt.date) -> pd.DataFrame:
+        """commune × site flows on ``date``: population weight × choice share × distance decay."""
+        from .travel import travel_times
+
+        open_sites = _open_on(self.sites, date)
+        if open_sites.empty:
+            return pd.DataFrame(columns=["code", "site_id", "minutes", "weight"])
+        k = 1 if self.spec.choice == "nearest" else min(self.spec.candidates, len(open_sites))
+        near = travel_times(self.communes, open_sites, self.model, k=k)
+        minutes = near.minutes
+        ok = np.isfinite(minutes)
+        if k == 1:
+            share = ok.astype(float)
+        else:
+            w = np.where(ok, np.exp(-self.spec.beta_per_minute * (minutes - minutes[:, :1])), 0.0)
+            share = w / np.where(w.sum(axis=1, keepdims=True) > 0, w.sum(axis=1, keepdims=True), 1)
+        decay = 1.0 if self.spec.decay_half_minutes is None else np.power(
+            0.5, np.where(ok, minutes, 0) / self.spec.decay_half_minutes)
+        pop = self.communes["population"].to_numpy(float)[:, None]
+        weight = pop * share * decay
+        flows = pd.DataFrame({
+            "code": np.repeat(near.codes, k), "site_id": near.site_ids.ravel(),
+            "minutes": minutes.ravel(), "weight": weight.ravel(),
+        })
+        return flows[flows["weight"] > 0]
+
+    def solve(self, dates: list[dt.date], reference_date: dt.date) -> "CatchmentProblem":
+        ref = self._flows(reference_date)
+        total = ref["weight"].sum()
+        if total <= 0:
+            raise InputError(f"no site is open on the catchment reference date {reference_date}; "
+                             "set catchment.reference_date to a date when sites are open", field="catchment")
+        target = self.spec.annual_visits * self.population_share
+        self.rate_per_inhabitant = target / total
+        rows = []
+        for d in sorted(set(dates)):
+            f = self._flows(d)
+            if f.empty:
+                continue
+            v = f.groupby("site_id")["weight"].sum() * self.rate_per_inhabitant
+            rows.append(pd.DataFrame({"site_id": v.index, "start": d, "visits_per_year": v.to_numpy()}))
+        self.volumes = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+            columns=["site_id", "start", "visits_per_year"])
+        pop = self.communes.set_index("code")["population"]
+        ref = ref.assign(visits_per_year=ref["weight"] * self.rate_per_inhabitant)
+        nearest = ref.sort_values("minutes").drop_duplicates("code")
+        self.by_commune = pd.DataFrame({"code": pop.index}).merge(
+            nearest[["code", "site_id", "minutes"]], on="code", how="left").merge(
+            ref.groupby("code")["visits_per_year"].sum().rename("visits_per_year").reset_index(), on="code",
+            how="left")
+        self.by_commune["population"] = self.by_commune["code"].map(pop).to_numpy()
+        self.by_commune["visits_per_year"] = self.by_commune["visits_per_year"].fillna(0.0)
+        return self
+
+    def schedule(self, site_id: str) -> list[dict]:
+        """The site's volume phases: [{start, visits_per_year}, …] in date order."""
+        v = self.volumes[self.volumes["site_id"] == site_id].sort_values("start")
+        return [{"start": s, "visits_per_year": float(x)} for s, x in zip(v["start"], v["visits_per_year"])]

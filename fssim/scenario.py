@@ -1,0 +1,166 @@
+"""From a config to the sites to simulate: territory → network → catchments → demand per site.
+
+``build_scenario`` is the stage between configuration and simulation. For a config that lists its
+sites it changes nothing. For a network config (``network.source: anct`` or ``placement``) it loads the
+territory, builds the network table, computes catchments on each rollout date and gives every site its
+volume schedule; the coverage of each phase is computed on the way. The result is plain data
+(``Scenario``): the list of sites, and tables for the run directory and the report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .config import Config, Site
+from .errors import InputError
+
+
+@dataclass
+class Scenario:
+    config: Config
+    sites: list[Site]
+    network: pd.DataFrame | None = None         # one row per site, with its volume at the reference date
+    problems: pd.DataFrame | None = None        # rows fixed or left out while building the network
+    rollout: pd.DataFrame | None = None         # per phase date: sites open, coverage shares, cantons
+    coverage: pd.DataFrame | None = None        # per commune at the reference date: minutes to nearest site
+    data_sources: list[dict] = field(default_factory=list)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Tables to write beside the run (name → DataFrame), only those that exist."""
+        out = {"network": self.network, "network_problems": self.problems, "rollout": self.rollout,
+               "coverage": self.coverage}
+        return {k: v for k, v in out.items() if v is not None and len(v)}
+
+
+def road_model(config: Config):
+    """The travel-time model of the config: a user matrix when given, else the road model."""
+    from .travel import RoadModel, TravelMatrix
+
+    t = config.territory
+    if t.travel_matrix:
+        path = t.travel_matrix
+        if config.base_dir is not None and not pd.io.common.is_url(path):
+            from pathlib import Path
+            p = Path(path)
+            path = str(p if p.is_absolute() else config.base_dir / p)
+        return TravelMatrix.from_file(path)
+    return RoadModel(**t.travel.model_dump())
+
+
+def load_scenario_territory(config: Config):
+    """The embedded territory, restricted to the config's départements or régions."""
+    from .territory import load_territory
+
+    terr = load_territory()
+    t = config.territory
+    if t.departements or t.regions:
+        known_d = set(terr.departements["code"])
+        bad = [d for d in (t.departements or []) if d not in known_d]
+        if bad:
+            raise InputError(f"unknown département codes {bad}; use INSEE codes such as '08', '2A', '971'",
+                             field="territory.departements")
+        known_r = set(terr.regions["code"])
+        bad = [r for r in (t.regions or []) if r not in known_r]
+        if bad:
+            raise InputError(f"unknown région codes {bad}; use INSEE codes such as '44', '84'",
+                             field="territory.regions")
+        terr = terr.subset(deps=t.departements, regions=t.regions)
+    return terr
+
+
+def phase_dates(config: Config, network: pd.DataFrame) -> list[dt.date]:
+    """The horizon start and every opening or closing date inside the horizon."""
+    start, end = config.horizon.start, config.horizon.end
+    dates = {start}
+    for col in ("opens_on", "closes_on"):
+        for d in network[col].dropna():
+            d = pd.Timestamp(d).date()
+            if start < d < end:
+                dates.add(d)
+    return sorted(dates)
+
+
+def build_network(config: Config):
+    """(territory, network table, travel model) of a config: the geography before any demand."""
+    from .network import check_hours, from_anct, from_config, from_placement
+
+    terr = load_scenario_territory(config)
+    model = road_model(config)
+    if config.network is None:
+        nt = from_config(config)
+        if nt.sites[["lat", "lon"]].isna().any().any():
+            bad = list(nt.sites.loc[nt.sites[["lat", "lon"]].isna().any(axis=1), "site_id"])[:5]
+            raise InputError(f"sites {bad} have no lat/lon; give coordinates to compute coverage", field="sites")
+    elif config.network.source == "anct":
+        nt = from_anct(config, terr.communes)
+    else:
+        nt = from_placement(config, terr.communes, model)
+    if nt.sites.empty:
+        raise InputError("the network has no site in this territory and these formats; check network.formats "
+                         "and territory.departements", field="network")
+    check_hours(nt.sites)
+    return terr, nt, model
+
+
+def network_coverage(config: Config, date: dt.date | None = None):
+    """Coverage of the config's network on ``date`` (default: the last day of the horizon)."""
+    from .coverage import coverage as coverage_of
+
+    terr, nt, model = build_network(config)
+    date = date or (config.horizon.end - dt.timedelta(days=1))
+    return coverage_of(terr.communes, nt.sites, thresholds=tuple(config.coverage.thresholds), model=model,
+                       date=date, cantons=terr.cantons)
+
+
+def build_scenario(config: Config) -> Scenario:
+    if config.network is None:
+        return Scenario(config, list(config.sites))
+    from .catchment import CatchmentProblem
+    from .coverage import coverage as coverage_of
+    from .territory import load_territory
+
+    terr, nt, model = build_network(config)
+    communes = terr.communes
+    net = nt.sites
+    national = float(load_territory().communes["population"].sum())
+    ref = config.catchment.reference_date or (config.horizon.end - dt.timedelta(days=1))
+    dates = phase_dates(config, net)
+    cp = CatchmentProblem(communes, net, config.catchment, model,
+                          population_share=float(communes["population"].sum()) / national)
+    cp.solve(dates, ref)
+    sites = []
+    for r in net.itertuples(index=False):
+        sched = cp.schedule(r.site_id)
+        if not sched:
+            continue  # never open within the horizon
+        sites.append(Site(
+            id=r.site_id, name=r.name, commune=r.commune, lat=r.lat, lon=r.lon, hours=r.hours, agents=int(r.agents),
+            appointments=bool(r.appointments), kind=r.format,
+            opens_on=r.opens_on if r.opens_on is not None and not pd.isna(r.opens_on) else None,
+            demand={"schedule": sched, "ramp_up": True},
+        ))
+    if not sites:
+        raise InputError("no site of the network is open during the horizon; check horizon.start and the "
+                         "rollout dates", field="horizon")
+    ref_vol = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
+    network = net.assign(
+        hours=net["hours"].map(lambda h: " ; ".join(f"{d} {v}" for d, v in h.items())),
+        visits_per_year=net["site_id"].map(ref_vol.set_index("site_id")["visits_per_year"]).fillna(0.0),
+        opens_on=pd.to_datetime(net["opens_on"]),
+    ).drop(columns=["closes_on"])
+    rows = []
+    thresholds = tuple(config.coverage.thresholds)
+    for d in dates + ([ref] if ref not in dates else []):
+        cov = coverage_of(communes, net, thresholds=thresholds, model=model, date=d, cantons=terr.cantons)
+        row = {"date": pd.Timestamp(d), "sites": len(cov.sites), "population": float(cov.population_total),
+               "cantons_total": int(cov.cantons_total), "cantons_with_site": int(cov.cantons_with_site)}
+        for t in thresholds:
+            row[f"share_within_{t}"] = float(cov.share_within[t])
+        rows.append(row)
+        if d == ref:
+            by_commune = cov.by_commune
+    rollout = pd.DataFrame(rows).drop_duplicates("date").sort_values("date").reset_index(drop=True)
+    coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
+    return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources)
