@@ -46,11 +46,11 @@ def test_valid_small_network_loads(tmp_path):
         {"demarche": "impots", "start": "04-15", "end": "06-10", "factor": 2}]}),
      "demand.mix_shifts[0].demarche", "unknown démarche 'impots'"),
     (lambda d: d.update(demand={"visits_per_open_day": 3, "visits_per_year": 10}), "demand", "exactly one"),
-    (lambda d: d["sites"].append({"id": "a"}), "sites", "duplicate site ids"),
+    (lambda d: d["sites"].append({"id": "a"}), "sites", "duplicate site or bus ids"),
     (lambda d: d.update(demarches=[{"name": "a", "share": 1, "service": {"dist": "lognormal", "mean": 20}}],
                         demand={"visits_per_open_day": 3, "mix_shifts": []}), "demarches[0].service.lognormal.cv",
      "required"),
-    (lambda d: d.update(sites=[]), "sites", "at least one site, or a network block"),
+    (lambda d: d.update(sites=[]), "sites", "at least one site or bus, or a network block"),
 ])
 def test_bad_config_names_field_and_fix(tmp_path, mutate, field, expect):
     data = small_network()
