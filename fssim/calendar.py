@@ -13,7 +13,8 @@ from functools import lru_cache
 
 import holidays as _holidays
 
-from .config import Horizon, Site
+from .config import Bus, Horizon, Recurrence, Site
+from .errors import InputError
 from .defaults import WEEKDAYS
 
 DAY = 1440.0
@@ -25,6 +26,7 @@ class Session:
     start: float                               # minutes from the horizon start
     end: float
     segments: tuple[tuple[float, float, int], ...]  # (from, to, agents on duty), contiguous
+    point: int = -1                            # for a bus: the index of the stop; -1 for a fixed site
 
     @property
     def staffed_minutes(self) -> float:
@@ -83,3 +85,37 @@ def site_sessions(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> li
 
 def _day_index(date: dt.date, horizon: Horizon) -> int:
     return (date - horizon.start).days
+
+
+def recurs_on(rec: Recurrence, weekday: str, date: dt.date) -> bool:
+    """Does a stop with this recurrence happen on ``date``?"""
+    if WEEKDAYS[date.weekday()] != weekday:
+        return False
+    if rec.nth is not None:
+        if rec.nth == -1:
+            return (date + dt.timedelta(days=7)).month != date.month
+        return (date.day - 1) // 7 + 1 == rec.nth
+    return ((date - rec.anchor).days // 7) % rec.weeks == rec.phase
+
+
+def bus_sessions(bus: Bus, horizon: Horizon, closed_days: set[dt.date], lost_days: set[dt.date]) -> list[Session]:
+    """Every stop visit of a bus on the horizon (one session each, never merged: they are different places)."""
+    out = []
+    windows = [stop.window for stop in bus.stops]
+    for i, date in enumerate(day_dates(horizon)):
+        if date in closed_days or date in lost_days:
+            continue
+        if (bus.opens_on and date < bus.opens_on) or (bus.closes_on and date >= bus.closes_on):
+            continue
+        base = i * DAY
+        todays = [(windows[k][0], windows[k][1], k) for k, stop in enumerate(bus.stops)
+                  if recurs_on(stop.every, stop.weekday, date)]
+        todays.sort()
+        for (a1, b1, k1), (a2, b2, k2) in zip(todays, todays[1:]):
+            if a2 < b1:
+                raise InputError(f"bus {bus.id}: stops[{k1}] and stops[{k2}] overlap on {date} "
+                                 f"({bus.stops[k1].start}-{bus.stops[k1].end} and {bus.stops[k2].start}-"
+                                 f"{bus.stops[k2].end}); change a window or a recurrence", field="buses")
+        for a, b, k in todays:
+            out.append(Session(i, base + a, base + b, ((base + a, base + b, bus.agents),), k))
+    return out

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calendar import DAY, Session, day_dates
-from .config import Config, Site
+from . import defaults as D
+from .config import Bus, Config, Site
 from .defaults import WEEKDAYS
 
-WALK_IN, BOOKED, RETURN, FOLLOW_UP = 0, 1, 2, 3
-KINDS = ("walk_in", "booked", "return", "follow_up")
+WALK_IN, BOOKED, RETURN, FOLLOW_UP, REDIRECT = 0, 1, 2, 3, 4
+KINDS = ("walk_in", "booked", "return", "follow_up", "redirected")
 
 
 class DemandModel:
@@ -61,20 +62,34 @@ class DemandModel:
 
 
 @dataclass
-class DayProfile:
-    """Where arrivals fall within each open day of a site: piecewise-constant density over open minutes."""
+class Profile:
+    """Where arrivals fall within each demand *unit*: piecewise-constant density over open minutes.
 
-    day_starts: dict[int, np.ndarray]   # day index → start minute (from the horizon start) of each piece
-    day_lengths: dict[int, np.ndarray]
-    day_cum: dict[int, np.ndarray]      # cumulative normalised weight of the pieces
+    A unit is an open day for a site (its sessions share the day's demand by hour of day) and one visit
+    of the bus to a stop for a bus (each stop has its own demand).
+    """
 
-    def time_of_day(self, day: int, u: float) -> float:
-        """Inverse CDF: the arrival time on ``day`` for a uniform ``u`` (scalar path, for returns)."""
-        cum = self.day_cum[day].tolist()
+    starts: dict[int, np.ndarray]   # unit → start minute (from the horizon start) of each piece
+    lengths: dict[int, np.ndarray]
+    cum: dict[int, np.ndarray]      # cumulative normalised weight of the pieces
+
+    def time_in(self, unit: int, u: float) -> float:
+        """Inverse CDF: the arrival time in ``unit`` for a uniform ``u`` (scalar path, for returns)."""
+        cum = self.cum[unit].tolist()
         j = min(bisect_right(cum, u), len(cum) - 1)
         lo = cum[j - 1] if j else 0.0
         frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
-        return float(self.day_starts[day][j] + frac * self.day_lengths[day][j])
+        return float(self.starts[unit][j] + frac * self.lengths[unit][j])
+
+
+def _front_loaded(s: Session, a: float, k: int = 6):
+    """k equal pieces of a stop window with weights falling linearly: density (1 + a) - 2a x."""
+    edges = np.linspace(s.start, s.end, k + 1)
+    mid = (np.arange(k) + 0.5) / k
+    w = (1 + a) - 2 * a * mid
+    cum = np.cumsum(w) / w.sum()
+    cum[-1] = 1.0
+    return edges[:-1], np.diff(edges), cum
 
 
 def _pieces(session_list: list[Session], hour_weight: np.ndarray, flat: bool):
@@ -119,6 +134,41 @@ class Arrivals:
 
     def __len__(self) -> int:
         return len(self.time)
+
+
+def expected_per_unit(model: DemandModel, entity, sessions: list[Session]):
+    """(units, day of each unit, expected first visits per unit) for a site (units = open days) or a bus
+    (units = its stop visits, i.e. its sessions)."""
+    if isinstance(entity, Bus):
+        return _expected_per_stop_visit(model, entity, sessions)
+    days, lam = expected_per_day(model, entity, sessions)
+    return days, days, lam
+
+
+def _expected_per_stop_visit(model: DemandModel, bus: Bus, sessions: list[Session]):
+    cfg = model.config
+    units = np.arange(len(sessions))
+    if not len(units):
+        return units, units, np.zeros(0)
+    day = np.array([s.day for s in sessions])
+    point = np.array([s.point for s in sessions])
+    w = model.weekday_factor[model.day_weekday[day]] * model.month_factor[model.day_month[day]]
+    lam = np.zeros(len(units))
+    active = max(1, (min(cfg.horizon.days, (bus.closes_on - cfg.horizon.start).days) if bus.closes_on else
+                     cfg.horizon.days) - (max(0, (bus.opens_on - cfg.horizon.start).days) if bus.opens_on else 0))
+    for i, stop in enumerate(bus.stops):
+        m = point == i
+        if not m.any():
+            continue
+        if stop.visits_per_visit is not None:
+            per_visit = stop.visits_per_visit
+        elif stop.visits_per_year is not None:
+            per_visit = stop.visits_per_year / (m.sum() * 365.0 / active)
+        else:
+            per_visit = D.BUS_VISITS_PER_STOP
+        mean_w = w[m].mean() if w[m].mean() > 0 else 1.0
+        lam[m] = per_visit * w[m] / mean_w
+    return units, day, lam
 
 
 def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +217,20 @@ def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) ->
     return days, lam
 
 
-def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> DayProfile:
+def profile_of(model: DemandModel, entity, sessions: list[Session]) -> Profile:
+    """The arrival profile of a site (per open day, by hour of day) or a bus (per stop visit)."""
+    if isinstance(entity, Bus):
+        starts, lengths, cums = {}, {}, {}
+        for j, s in enumerate(sessions):
+            if entity.arrival_profile == "hours":
+                starts[j], lengths[j], cums[j] = _pieces([s], model.hour_weight, False)
+            else:
+                starts[j], lengths[j], cums[j] = _front_loaded(s, entity.front_load)
+        return Profile(starts, lengths, cums)
+    return day_profile(model, entity, sessions)
+
+
+def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> Profile:
     flat = (site.demand.rate_per_hour or model.config.demand.rate_per_hour) is not None and not (
         site.demand.visits_per_open_day or site.demand.visits_per_year)
     by_day: dict[int, list[Session]] = {}
@@ -182,30 +245,30 @@ def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> DayP
     starts, lengths, cums = {}, {}, {}
     for d, ss in by_day.items():
         starts[d], lengths[d], cums[d] = _pieces(ss, model.hour_weight, flat)
-    return DayProfile(starts, lengths, cums)
+    return Profile(starts, lengths, cums)
 
 
-def generate_arrivals(model: DemandModel, site: Site, sessions: list[Session], profile: DayProfile,
+def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile: Profile,
                       rng: np.random.Generator) -> Arrivals:
-    """Draw the site's primary visits for the whole horizon from its own stream ``rng``."""
+    """Draw the primary visits of a site or bus for the whole horizon from its own stream ``rng``."""
     cfg, beh = model.config, model.config.behaviour
-    days, lam = expected_per_day(model, site, sessions)
-    counts = rng.poisson(lam) if len(days) else np.zeros(0, dtype=int)
-    day = np.repeat(days, counts)
+    units, unit_day, lam = expected_per_unit(model, site, sessions)
+    counts = rng.poisson(lam) if len(units) else np.zeros(0, dtype=int)
+    day = np.repeat(unit_day, counts)
     n = len(day)
     u_time = rng.random(n)
     time = np.empty(n)
-    # inverse CDF per day, vectorised over all visits of days sharing a profile
+    # inverse CDF per unit, vectorised over the visits of each unit
     pos = 0
-    for d, c in zip(days, counts):
+    for d, c in zip(units, counts):
         if c:
-            cum = profile.day_cum[d]
+            cum = profile.cum[d]
             uu = u_time[pos:pos + c]
             j = np.minimum(np.searchsorted(cum, uu, side="right"), len(cum) - 1)
             lo = np.where(j > 0, cum[np.maximum(j - 1, 0)], 0.0)
             width = cum[j] - lo
             frac = np.where(width > 0, (uu - lo) / np.where(width > 0, width, 1), 0.5)
-            time[pos:pos + c] = profile.day_starts[d][j] + frac * profile.day_lengths[d][j]
+            time[pos:pos + c] = profile.starts[d][j] + frac * profile.lengths[d][j]
             pos += c
     order = np.argsort(time, kind="stable")
     time, day = time[order], day[order]
@@ -214,7 +277,7 @@ def generate_arrivals(model: DemandModel, site: Site, sessions: list[Session], p
     demarche = (u_mix[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
 
     booked = np.zeros(n, dtype=bool)
-    if site.appointments and beh.appointment_share > 0 and n:
+    if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
         booked = rng.random(n) < beh.appointment_share
         time, booked = _book_slots(time, booked, sessions, beh.slot_minutes, beh.appointment_desks)
         order = np.argsort(time, kind="stable")

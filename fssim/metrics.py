@@ -20,23 +20,35 @@ from .config import Config
 from .counter import OUTCOMES
 from .demand import KINDS
 
-BREAKDOWNS = {"site": "site_id", "demarche": "demarche", "weekday": "weekday", "hour": "hour", "month": "month"}
+BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekday": "weekday", "hour": "hour",
+              "month": "month"}
 WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
-    """Concatenate site logs of several replications: ``runs`` is [(replication, [(plan, log), …]), …]."""
+    """Concatenate the logs of several replications: ``runs`` is [(replication, [plan, …]), …]."""
     cols: dict[str, list] = {k: [] for k in (
         "replication", "site", "visit", "citizen", "demarche", "kind", "attempt", "arrival", "start", "end",
-        "leave", "service", "outcome")}
+        "leave", "service", "outcome", "stop")}
     site_ids: list[str] = []
     site_index: dict[str, int] = {}
-    for rep, pairs in runs:
-        for _, log in pairs:
+    stops: list[str] = [""]
+    stop_index: dict[str, int] = {"": 0}
+    for rep, plans in runs:
+        for plan in plans:
+            log = plan.log
             n = len(log.time)
             if log.site_id not in site_index:
                 site_index[log.site_id] = len(site_ids)
                 site_ids.append(log.site_id)
+            codes = []
+            for label in log.points:
+                if label not in stop_index:
+                    stop_index[label] = len(stops)
+                    stops.append(label)
+                codes.append(stop_index[label])
+            codes = np.asarray(codes + [0], dtype=np.int32)  # index -1 (fixed site) → ""
+            cols["stop"].append(codes[np.asarray(log.point, dtype=np.int32)] if n else np.zeros(0, np.int32))
             cols["replication"].append(np.full(n, rep, dtype=np.int32))
             cols["site"].append(np.full(n, site_index[log.site_id], dtype=np.int32))
             cols["visit"].append(np.arange(n, dtype=np.int32))
@@ -71,6 +83,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "time_in_queue_min": np.where(a["outcome"] == 3, 0.0, a["leave"] - a["arrival"]),
         "service_min": np.where(served, a["service"], np.nan),
         "outcome": pd.Categorical.from_codes(a["outcome"].astype(np.int8), categories=list(OUTCOMES)),
+        "stop": pd.Categorical.from_codes(a["stop"].astype(np.int32), categories=stops),
     })
     df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
     return df
@@ -79,18 +92,22 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
 def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     """Per site and open day: minutes open, agent-minutes staffed, agent-minutes busy."""
     frames = []
-    for rep, pairs in runs:
-        for _, log in pairs:
+    for rep, plans in runs:
+        for plan in plans:
+            log = plan.log
             if not log.session_day:
                 continue
+            labels = np.asarray(list(log.points) + [""], dtype=object)
             frames.append(pd.DataFrame({
                 "replication": rep, "site_id": log.site_id, "day": np.asarray(log.session_day, dtype=np.int32),
+                "stop": labels[np.asarray(log.session_point, dtype=np.int32)],
                 "open_min": log.session_open, "staffed_min": log.session_staffed, "busy_min": log.session_busy,
             }))
     if not frames:
-        return pd.DataFrame(columns=["replication", "site_id", "date", "open_min", "staffed_min", "busy_min"])
+        return pd.DataFrame(columns=["replication", "site_id", "date", "stop", "open_min", "staffed_min",
+                                     "busy_min"])
     s = pd.concat(frames, ignore_index=True)
-    s = s.groupby(["replication", "site_id", "day"], as_index=False, observed=True).sum()
+    s = s.groupby(["replication", "site_id", "day", "stop"], as_index=False, observed=True).sum()
     s.insert(2, "date", pd.Timestamp(config.horizon.start) + pd.to_timedelta(s.pop("day"), unit="D"))
     return s
 
@@ -104,7 +121,8 @@ def daily_table(visits: pd.DataFrame, sessions: pd.DataFrame, threshold: float) 
     waits = served.groupby(["replication", "site_id", "date"], observed=True)["wait_min"].agg(
         mean_wait_min="mean", p90_wait_min=lambda x: x.quantile(0.9),
         share_wait_over=lambda x: (x > threshold).mean())
-    d = sessions.copy()
+    d = sessions.groupby(["replication", "site_id", "date"], as_index=False, observed=True)[
+        ["open_min", "staffed_min", "busy_min"]].sum()
     d["site_id"] = d["site_id"].astype(str)
     d["date"] = d["date"].astype("datetime64[ns]")
     d = d.set_index(["replication", "site_id", "date"])
@@ -151,6 +169,8 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
         col = BREAKDOWNS[by]
         if col in ("weekday", "hour", "month"):
             visits = _add_time_keys(visits)
+        if by == "stop":
+            visits = visits[visits["stop"] != ""]
         keys.append(col)
     g = visits.groupby(keys, observed=True)
     out = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0)
@@ -170,12 +190,16 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
     out["abandonment_rate"] = out["gave_up"] / arrivals
     out["sent_home_rate"] = out["sent_home"] / arrivals
     out["no_show_rate"] = out["no_show"] / out["booked"].where(out["booked"] > 0)
-    if by in (None, "site", "phase"):
-        skeys = ["replication"] + (["site_id"] if by == "site" else ["phase"] if by == "phase" else [])
-        s = sessions.assign(site_id=sessions["site_id"].astype(str)).groupby(skeys, observed=True)
+    if by in (None, "site", "phase", "stop"):
+        extra = {"site": ["site_id"], "phase": ["phase"], "stop": ["stop"]}.get(by, [])
+        ses = sessions.assign(site_id=sessions["site_id"].astype(str))
+        if by == "stop":
+            ses = ses[ses["stop"] != ""]
+        s = ses.groupby(["replication"] + extra, observed=True)
+        days = ses.drop_duplicates(["replication", "site_id", "date"] + (["stop"] if by == "stop" else []))
         cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
-                            "open_days": s.size()})  # sessions rows are site-days
-        if by == "site":
+                            "open_days": days.groupby(["replication"] + extra, observed=True).size()})
+        if by in ("site", "stop"):
             out.index = out.index.set_levels(out.index.levels[1].astype(str), level=1)
         out = out.join(cap, how="outer")
         out["utilisation"] = out["busy_min"] / out["staffed_min"]
@@ -185,7 +209,7 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
 
 def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Across replications: one row per (group, KPI) with mean, std, half-width and the interval."""
-    keys = [c for c in per_rep.columns if c in ("site_id", "demarche", "weekday", "hour", "month", "phase")]
+    keys = [c for c in per_rep.columns if c in ("site_id", "stop", "demarche", "weekday", "hour", "month", "phase")]
     value_cols = [c for c in per_rep.columns if c not in keys + ["replication"]]
     long = per_rep.melt(id_vars=["replication"] + keys, value_vars=value_cols, var_name="kpi")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
@@ -203,6 +227,8 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
     """The run's summary: network KPIs and every breakdown, with confidence intervals across replications."""
     parts = []
     scopes = [None, *BREAKDOWNS] + (["phase"] if phase_starts is not None and len(phase_starts) > 1 else [])
+    if not (visits["stop"] != "").any():
+        scopes.remove("stop")
     for scope in scopes:
         per = kpis(visits, sessions, scope, threshold=threshold, warmup_days=warmup_days, origin=origin,
                    phase_starts=phase_starts)

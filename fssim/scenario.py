@@ -27,11 +27,51 @@ class Scenario:
     coverage: pd.DataFrame | None = None        # per commune at the reference date: minutes to nearest site
     data_sources: list[dict] = field(default_factory=list)
 
+    buses: list = field(default_factory=list)
+
+    def entities(self) -> list:
+        """Everything that serves citizens: fixed sites, then buses."""
+        return list(self.sites) + list(self.buses)
+
+    def shards(self, max_size: int = 200) -> list[list]:
+        """Independent groups to simulate separately: a bus always travels with its fallback site.
+
+        Groups are formed by département (from the commune code) when known, then cut to ``max_size``.
+        Results do not depend on the sharding (each entity has its own random streams).
+        """
+        by_id = {e.id: e for e in self.entities()}
+        home: dict[str, str] = {}
+        for e in self.entities():
+            code = getattr(e, "commune", None) or getattr(e, "base", None) or ""
+            home[e.id] = departement_of(code)
+        for b in self.buses:
+            if b.fallback_site and b.fallback_site in by_id:
+                home[b.id] = home[b.fallback_site]
+        groups: dict[str, list] = {}
+        for e in self.entities():
+            groups.setdefault(home[e.id], []).append(e)
+        out = []
+        for key in sorted(groups):
+            members = groups[key]
+            anchors = {b.fallback_site for b in self.buses if b.fallback_site in by_id}
+            if len(members) <= max_size or not key or anchors & {m.id for m in members}:
+                out.append(members)
+            else:
+                out.extend(members[i:i + max_size] for i in range(0, len(members), max_size))
+        return out
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables to write beside the run (name → DataFrame), only those that exist."""
         out = {"network": self.network, "network_problems": self.problems, "rollout": self.rollout,
                "coverage": self.coverage}
         return {k: v for k, v in out.items() if v is not None and len(v)}
+
+
+def departement_of(code: str | None) -> str:
+    """Département of an INSEE commune code: 3 characters overseas (97x), else 2 ('2A', '2B' included)."""
+    if not code:
+        return ""
+    return code[:3] if code.startswith("97") else code[:2]
 
 
 def road_model(config: Config):
@@ -116,7 +156,7 @@ def network_coverage(config: Config, date: dt.date | None = None):
 
 def build_scenario(config: Config) -> Scenario:
     if config.network is None:
-        return Scenario(config, list(config.sites))
+        return Scenario(config, list(config.sites), buses=list(config.buses))
     from .catchment import CatchmentProblem
     from .coverage import coverage as coverage_of
     from .territory import load_territory
@@ -163,4 +203,4 @@ def build_scenario(config: Config) -> Scenario:
             by_commune = cov.by_commune
     rollout = pd.DataFrame(rows).drop_duplicates("date").sort_values("date").reset_index(drop=True)
     coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
-    return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources)
+    return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=list(config.buses))

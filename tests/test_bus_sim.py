@@ -1,0 +1,118 @@
+"""Buses in the simulation: a stop is a site that comes and goes; stops recur weekly, fortnightly, monthly."""
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from fssim.calendar import bus_sessions, recurs_on
+from fssim.config import Recurrence, config_from_dict
+from fssim.run import simulate
+
+
+def base(**kw):
+    cfg = {
+        "name": "bus", "horizon": {"start": "2024-04-01", "days": 84}, "seed": 5, "replications": 2,
+        "demand": {"visits_per_open_day": 9},
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def test_a_bus_with_a_single_stop_is_the_site_with_the_same_hours():
+    site = base(sites=[{"id": "x", "hours": {"tue": "09:00-12:00"}, "agents": 2}])
+    bus = base(buses=[{"id": "x", "agents": 2, "arrival_profile": "hours",
+                       "stops": [{"commune": "08105", "weekday": "tue", "start": "09:00", "end": "12:00",
+                                  "visits_per_visit": 9}]}])
+    a = simulate(config_from_dict(site)).visits
+    b = simulate(config_from_dict(bus)).visits
+    assert len(a) > 50
+    cols = ["replication", "site_id", "citizen", "demarche", "kind", "arrival", "service_start", "service_end",
+            "wait_min", "outcome"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert set(b["stop"]) == {"x:08105"} and set(a["stop"]) == {""}
+
+
+def two_stop_bus(**bus_kw):
+    bus = {"id": "b1", "agents": 2, "stops": [
+        {"commune": "23001", "weekday": "mon", "start": "09:00", "end": "12:00", "every": "weekly",
+         "visits_per_visit": 12},
+        {"commune": "23002", "weekday": "mon", "start": "14:00", "end": "16:30", "every": "fortnightly",
+         "visits_per_visit": 8},
+        {"commune": "23003", "weekday": "thu", "start": "09:00", "end": "12:00", "every": "monthly",
+         "visits_per_visit": 10}]}
+    bus.update(bus_kw)
+    return bus
+
+
+def test_conservation_and_returns_at_stops():
+    res = simulate(config_from_dict(base(buses=[two_stop_bus(agents=1)])))
+    v = res.visits
+    assert v["outcome"].isna().sum() == 0 and (v["outcome"] != "still_waiting").all()
+    assert set(v["stop"]) == {"b1:23001", "b1:23002", "b1:23003"}
+    # arrivals only while the bus is at the stop
+    for stop, (a, b) in {"b1:23001": (540, 720), "b1:23002": (840, 990), "b1:23003": (540, 720)}.items():
+        t = v[v["stop"] == stop]["arrival"]
+        minutes = t.dt.hour * 60 + t.dt.minute + t.dt.second / 60
+        assert ((minutes >= a) & (minutes <= b)).all(), stop
+    # a citizen sent home comes back at the same stop, at a later visit of the bus
+    ret = v[v["kind"] == "return"]
+    assert len(ret) > 0
+    first = v[v["kind"] == "walk_in"].set_index(["replication", "citizen"])
+    key = pd.MultiIndex.from_frame(ret[["replication", "citizen"]])
+    assert (first.loc[key, "stop"].to_numpy() == ret["stop"].to_numpy()).all()
+    assert (first.loc[key, "arrival"].dt.date.to_numpy() < ret["arrival"].dt.date.to_numpy()).all()
+    # more arrivals at the start of a stop than at its end (front-loaded profile)
+    m = v[(v["stop"] == "b1:23001") & (v["kind"] == "walk_in")]["arrival"]
+    minutes = m.dt.hour * 60 + m.dt.minute
+    assert (minutes < 600).sum() > 1.5 * (minutes >= 660).sum()
+    # stop-level KPIs exist in the summary
+    s = res.summary
+    assert set(s.loc[s["scope"] == "stop", "key"]) == {"b1:23001", "b1:23002", "b1:23003"}
+
+
+def test_recurrence_rules_across_months_and_holidays():
+    fortnight = Recurrence(weeks=2, phase=1, anchor=dt.date(2024, 1, 1))
+    assert recurs_on(fortnight, "mon", dt.date(2024, 1, 8)) and not recurs_on(fortnight, "mon", dt.date(2024, 1, 15))
+    assert not recurs_on(fortnight, "mon", dt.date(2024, 1, 9))  # a Tuesday
+    first_thu = Recurrence(nth=1)
+    assert recurs_on(first_thu, "thu", dt.date(2024, 2, 1)) and recurs_on(first_thu, "thu", dt.date(2024, 3, 7))
+    assert not recurs_on(first_thu, "thu", dt.date(2024, 2, 8))
+    last_fri = Recurrence(nth=-1)
+    assert recurs_on(last_fri, "fri", dt.date(2024, 5, 31)) and not recurs_on(last_fri, "fri", dt.date(2024, 5, 24))
+    cfg = config_from_dict(base(horizon={"start": "2024-04-01", "days": 61}, buses=[two_stop_bus()]))
+    from fssim.simulation import closed_days
+    sessions = bus_sessions(cfg.buses[0], cfg.horizon, closed_days(cfg), set())
+    days = {cfg.horizon.start + dt.timedelta(days=s.day) for s in sessions}
+    assert dt.date(2024, 4, 1) not in days  # Easter Monday 2024: no bus
+    assert dt.date(2024, 5, 20) not in days  # Whit Monday
+    assert dt.date(2024, 4, 4) in days and dt.date(2024, 5, 2) in days  # first Thursdays of April and May
+    assert dt.date(2024, 4, 11) not in days
+    mondays = sorted(d for d, s in zip([cfg.horizon.start + dt.timedelta(days=s.day) for s in sessions], sessions)
+                     if s.point == 1)
+    assert all((b - a).days % 14 == 0 for a, b in zip(mondays, mondays[1:]))
+
+
+def test_absences_and_breakdowns_remove_days():
+    cfg = base(buses=[two_stop_bus(absences=["2024-04-08"], breakdown_rate=0.3)])
+    v = simulate(config_from_dict(cfg)).visits
+    assert dt.date(2024, 4, 8) not in set(v["arrival"].dt.date)
+    lost = [len(set(g["arrival"].dt.date)) for _, g in v.groupby("replication")]
+    full = simulate(config_from_dict(base(buses=[two_stop_bus()]))).visits
+    assert max(lost) < len(set(full[full["replication"] == 0]["arrival"].dt.date))
+
+
+def test_overlapping_stops_on_the_same_day_are_an_error():
+    from fssim.errors import InputError
+    bus = two_stop_bus()
+    bus["stops"][1].update(start="11:00", every="weekly")
+    with pytest.raises(InputError, match="overlap"):
+        simulate(config_from_dict(base(buses=[bus])))
+
+
+def test_unserved_citizens_can_go_to_the_fallback_site():
+    cfg = base(sites=[{"id": "fixed", "commune": "23096", "agents": 2}],
+               buses=[two_stop_bus(agents=1, unserved="nearest_site", fallback_site="fixed")])
+    v = simulate(config_from_dict(cfg)).visits
+    red = v[v["kind"] == "redirected"]
+    assert len(red) > 0 and set(red["site_id"]) == {"fixed"}
+    assert (v[(v["site_id"] == "b1")]["kind"] != "return").all()
