@@ -118,9 +118,10 @@ def daily_table(visits: pd.DataFrame, sessions: pd.DataFrame, threshold: float) 
     counts = (v.groupby(["replication", "site_id", "date", "outcome"], observed=True).size()
               .unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0))
     served = v[v["outcome"] == "served"]
-    waits = served.groupby(["replication", "site_id", "date"], observed=True)["wait_min"].agg(
-        mean_wait_min="mean", p90_wait_min=lambda x: x.quantile(0.9),
-        share_wait_over=lambda x: (x > threshold).mean())
+    g = served.assign(over=served["wait_min"] > threshold).groupby(["replication", "site_id", "date"],
+                                                                    observed=True)
+    waits = pd.DataFrame({"mean_wait_min": g["wait_min"].mean(), "p90_wait_min": g["wait_min"].quantile(0.9),
+                          "share_wait_over": g["over"].mean()})
     d = sessions.groupby(["replication", "site_id", "date"], as_index=False, observed=True)[
         ["open_min", "staffed_min", "busy_min"]].sum()
     d["site_id"] = d["site_id"].astype(str)

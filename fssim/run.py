@@ -114,23 +114,27 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
     sites = scenario.entities()
     shards = scenario.shards(shard_size)
     total = config.replications * len(shards)
-    runs = []
-    done = 0
+    thr = config.outputs.wait_threshold_min
+    parts: dict[str, list[pd.DataFrame]] = {"visits": [], "sessions": [], "daily": []}
+    deferred, done = 0, 0
     for rep in range(config.replications):
-        pairs = []
         for shard in shards:
-            pairs.extend(simulate_sites(config, shard, rep, model))
+            # tables are made shard by shard, so that the simulation's Python lists never pile up
+            plans = simulate_sites(config, shard, rep, model)
+            deferred += sum(p.log.deferred for p in plans)
+            v = visits_table(config, [(rep, plans)])
+            ses = sessions_table(config, [(rep, plans)])
+            del plans
+            parts["visits"].append(v)
+            parts["sessions"].append(ses)
+            parts["daily"].append(daily_table(v, ses, thr))
             done += 1
             if progress:
                 progress(done, total, f"replication {rep + 1}/{config.replications}")
-        runs.append((rep, pairs))
     t_sim = time.perf_counter() - t0 - t_build
-    visits = visits_table(config, runs)
-    sessions = sessions_table(config, runs)
-    deferred = sum(p.log.deferred for _, plans in runs for p in plans)
-    del runs
-    thr = config.outputs.wait_threshold_min
-    daily = daily_table(visits, sessions, thr)
+    visits = _concat(parts.pop("visits"), ("site_id", "stop"))
+    sessions = _concat(parts.pop("sessions"), ())
+    daily = _concat(parts.pop("daily"), ())
     phases = list(scenario.rollout["date"]) if scenario.rollout is not None else None
     summary = summary_table(visits, sessions, threshold=thr, warmup_days=config.horizon.warmup_days,
                             origin=config.horizon.start, phase_starts=phases)
@@ -152,6 +156,18 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
     }
     return RunResult(config, visits, daily, summary, sessions, manifest, scenario.tables())
+
+
+def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.DataFrame:
+    """Concatenate shard tables, keeping the given columns categorical across shards."""
+    frames = [f for f in frames if len(f)] or frames[:1]
+    if not frames:
+        return pd.DataFrame()
+    for c in categorical:
+        cats = pd.api.types.union_categoricals([f[c] for f in frames], sort_categories=True).categories
+        for f in frames:
+            f[c] = f[c].cat.set_categories(cats)
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_run(path: str | Path) -> RunResult:

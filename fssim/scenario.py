@@ -151,7 +151,7 @@ def network_coverage(config: Config, date: dt.date | None = None):
     terr, nt, model = build_network(config)
     date = date or (config.horizon.end - dt.timedelta(days=1))
     return coverage_of(terr.communes, nt.sites, thresholds=tuple(config.coverage.thresholds), model=model,
-                       date=date, cantons=terr.cantons)
+                       date=date, cantons=terr.cantons, aliases=terr.aliases)
 
 
 def build_scenario(config: Config) -> Scenario:
@@ -193,7 +193,8 @@ def build_scenario(config: Config) -> Scenario:
     rows = []
     thresholds = tuple(config.coverage.thresholds)
     for d in dates + ([ref] if ref not in dates else []):
-        cov = coverage_of(communes, net, thresholds=thresholds, model=model, date=d, cantons=terr.cantons)
+        cov = coverage_of(communes, net, thresholds=thresholds, model=model, date=d, cantons=terr.cantons,
+                          aliases=terr.aliases)
         row = {"date": pd.Timestamp(d), "sites": len(cov.sites), "population": float(cov.population_total),
                "cantons_total": int(cov.cantons_total), "cantons_with_site": int(cov.cantons_with_site)}
         for t in thresholds:
@@ -202,5 +203,7 @@ def build_scenario(config: Config) -> Scenario:
         if d == ref:
             by_commune = cov.by_commune
     rollout = pd.DataFrame(rows).drop_duplicates("date").sort_values("date").reset_index(drop=True)
+    rollout.insert(1, "cumulative", rollout["sites"])
+    rollout.insert(1, "opened", rollout["sites"].diff().fillna(rollout["sites"]).astype(int))
     coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
     return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=list(config.buses))

@@ -1,0 +1,14 @@
+"""Reproducible HTML reports of a run directory.
+
+``write_report(run_dir)`` writes one self-contained HTML file (French by default, ``lang="en"`` for
+English) that opens offline and embeds the run's resolved config and manifest; ``rerun(report, out_dir)``
+redoes that run from the report alone. ``evaluate_targets(summary, targets)`` judges the config's targets
+on the 95 % confidence intervals (also used by the CLI).
+"""
+from .build import SECTIONS, render_report, write_report
+from .provenance import read_embedded, rerun
+from .rundata import RunData, load_run_dir
+from .targets import evaluate_targets
+
+__all__ = ["SECTIONS", "RunData", "evaluate_targets", "load_run_dir", "read_embedded", "render_report", "rerun",
+           "write_report"]

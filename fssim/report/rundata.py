@@ -1,0 +1,109 @@
+"""What a report is made from: a run directory read once, visits read lazily and only the needed columns.
+
+Required: ``config.yaml``, ``manifest.json``, ``summary.parquet``, ``daily.parquet``. Optional tables
+(``visits.parquet``, ``coverage.parquet``, ``rollout.parquet``, ``experiment.parquet``) switch their
+report sections on when present.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import yaml
+
+from ..config import Config, config_from_dict
+from ..errors import InputError
+
+REQUIRED = ("config.yaml", "manifest.json", "summary.parquet", "daily.parquet")
+OPTIONAL = ("coverage", "rollout", "experiment")
+
+
+@dataclass
+class RunData:
+    path: Path
+    config: Config
+    config_dict: dict          # config.yaml as written by the run (the resolved config)
+    manifest: dict
+    summary: pd.DataFrame
+    daily: pd.DataFrame
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def replications(self) -> int:
+        return int(self.config.replications)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.config.outputs.wait_threshold_min)
+
+    @cached_property
+    def has_visits(self) -> bool:
+        return (self.path / "visits.parquet").exists()
+
+    def visits(self, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of visits.parquet (millions of rows stay cheap); empty frame when absent."""
+        if not self.has_visits:
+            return pd.DataFrame(columns=columns)
+        path = self.path / "visits.parquet"
+        have = set(pq.read_schema(path).names)
+        lacking = [c for c in columns if c not in have]
+        if lacking:
+            raise InputError(f"column(s) {lacking} missing; rerun with this fssim version", file=str(path))
+        return pd.read_parquet(path, columns=columns)
+
+    def served_waits(self) -> pd.Series:
+        v = self.visits(["outcome", "wait_min"])
+        return v.loc[v["outcome"].astype(str) == "served", "wait_min"].astype(float)
+
+    def network(self, kpi: str) -> pd.Series | None:
+        s = self.summary
+        row = s[(s["scope"] == "network") & (s["kpi"] == kpi)]
+        return None if row.empty else row.iloc[0]
+
+    def breakdown(self, scope: str, kpi: str) -> pd.DataFrame:
+        s = self.summary
+        return s[(s["scope"] == scope) & (s["kpi"] == kpi)].reset_index(drop=True)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise InputError(f"not a readable Parquet file ({type(e).__name__}: {e})", file=str(path)) from None
+
+
+def load_run_dir(path: str | Path) -> RunData:
+    """Read a run directory written by ``fssim run`` (InputError naming what is missing)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError("not a directory; give a run directory written by `fssim run` (e.g. runs/one-site)",
+                         file=str(path))
+    missing = [n for n in REQUIRED if not (path / n).exists()]
+    if missing:
+        raise InputError(f"not an fssim run directory (missing {', '.join(missing)}); "
+                         "give a folder written by `fssim run`", file=str(path))
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"not valid JSON ({e})", file=str(path / "manifest.json")) from None
+    if not isinstance(manifest, dict) or "fssim_run" not in manifest:
+        raise InputError("not an fssim manifest (no 'fssim_run' key)", file=str(path / "manifest.json"))
+    try:
+        config_dict = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise InputError(f"not valid YAML ({e})", file=str(path / "config.yaml")) from None
+    config = config_from_dict(config_dict, source=str(path / "config.yaml"))
+    summary = _read_parquet(path / "summary.parquet")
+    need = ["scope", "key", "kpi", "mean", "std", "n", "half_width", "ci_low", "ci_high"]
+    lacking = [c for c in need if c not in summary.columns]
+    if lacking:
+        raise InputError(f"column(s) {lacking} missing; not a summary written by `fssim run`",
+                         file=str(path / "summary.parquet"))
+    daily = _read_parquet(path / "daily.parquet")
+    extras = {name: _read_parquet(path / f"{name}.parquet") for name in OPTIONAL
+              if (path / f"{name}.parquet").exists()}
+    return RunData(path, config, config_dict, manifest, summary, daily, extras)

@@ -1,0 +1,130 @@
+"""The report in a real browser (headless Chromium through selenium): every figure draws, no JavaScript
+error, nothing fetched from the network, names from the config shown as text.
+
+Needs the Debian packages ``chromium`` and ``chromium-driver`` and PyPI ``selenium``; without them the
+tests fail (they are never skipped). selenium is pointed at /usr/bin/chromedriver and /usr/bin/chromium,
+so selenium-manager never downloads anything.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from fssim.report import extras as report_extras
+from fssim.report import write_report
+from fssim.run import simulate
+from test_report import EVIL, OUTLINES, nasty_config, write_extras
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1280,1400"]
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        pytest.fail(f"Chromium is not installed ({', '.join(missing)} missing): "
+                    "apt-get install -y chromium chromium-driver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is not installed: pip install selenium (the [test] extra)")
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """A French report with every optional section (map, rollout, experiments) and an English one."""
+    d = simulate(nasty_config()).save(tmp_path_factory.mktemp("browser") / "nasty")
+    write_extras(d)
+    saved = report_extras.load_outlines
+    report_extras.load_outlines = lambda: OUTLINES
+    try:
+        fr = write_report(d, d / "report.html")
+        en = write_report(d, d / "report-en.html", lang="en")
+    finally:
+        report_extras.load_outlines = saved
+    return {"fr": fr, "en": en}
+
+
+def open_report(driver, path: Path, timeout: float = 60.0) -> dict:
+    """Load the report and wait until every figure div has been drawn by plotly; returns counts."""
+    driver.get(path.as_uri())
+    script = """return {
+        divs: document.querySelectorAll('[data-fssim-plot]').length,
+        plots: document.querySelectorAll('.js-plotly-plot').length,
+        drawn: Array.from(document.querySelectorAll('.js-plotly-plot'))
+                    .filter(d => d.querySelector(':scope .main-svg')).length,
+        undrawn: Array.from(document.querySelectorAll('[data-fssim-plot]'))
+                    .filter(d => !d.querySelector('.main-svg')).map(d => d.id)};"""
+    end = time.monotonic() + timeout
+    while True:
+        state = driver.execute_script(script)
+        if state["divs"] and state["drawn"] == state["divs"] or time.monotonic() > end:
+            return state
+        time.sleep(0.25)
+
+
+def severe_logs(driver) -> list[dict]:
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@pytest.fixture(scope="module")
+def french_page(driver, reports):
+    """The French report loaded once; its drawing state."""
+    state = open_report(driver, reports["fr"])
+    return state, severe_logs(driver)
+
+
+def test_every_figure_draws_without_errors_or_network(driver, french_page, tmp_path):
+    state, errors = french_page
+    assert state["divs"] >= 12 and not state["undrawn"], state
+    assert state["plots"] == state["drawn"] == state["divs"]
+    assert errors == []
+    fetched = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert [u for u in fetched if not u.startswith(("file:", "data:", "blob:"))] == []
+    # the map is a geo subplot drawn with the outlines, without any base-map download
+    assert driver.execute_script("return document.querySelectorAll('#fig-coverage-map .scattergeo').length") == 2
+    assert driver.execute_script("return typeof window.PlotlyGeoAssets === 'undefined' || "
+                                 "Object.keys(window.PlotlyGeoAssets.topojson || {}).length === 0")
+    driver.execute_script("window.scrollTo(0, 0)")
+    shot = tmp_path / "report-fr.png"
+    assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
+
+
+def test_names_from_the_config_are_text_not_code(driver, french_page):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text                                  # alert(1) never ran
+    text = driver.execute_script("return document.body.innerText")
+    assert EVIL in text                                              # the site name, shown as written
+    doc = json.loads(driver.execute_script("return document.getElementById('fssim-config').textContent"))
+    assert doc["config"]["sites"][0]["name"] == EVIL
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#fig-exp-p90_wait_min .ytick text')).map(e => e.textContent)")
+    assert "<b>x</b>" in labels                                      # plotly shows the tags, not bold text
+
+
+def test_english_report_draws_too(driver, reports):
+    state = open_report(driver, reports["en"])
+    assert state["divs"] >= 12 and state["drawn"] == state["divs"], state
+    assert severe_logs(driver) == []
+    assert driver.execute_script("return document.documentElement.lang") == "en"
+    assert "Contents" in driver.execute_script("return document.querySelector('nav.toc h2').textContent")

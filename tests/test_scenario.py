@@ -1,0 +1,113 @@
+"""Scenarios on the real map: the ANCT network of a département on the embedded territory, rollout, coverage."""
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from fssim.cli import app
+from fssim.config import config_from_dict, load_config
+from fssim.run import simulate
+from fssim.scenario import build_scenario, network_coverage
+
+from conftest import REPO, SHARED_DATA
+
+
+def ardennes(**kw):
+    cfg = {
+        "name": "ardennes", "horizon": {"start": "2020-01-06", "days": 364}, "seed": 3, "replications": 1,
+        "data_dir": str(SHARED_DATA),
+        "territory": {"departements": ["08"]},
+        "network": {"source": "anct", "snapshot": "2024-08", "rollout": "labelling"},
+        "catchment": {"annual_visits": 9_000_000},
+        "outputs": {"visits": True},
+    }
+    cfg.update(kw)
+    return config_from_dict(cfg)
+
+
+@pytest.fixture(scope="module")
+def ardennes_2020():
+    return build_scenario(ardennes())
+
+
+def test_anct_network_of_a_departement(ardennes_2020):
+    sc = ardennes_2020
+    net = sc.network
+    assert len(net) > 10 and set(net["dep"]) == {"08"}
+    assert set(net["format"]) <= {"fixe", "fixe_antenne", "multisites"}
+    # every site of the list in these formats is either in the network or in the problems table
+    from fssim.anct import load_anct
+    raw = load_anct("2024-08", SHARED_DATA).sites
+    raw = raw[(raw["dep"] == "08") & raw["format"].isin(["fixe", "fixe_antenne", "multisites"])]
+    listed = set(net["site_id"]) | set(sc.problems.loc[sc.problems["problem"] == "no_coordinates", "site_id"])
+    assert set(raw["site_id"]) <= listed
+
+
+def test_rollout_follows_labelling_dates(ardennes_2020):
+    roll = ardennes_2020.rollout
+    assert roll["date"].is_monotonic_increasing
+    assert roll["sites"].is_monotonic_increasing and roll["sites"].iloc[-1] > roll["sites"].iloc[0]
+    for t in (10, 20, 30):
+        assert roll[f"share_within_{t}"].is_monotonic_increasing
+    assert (roll["share_within_10"] <= roll["share_within_20"]).all()
+    # sites open on a date = sites labelled on or before it
+    opens = pd.to_datetime(ardennes_2020.network["opens_on"])
+    for d, n in zip(roll["date"], roll["sites"]):
+        assert n == int((opens.isna() | (opens <= d)).sum())
+
+
+def test_site_volumes_follow_catchments_and_sum_to_the_target(ardennes_2020):
+    sc = ardennes_2020
+    from fssim.territory import load_territory
+    france = load_territory().communes["population"].sum()
+    local = sc.coverage["population"].sum()
+    # at the reference date (end of horizon) the network receives the target pro rata of population
+    assert sc.network["visits_per_year"].sum() == pytest.approx(9_000_000 * local / france, rel=1e-6)
+    # a site opening later takes demand from its neighbours: the volumes change between phases
+    site = sc.sites[0]
+    assert site.demand.schedule and site.demand.ramp_up
+
+
+def test_simulated_volumes_match_the_catchment_schedule():
+    cfg = ardennes(horizon={"start": "2023-01-02", "days": 364}, replications=2)
+    res = simulate(cfg)
+    net = res.tables["network"]
+    first = res.visits[res.visits["kind"].isin(["walk_in", "booked"])]
+    per_rep = first.groupby("replication").size()
+    expected = net["visits_per_year"].sum() * 364 / 365
+    assert abs(per_rep.mean() - expected) / expected < 0.03
+    assert {"network", "rollout", "coverage"} <= set(res.tables)
+
+
+def test_coverage_cli_json_line(tmp_path):
+    cfg = ardennes()
+    p = tmp_path / "ardennes.yaml"
+    p.write_text(cfg.to_yaml())
+    res = CliRunner().invoke(app, ["coverage", str(p), "--date", "2021-06-30", "--json"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.output.strip().splitlines()[-1])
+    for key in ("sites", "population_total", "share_within_min", "cantons_total", "cantons_with_site"):
+        assert key in line
+    assert set(line["share_within_min"]) == {"10", "20", "30"}
+    assert 0 < line["share_within_min"]["10"] <= line["share_within_min"]["30"] <= 1
+    cov = network_coverage(cfg, dt.date(2021, 6, 30))
+    assert line["sites"] == len(cov.sites)
+    res = CliRunner().invoke(app, ["coverage", str(p), "--date", "30/06/2021"])
+    assert res.exit_code == 2 and "YYYY-MM-DD" in res.output
+
+
+def test_unknown_departement_is_a_clear_error():
+    from fssim.errors import InputError
+    with pytest.raises(InputError, match="unknown département"):
+        build_scenario(ardennes(territory={"departements": ["99"]}))
+
+
+@pytest.mark.parametrize("name", ["one-site", "busy-urban-site", "france-services-2024", "national-1800",
+                                  "pilot-2019", "bus-rotation"])
+def test_example_configs_validate(name):
+    path = REPO / "configs" / f"{name}.yaml"
+    cfg = load_config(path)
+    assert cfg.name.startswith(name)
