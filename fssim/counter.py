@@ -23,12 +23,19 @@ SERVED, GAVE_UP, SENT_HOME, NO_SHOW, STILL_WAITING = 0, 1, 2, 3, 4
 OUTCOMES = ("served", "gave_up", "sent_home", "no_show", "still_waiting")
 
 
-def _on_duty(k: int, t: float, segments) -> float | None:
-    """Earliest time >= t at which agent k is on duty, or None once their last shift is over."""
-    for a, b, c in segments:
-        if b > t and c > k:
-            return a if a > t else t
-    return None
+def duty_windows(segments, cmax: int) -> list[list[tuple[float, float]]]:
+    """For each agent k, the windows when they are on duty: contiguous segments with staffing > k, merged."""
+    duty = []
+    for k in range(cmax):
+        wins: list[tuple[float, float]] = []
+        for a, b, c in segments:
+            if c > k:
+                if wins and wins[-1][1] == a:
+                    wins[-1] = (wins[-1][0], b)
+                else:
+                    wins.append((a, b))
+        duty.append(wins)
+    return duty
 
 
 def serve_session(ids, time, service, patience, booked, segments, close,
@@ -38,12 +45,10 @@ def serve_session(ids, time, service, patience, booked, segments, close,
     ``time``, ``service``, ``patience``, ``booked`` are per-visit sequences indexed by visit id;
     ``start``, ``end``, ``outcome``, ``leave`` are filled in. Returns (ids sent home, busy agent-minutes).
     """
-    servers = []
     cmax = max(c for _, _, c in segments)
-    for k in range(cmax):
-        t0 = _on_duty(k, segments[0][0], segments)
-        if t0 is not None:
-            servers.append((t0, k))
+    duty = duty_windows(segments, cmax)
+    where = [0] * cmax  # each agent's current duty window
+    servers = [(w[0][0], k) for k, w in enumerate(duty) if w]
     heapify(servers)
     walk_ins: deque = deque()
     appointments: list = []
@@ -73,20 +78,31 @@ def serve_session(ids, time, service, patience, booked, segments, close,
         if v < 0:  # nobody waiting: this agent is idle until the next arrival
             if i >= n:
                 break
-            nt = _on_duty(k, time[ids[i]], segments)
+            nt = time[ids[i]]
         else:
             s = service[v]
             start[v] = t
-            end[v] = leave[v] = t + s
+            nt = t + s
+            end[v] = leave[v] = nt
             outcome[v] = SERVED
             busy += s
-            nt = _on_duty(k, t + s, segments)
-        if nt is None:
+        # when is agent k free next and on duty? (an agent whose shift is over finishes, then leaves)
+        wins, p = duty[k], where[k]
+        while p < len(wins) and wins[p][1] <= nt:
+            p += 1
+        if p == len(wins):
             heappop(servers)
         else:
-            heapreplace(servers, (nt, k))
+            where[k] = p
+            a = wins[p][0]
+            heapreplace(servers, (a if a > nt else nt, k))
+    return _close(ids[i:], walk_ins, appointments, time, patience, close, outcome, leave, send_home), busy
+
+
+def _close(not_arrived, walk_ins, appointments, time, patience, close, outcome, leave, send_home) -> list:
+    """At closing: who gave up before, who is sent home (or still waiting at the end of the horizon)."""
     sent_home = []
-    left = [v for _, v in sorted(appointments)] + list(walk_ins) + list(ids[i:])
+    left = [v for _, v in sorted(appointments)] + list(walk_ins) + list(not_arrived)
     for w in left:
         gone = time[w] + patience[w]
         if gone < close:
@@ -99,4 +115,4 @@ def serve_session(ids, time, service, patience, booked, segments, close,
         else:
             outcome[w] = STILL_WAITING
             leave[w] = close
-    return sent_home, busy
+    return sent_home

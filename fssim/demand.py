@@ -75,7 +75,8 @@ class Profile:
 
     def time_in(self, unit: int, u: float) -> float:
         """Inverse CDF: the arrival time in ``unit`` for a uniform ``u`` (scalar path, for returns)."""
-        cum = self.cum[unit].tolist()
+        cum = self.cum[unit]
+        cum = cum.tolist() if isinstance(cum, np.ndarray) else cum
         j = min(bisect_right(cum, u), len(cum) - 1)
         lo = cum[j - 1] if j else 0.0
         frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
@@ -243,8 +244,14 @@ def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> Prof
         else:
             by_day.setdefault(s.day, []).append(s)
     starts, lengths, cums = {}, {}, {}
+    patterns: dict[tuple, tuple] = {}  # the same hours on another day: the same pieces, shifted
     for d, ss in by_day.items():
-        starts[d], lengths[d], cums[d] = _pieces(ss, model.hour_weight, flat)
+        base = d * DAY
+        key = tuple((s.start - base, s.end - base) for s in ss)
+        if key not in patterns:
+            patterns[key] = _pieces([Session(0, a, b, ((a, b, 0),)) for a, b in key], model.hour_weight, flat)
+        st, ln, cm = patterns[key]
+        starts[d], lengths[d], cums[d] = st + base, ln, cm
     return Profile(starts, lengths, cums)
 
 
@@ -258,18 +265,23 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     n = len(day)
     u_time = rng.random(n)
     time = np.empty(n)
-    # inverse CDF per unit, vectorised over the visits of each unit
-    pos = 0
-    for d, c in zip(units, counts):
-        if c:
-            cum = profile.cum[d]
-            uu = u_time[pos:pos + c]
-            j = np.minimum(np.searchsorted(cum, uu, side="right"), len(cum) - 1)
-            lo = np.where(j > 0, cum[np.maximum(j - 1, 0)], 0.0)
-            width = cum[j] - lo
-            frac = np.where(width > 0, (uu - lo) / np.where(width > 0, width, 1), 0.5)
-            time[pos:pos + c] = profile.starts[d][j] + frac * profile.lengths[d][j]
-            pos += c
+    # inverse CDF of each visit's unit, vectorised over all units: unit k's cumulative weights are
+    # shifted by k so that one sorted array holds them all
+    busy = [(k, d) for k, (d, c) in enumerate(zip(units, counts)) if c]
+    if busy:
+        cum_all = np.concatenate([k + profile.cum[d] for k, d in busy])
+        start_all = np.concatenate([profile.starts[d] for _, d in busy])
+        length_all = np.concatenate([profile.lengths[d] for _, d in busy])
+        first = np.cumsum([0] + [len(profile.cum[d]) for _, d in busy[:-1]])
+        last = first + np.array([len(profile.cum[d]) for _, d in busy]) - 1
+        rank = np.repeat(np.array([k for k, _ in busy], dtype=float), counts[[k for k, _ in busy]])
+        which = np.repeat(np.arange(len(busy)), counts[[k for k, _ in busy]])
+        ug = rank + u_time
+        j = np.minimum(np.searchsorted(cum_all, ug, side="right"), last[which])
+        lo = np.where(j > first[which], cum_all[np.maximum(j - 1, 0)], rank)
+        width = cum_all[j] - lo
+        frac = np.where(width > 0, (ug - lo) / np.where(width > 0, width, 1), 0.5)
+        time[:] = start_all[j] + np.clip(frac, 0.0, 1.0) * length_all[j]
     order = np.argsort(time, kind="stable")
     time, day = time[order], day[order]
 

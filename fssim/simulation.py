@@ -150,18 +150,21 @@ def counter(env: simpy.Environment, plan: SitePlan):
     log.attempt = [0] * n
     points = np.repeat([s.point for s in plan.sessions], np.diff(plan.bounds)).tolist()
     log.point = points
-    no_show = a.no_show
+    no_show = a.no_show.tolist()
+    follow_up = a.follow_up.tolist()
     send_home = not getattr(plan.site, "always_open", False)
     redirect = plan.is_bus and plan.site.unserved == "nearest_site" and plan.fallback is not None
     for j, s in enumerate(plan.sessions):
         if s.start > env.now:
             yield env.timeout(s.start - env.now)
-        lo, hi = plan.bounds[j], plan.bounds[j + 1]
-        ids = [v for v in range(lo, hi) if not no_show[v]]
-        for v in range(lo, hi):
-            if no_show[v]:
-                log.outcome[v] = NO_SHOW
-                log.leave[v] = log.time[v]
+        lo, hi = int(plan.bounds[j]), int(plan.bounds[j + 1])
+        ids = list(range(lo, hi))
+        if True in no_show[lo:hi]:
+            for v in range(lo, hi):
+                if no_show[v]:
+                    log.outcome[v] = NO_SHOW
+                    log.leave[v] = log.time[v]
+            ids = [v for v in ids if not no_show[v]]
         extra = plan.later.pop(j, None)
         if extra:
             ids = sorted(ids + extra, key=log.time.__getitem__)
@@ -175,7 +178,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
         # follow-ups of citizens served for the first time (a redirected citizen's file is followed elsewhere)
         for v in ids:
             kind = log.kind[v]
-            if log.outcome[v] == 0 and kind != FOLLOW_UP and kind != REDIRECT and a.follow_up[log.citizen[v]]:
+            if log.outcome[v] == 0 and kind != FOLLOW_UP and kind != REDIRECT and follow_up[log.citizen[v]]:
                 c = log.citizen[v]
                 _come_back(plan, plan, v, s.day, int(a.follow_up_delay[c]), float(a.follow_up_u[c]), FOLLOW_UP,
                            float(a.follow_up_service[c]), 0)
