@@ -173,20 +173,23 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
         if by == "stop":
             visits = visits[visits["stop"] != ""]
         keys.append(col)
+    # one grouping for everything: waits and service times are NaN except for served citizens, which
+    # pandas' mean, median and quantile skip
+    wait = visits["wait_min"]
+    visits = visits.assign(is_booked=visits["kind"] == "booked", over=wait > threshold,
+                           is_served=wait.notna())
     g = visits.groupby(keys, observed=True)
     out = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0)
     out["visits"] = out.sum(axis=1)
     out["arrivals"] = out["visits"] - out["no_show"]
-    booked = visits[visits["kind"] == "booked"].groupby(keys, observed=True).size()
-    out["booked"] = booked.reindex(out.index, fill_value=0)
-    served = visits[visits["outcome"] == "served"]
-    w = served.groupby(keys, observed=True)["wait_min"]
+    out["booked"] = g["is_booked"].sum()
+    w = g["wait_min"]
     out["mean_wait_min"] = w.mean()
     out["median_wait_min"] = w.median()
     out["p90_wait_min"] = w.quantile(0.9)
-    out["share_wait_over_threshold"] = served.assign(o=served["wait_min"] > threshold).groupby(
-        keys, observed=True)["o"].mean()
-    out["mean_service_min"] = served.groupby(keys, observed=True)["service_min"].mean()
+    served = g["is_served"].sum()
+    out["share_wait_over_threshold"] = g["over"].sum() / served.where(served > 0)
+    out["mean_service_min"] = g["service_min"].mean()
     arrivals = out["arrivals"].where(out["arrivals"] > 0)
     out["abandonment_rate"] = out["gave_up"] / arrivals
     out["sent_home_rate"] = out["sent_home"] / arrivals

@@ -9,6 +9,7 @@ volume schedule; the coverage of each phase is computed on the way. The result i
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -187,6 +188,7 @@ def build_scenario(config: Config) -> Scenario:
     ref_vol = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
     network = net.assign(
         hours=net["hours"].map(lambda h: " ; ".join(f"{d} {v}" for d, v in h.items())),
+        hours_json=net["hours"].map(lambda h: json.dumps(h, ensure_ascii=False)),
         visits_per_year=net["site_id"].map(ref_vol.set_index("site_id")["visits_per_year"]).fillna(0.0),
         opens_on=pd.to_datetime(net["opens_on"]),
     ).drop(columns=["closes_on"])

@@ -216,7 +216,7 @@ def test_one_replication_without_visits_degrades_gracefully(tmp_path):
 
 def test_hourly_utilisation_adds_up_to_the_daily_table(run_dir):
     run = load_run_dir(run_dir)
-    staffed = staffed_by_weekday_hour(run.config)                 # from the calendar
+    staffed = staffed_by_weekday_hour(run.config, run.sites)      # from the calendar
     busy = busy_by_weekday_hour(run)                              # from the visits
     daily = run.daily
     weekday = pd.to_datetime(daily["date"]).dt.day_of_week

@@ -105,7 +105,7 @@ def process_flow(run: RunData, t: Translator) -> Flow:
     queue_exits = []
     if beh.patience is not None:
         queue_exits.append(m(t, "flow.gave_up"))
-    if not all(s.always_open for s in cfg.sites):
+    if not all(s.always_open for s in run.sites):
         queue_exits.append(m(t, "flow.sent_home", p=t.pct(beh.return_probability, 0)))
     exits[1] = queue_exits
     return Flow([(m(t, "flow.arrival"), m(t, "flow.arrival.detail")),

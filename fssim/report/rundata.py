@@ -41,6 +41,25 @@ class RunData:
         return float(self.config.outputs.wait_threshold_min)
 
     @cached_property
+    def sites(self) -> list:
+        """The fixed sites simulated: listed in the config, or built by the scenario (network.parquet)."""
+        import json
+
+        from ..config import Site
+
+        out = list(self.config.sites)
+        net = self.extras.get("network")
+        if net is None and (self.path / "network.parquet").exists():
+            net = pd.read_parquet(self.path / "network.parquet")
+        if net is not None and len(net) and "hours_json" in net.columns:
+            for r in net.itertuples(index=False):
+                opens = None if pd.isna(r.opens_on) else pd.Timestamp(r.opens_on).date()
+                out.append(Site(id=str(r.site_id), name=str(r.name), commune=r.commune, lat=r.lat, lon=r.lon,
+                                hours=json.loads(r.hours_json), agents=int(r.agents),
+                                appointments=bool(r.appointments), opens_on=opens, kind=str(r.format)))
+        return out
+
+    @cached_property
     def has_visits(self) -> bool:
         return (self.path / "visits.parquet").exists()
 

@@ -176,7 +176,7 @@ def target_table(cfg: Config, ev: pd.DataFrame, t: Translator) -> Table:
 
 def section_overview(run: RunData, t: Translator) -> Section:
     cfg = run.config
-    blocks: list = [Paragraph(t("overview.lead", name=cfg.name, sites=len(cfg.sites), days=cfg.horizon.days,
+    blocks: list = [Paragraph(t("overview.lead", name=cfg.name, sites=len(run.sites), days=cfg.horizon.days,
                                 start=t.date(cfg.horizon.start), reps=cfg.replications))]
     ev = evaluate_targets(run.summary, cfg.targets)
     if cfg.targets:
@@ -242,11 +242,11 @@ def section_scenario(run: RunData, t: Translator) -> Section:
             for s in cfg.demand.mix_shifts]])
     blocks.append(Table([t("param"), t("value")], general, title=t("scenario.general"), css="params"))
 
-    sites = cfg.sites[:MAX_LISTED_SITES]
+    sites = run.sites[:MAX_LISTED_SITES]
     rows = [[s.id, s.name, s.commune or "", hours_text(s, t), t.num(s.weekly_hours(), 2) if not s.always_open else "—",
              agents_text(s, t), t("doc.yes") if s.appointments else t("doc.no"),
              f"{s.opens_on or '—'} / {s.closes_on or '—'}"] for s in sites]
-    note = t("scenario.sites_more", n=len(cfg.sites), k=len(sites)) if len(cfg.sites) > len(sites) else ""
+    note = t("scenario.sites_more", n=len(run.sites), k=len(sites)) if len(run.sites) > len(sites) else ""
     blocks.append(Table([t("site.id"), t("site.name"), t("site.commune"), t("site.hours"), t("site.weekly_hours"),
                          t("site.agents"), t("site.appointments"), t("site.dates")], rows,
                         title=t("scenario.sites"), numeric=(4,), note=note))
@@ -287,7 +287,7 @@ def section_kpis(run: RunData, t: Translator) -> Section:
         rows.append([t.kpi(k), t.kpi_value(k, r["mean"]),
                      t.kpi_interval(k, r["ci_low"], r["ci_high"], r["n"], r["mean"])])
     blocks: list = [Table([t("kpis.kpi"), t("kpis.mean"), t("kpis.ci")], rows, numeric=(1, 2))]
-    if len(run.config.sites) > 1:
+    if len(run.sites) > 1:
         keys = ("p90_wait_min", "abandonment_rate", "sent_home_rate", "utilisation", "visits_per_open_day")
         s = run.summary[(run.summary["scope"] == "site") & run.summary["kpi"].isin(keys)]
         wide = s.pivot_table(index="key", columns="kpi", values="mean", aggfunc="first")
@@ -350,7 +350,7 @@ def section_waits(run: RunData, t: Translator) -> Section:
     plots = [breakdown_plot(run, t, scope, "p90_wait_min", pid=f"fig-p90-{scope}", caption=caption,
                             axis_title=t.kpi("p90_wait_min") + " (min)", target=target)
              for scope in ("site", "demarche", "weekday", "hour", "month")
-             if scope != "site" or len(run.config.sites) > 1]  # one site: its P90 is the network's
+             if scope != "site" or len(run.sites) > 1]  # one site: its P90 is the network's
     blocks.append(Grid([p for p in plots if p is not None]))
     return Section("waits", t("waits.title"), blocks, lead=t("waits.lead"))
 
@@ -370,13 +370,17 @@ def utilisation_by_weekday(daily: pd.DataFrame) -> pd.DataFrame:
     return s.rename(columns={"weekday": "key"})
 
 
-def staffed_by_weekday_hour(config: Config) -> np.ndarray:
+def staffed_by_weekday_hour(config: Config, sites: list) -> np.ndarray:
     """Agent-minutes staffed over the horizon per (weekday, clock hour), all sites: a 7 × 24 array."""
     from ..calendar import DAY, site_sessions
     from ..simulation import closed_days
 
     closed = closed_days(config)
-    segs = [seg for site in config.sites for s in site_sessions(site, config.horizon, closed) for seg in s.segments]
+    from ..calendar import bus_sessions
+
+    segs = [seg for site in sites for s in site_sessions(site, config.horizon, closed) for seg in s.segments]
+    segs += [seg for bus in config.buses for s in bus_sessions(bus, config.horizon, closed, set(bus.absences))
+             for seg in s.segments]  # breakdown days are not known here: a small overestimate of staffing
     out = np.zeros((7, 24))
     if not segs:
         return out
@@ -419,7 +423,7 @@ def section_utilisation(run: RunData, t: Translator) -> Section:
     blocks: list = []
     ci = ci_note(run, t)
     plots = []
-    if len(run.config.sites) > 1:
+    if len(run.sites) > 1:
         p = breakdown_plot(run, t, "site", "utilisation", pid="fig-util-site",
                            caption=t("util.by_site.caption", ci=ci),
                            axis_title=t.kpi("utilisation"), rate=True)
@@ -434,7 +438,7 @@ def section_utilisation(run: RunData, t: Translator) -> Section:
     if plots:
         blocks.append(Grid(plots))
     if run.has_visits:
-        staffed = staffed_by_weekday_hour(run.config) * run.replications
+        staffed = staffed_by_weekday_hour(run.config, run.sites) * run.replications
         busy = busy_by_weekday_hour(run)
         with np.errstate(invalid="ignore", divide="ignore"):
             util = np.where(staffed > 0, busy / staffed, np.nan)

@@ -92,12 +92,12 @@ def stress_items(run: RunData, t: Translator) -> list[tuple[str, str, list[str]]
         "démarches ; on entre en arrivant pendant une séance, on sort servi, en abandonnant ou renvoyé.",
         f"Queuing, then service by an agent with a time specific to each of the {len(cfg.demarches)} démarches; "
         "citizens enter by arriving during a session and leave served, giving up or sent home.")])
-    agents = sorted({c for s in cfg.sites for iv in s.schedule.values() for _, _, c in iv}
-                    | {int(s.agents) for s in cfg.sites if s.always_open})
+    agents = sorted({c for s in run.sites for iv in s.schedule.values() for _, _, c in iv}
+                    | {int(s.agents) for s in run.sites if s.always_open})
     add("2.5.3", "Ressources", "Resources", [tr(
-        f"Agents polyvalents de chaque site ({len(cfg.sites)} site(s)), nombre fixé par plage horaire : "
+        f"Agents polyvalents de chaque site ({len(run.sites)} site(s)), nombre fixé par plage horaire : "
         f"{', '.join(map(str, agents))} ; utilisés par l'activité d'entretien.",
-        f"Agents polyvalents of each site ({len(cfg.sites)} site(s)), a number per opening interval: "
+        f"Agents polyvalents of each site ({len(run.sites)} site(s)), a number per opening interval: "
         f"{', '.join(map(str, agents))}; used by the service activity.")])
     add("2.5.4", "Files", "Queues", [tr(
         "Une file par site : premier arrivé, premier servi ; usagers sur rendez-vous prioritaires à leur "
@@ -155,7 +155,7 @@ def stress_items(run: RunData, t: Translator) -> list[tuple[str, str, list[str]]
 
     # 4 Experimentation
     w = cfg.horizon.warmup_days
-    always = [s.id for s in cfg.sites if s.always_open]
+    always = [s.id for s in run.sites if s.always_open]
     terminating = [tr(
         "Système à terminaison quotidienne : les sites ferment chaque jour et la file est vidée à la fermeture ; "
         "chaque séance commence vide (condition initiale déterministe), aucune période de chauffe n'est donc "
