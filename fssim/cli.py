@@ -105,8 +105,9 @@ def validate(config: Path = typer.Argument(..., help="scenario YAML file")):
 
     with user_errors():
         cfg = load_config(config)
-    out.print(f"{config}: valid ({len(cfg.sites)} sites, {len(cfg.demarches)} démarches, "
-              f"{cfg.horizon.days} days from {cfg.horizon.start})")
+    network = f", network from {cfg.network.source}" if cfg.network else ""
+    out.print(f"{config}: valid ({len(cfg.sites)} sites listed{network}, {len(cfg.buses)} buses, "
+              f"{len(cfg.demarches)} démarches, {cfg.horizon.days} days from {cfg.horizon.start})")
 
 
 @app.command()

@@ -504,6 +504,8 @@ class Network(_Model):
         default_factory=lambda: ["fixe", "fixe_antenne", "multisites"],
         description="ANCT formats simulated as fixed counters (buses and itinerant services: see buses)")
     rollout: Literal["labelling", "none"] = "labelling"
+    mobile: Literal["none", "anct"] = Field(
+        "none", description="anct: add the list's buses and itinerant services, with generated stops (flagged)")
     placement: Placement | None = None
     phases: list[RolloutPhase] = Field(default_factory=list)
     agents: AgentsByDensity = AgentsByDensity()

@@ -29,6 +29,7 @@ class Scenario:
     data_sources: list[dict] = field(default_factory=list)
 
     buses: list = field(default_factory=list)
+    generated_buses: pd.DataFrame | None = None  # stops generated for the list's buses (every one flagged)
 
     def entities(self) -> list:
         """Everything that serves citizens: fixed sites, then buses."""
@@ -64,7 +65,7 @@ class Scenario:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables to write beside the run (name → DataFrame), only those that exist."""
         out = {"network": self.network, "network_problems": self.problems, "rollout": self.rollout,
-               "coverage": self.coverage}
+               "coverage": self.coverage, "generated_buses": self.generated_buses, "stops": stops_table(self.buses)}
         return {k: v for k, v in out.items() if v is not None and len(v)}
 
 
@@ -145,12 +146,121 @@ def build_network(config: Config):
     return terr, nt, model
 
 
+def stops_table(buses: list) -> pd.DataFrame | None:
+    """One row per bus stop: bus, commune, coordinates, weekday, window, recurrence, volume, generated."""
+    rows = []
+    for b in buses:
+        for i, st in enumerate(b.stops):
+            ev = st.every
+            every = (f"nth {ev.nth}" if ev.nth is not None else "weekly" if ev.weeks == 1
+                     else f"every {ev.weeks} weeks (phase {ev.phase})")
+            rows.append({"bus": b.id, "stop": f"{b.id}:{st.commune}", "index": i, "commune": st.commune,
+                         "name": st.name, "lat": st.lat, "lon": st.lon, "weekday": st.weekday, "start": st.start,
+                         "end": st.end, "every": every, "visits_per_year": st.visits_per_year,
+                         "visits_per_visit": st.visits_per_visit, "generated": b.generated})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _visits_per_year_weight(stop) -> float:
+    """Relative number of visits a year of a stop: weekly 1, every N weeks 1/N, monthly 12/52."""
+    ev = stop.every
+    return 12 / 52 if ev.nth is not None else 1 / ev.weeks
+
+
+def prepare_buses(config: Config, terr, nt, model) -> tuple[list, pd.DataFrame | None]:
+    """The buses of a scenario: the config's, plus the list's (``network.mobile: anct``, stops generated and
+    flagged); stops located on the territory; a fallback fixed site where citizens are redirected."""
+    buses = list(config.buses)
+    generated = None
+    net = config.network
+    if net is not None and net.source == "anct" and net.mobile == "anct":
+        from .anct import load_anct
+        from .buses import buses_from_anct
+        from .datadir import resolve_data_dir
+
+        sl = load_anct(net.snapshot, data_dir=resolve_data_dir(config.data_dir, base=config.base_dir))
+        made, generated = buses_from_anct(sl, terr.communes, model, seed=config.seed)
+        known = {b.id for b in buses}
+        buses += [b for b in made if b.id not in known]
+    if not buses:
+        return [], generated
+    where = terr.communes.set_index("code")[["lat", "lon", "dep"]]
+    fixed = nt.sites
+    out = []
+    for b in buses:
+        stops = []
+        for st in b.stops:
+            if (st.lat is None or st.lon is None) and st.commune in where.index:
+                st = st.model_copy(update={"lat": float(where.at[st.commune, "lat"]),
+                                           "lon": float(where.at[st.commune, "lon"])})
+            stops.append(st)
+        update = {"stops": stops}
+        if b.unserved == "nearest_site" and not b.fallback_site and len(fixed):
+            update["fallback_site"] = _nearest_fixed(b, stops, fixed, where)
+        out.append(b.model_copy(update=update))
+    return out, generated
+
+
+def _nearest_fixed(bus, stops, fixed: pd.DataFrame, where: pd.DataFrame) -> str | None:
+    """The fixed site nearest the bus's base (or first stop), in the same département when there is one."""
+    import numpy as np
+
+    code = bus.base or stops[0].commune
+    lat, lon = (bus.base_lat, bus.base_lon) if bus.base_lat is not None else (stops[0].lat, stops[0].lon)
+    if (lat is None or lon is None) and code in where.index:
+        lat, lon = where.at[code, "lat"], where.at[code, "lon"]
+    if lat is None:
+        return None
+    dep = departement_of(code)
+    pool = fixed[fixed["commune"].astype(str).map(departement_of) == dep] if "commune" in fixed else fixed
+    pool = pool if len(pool) else fixed
+    d = (pool["lat"] - lat) ** 2 + ((pool["lon"] - lon) * np.cos(np.radians(lat))) ** 2
+    return str(pool.loc[d.idxmin(), "site_id"])
+
+
+def stop_points(buses: list) -> pd.DataFrame:
+    """Bus stops as access points for catchments and coverage: one point per (bus, commune)."""
+    rows = {}
+    for b in buses:
+        for st in b.stops:
+            if st.lat is None or st.lon is None:
+                continue
+            rows.setdefault(f"{b.id}:{st.commune}", {"site_id": f"{b.id}:{st.commune}", "commune": st.commune,
+                                                     "lat": st.lat, "lon": st.lon, "opens_on": b.opens_on,
+                                                     "closes_on": b.closes_on})
+    return pd.DataFrame(list(rows.values()), columns=["site_id", "commune", "lat", "lon", "opens_on", "closes_on"])
+
+
+def with_stop_volumes(buses: list, volumes: pd.Series) -> list:
+    """Give each stop without a volume its share of its point's yearly demand (by visit frequency)."""
+    out = []
+    for b in buses:
+        weight: dict[str, float] = {}
+        for st in b.stops:
+            weight[st.commune] = weight.get(st.commune, 0.0) + _visits_per_year_weight(st)
+        stops = []
+        for st in b.stops:
+            key = f"{b.id}:{st.commune}"
+            if st.visits_per_visit is None and st.visits_per_year is None and key in volumes.index:
+                st = st.model_copy(update={"visits_per_year": float(volumes[key]) * _visits_per_year_weight(st)
+                                           / weight[st.commune]})
+            stops.append(st)
+        out.append(b.model_copy(update={"stops": stops}))
+    return out
+
+
 def network_coverage(config: Config, date: dt.date | None = None):
-    """Coverage of the config's network on ``date`` (default: the last day of the horizon)."""
+    """Coverage of the config's network on ``date`` (default: the last day of the horizon); with buses, the
+    coverage by fixed sites and bus stops with their frequency (fssim.bus_coverage)."""
     from .coverage import coverage as coverage_of
 
     terr, nt, model = build_network(config)
+    buses, _ = prepare_buses(config, terr, nt, model)
     date = date or (config.horizon.end - dt.timedelta(days=1))
+    if buses:
+        from .bus_coverage import coverage_with_buses
+        return coverage_with_buses(terr.communes, nt.sites, buses, thresholds=tuple(config.coverage.thresholds),
+                                   model=model, date=date, cantons=terr.cantons)
     return coverage_of(terr.communes, nt.sites, thresholds=tuple(config.coverage.thresholds), model=model,
                        date=date, cantons=terr.cantons, aliases=terr.aliases)
 
@@ -165,12 +275,18 @@ def build_scenario(config: Config) -> Scenario:
     terr, nt, model = build_network(config)
     communes = terr.communes
     net = nt.sites
+    buses, generated = prepare_buses(config, terr, nt, model)
+    points = stop_points(buses)
     national = float(load_territory().communes["population"].sum())
     ref = config.catchment.reference_date or (config.horizon.end - dt.timedelta(days=1))
     dates = phase_dates(config, net)
-    cp = CatchmentProblem(communes, net, config.catchment, model,
+    access = pd.concat([net, points], ignore_index=True) if len(points) else net
+    cp = CatchmentProblem(communes, access, config.catchment, model,
                           population_share=float(communes["population"].sum()) / national)
     cp.solve(dates, ref)
+    if len(points):
+        at_ref = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
+        buses = with_stop_volumes(buses, at_ref.set_index("site_id")["visits_per_year"])
     sites = []
     for r in net.itertuples(index=False):
         sched = cp.schedule(r.site_id)
@@ -208,4 +324,5 @@ def build_scenario(config: Config) -> Scenario:
     rollout.insert(1, "cumulative", rollout["sites"])
     rollout.insert(1, "opened", rollout["sites"].diff().fillna(rollout["sites"]).astype(int))
     coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
-    return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=list(config.buses))
+    return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=buses,
+                    generated_buses=generated)

@@ -111,3 +111,29 @@ def test_example_configs_validate(name):
     path = REPO / "configs" / f"{name}.yaml"
     cfg = load_config(path)
     assert cfg.name.startswith(name)
+
+
+def test_bus_scenario_gives_stops_their_catchment_demand(tmp_path):
+    cfg = load_config(REPO / "configs" / "bus-rotation.yaml", overrides={"replications": 1, "horizon.days": 91,
+                                                                         "data_dir": str(SHARED_DATA)})
+    sc = build_scenario(cfg)
+    assert len(sc.buses) == 2 and all(b.generated for b in sc.buses)
+    vols = [st.visits_per_year for b in sc.buses for st in b.stops]
+    assert all(v is not None and v >= 0 for v in vols) and sum(vols) > 0
+    # the whole territory's demand (fixed sites + stops) is the target pro rata of population
+    from fssim.territory import load_territory
+    share = sc.coverage["population"].sum() / load_territory().communes["population"].sum()
+    assert sum(vols) + sc.network["visits_per_year"].sum() == pytest.approx(cfg.catchment.annual_visits * share,
+                                                                             rel=1e-6)
+    res = simulate(cfg)
+    stops = res.visits.loc[res.visits["stop"] != "", "stop"]
+    assert stops.nunique() > 10
+    assert "stops" in res.tables and res.tables["stops"]["generated"].all()
+
+
+def test_coverage_with_buses_json_line():
+    p = REPO / "configs" / "bus-rotation.yaml"
+    res = CliRunner().invoke(app, ["coverage", str(p), "--json"], env={"FSSIM_DATA_DIR": str(SHARED_DATA)})
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.output.strip().splitlines()[-1])
+    assert line["buses"] == 2 and "population_only_bus_within_min" in line and "cantons_only_bus" in line
