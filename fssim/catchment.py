@@ -29,8 +29,11 @@ class CatchmentProblem:
     """Assign commune demand to sites on given dates; results as attributes and DataFrames."""
 
     def __init__(self, communes: pd.DataFrame, sites: pd.DataFrame, spec: Catchment, model,
-                 *, population_share: float = 1.0):
+                 *, population_share: float = 1.0, stops: pd.DataFrame | None = None):
         self.communes, self.sites, self.spec, self.model = communes, sites, spec, model
+        # bus stops (site_id, lat, lon, opens_on, closes_on, visits_per_week): a commune whose nearest access
+        # point is a stop sends it a share of its demand that grows with the bus's frequency
+        self.stops = stops if stops is not None and len(stops) else None
         self.population_share = population_share  # territory population / France's
         self.rate_per_inhabitant: float | None = None
         self.volumes: pd.DataFrame | None = None     # site_id, start, visits_per_year
@@ -60,7 +63,31 @@ class CatchmentProblem:
             "code": np.repeat(near.codes, k), "site_id": near.site_ids.ravel(),
             "minutes": minutes.ravel(), "weight": weight.ravel(),
         })
+        if self.stops is not None:
+            flows = self._with_stops(flows, date, minutes[:, 0], pop[:, 0])
         return flows[flows["weight"] > 0]
+
+    def _with_stops(self, flows: pd.DataFrame, date, fixed_minutes, pop) -> pd.DataFrame:
+        """Communes nearer a bus stop than any fixed site send it ``stop_share`` × (visits a week) of their
+        demand (at most all of it); the rest still goes to the fixed sites."""
+        from .travel import travel_times
+
+        live = _open_on(self.stops, date)
+        if live.empty:
+            return flows
+        near = travel_times(self.communes, live, self.model, k=1)
+        t = near.minutes[:, 0]
+        closer = np.isfinite(t) & (t < fixed_minutes)
+        per_week = live.set_index("site_id")["visits_per_week"]
+        share = np.zeros(len(t))
+        share[closer] = np.minimum(1.0, self.spec.stop_share * per_week.reindex(near.site_ids[closer, 0]).to_numpy())
+        decay = 1.0 if self.spec.decay_half_minutes is None else np.power(
+            0.5, np.where(closer, t, 0) / self.spec.decay_half_minutes)
+        keep = pd.Series(1.0 - share, index=near.codes)
+        flows = flows.assign(weight=flows["weight"] * keep.reindex(flows["code"]).to_numpy())
+        to_stops = pd.DataFrame({"code": near.codes[closer], "site_id": near.site_ids[closer, 0],
+                                 "minutes": t[closer], "weight": (pop * share * decay)[closer]})
+        return pd.concat([flows, to_stops], ignore_index=True)
 
     def solve(self, dates: list[dt.date], reference_date: dt.date) -> "CatchmentProblem":
         ref = self._flows(reference_date)

@@ -542,6 +542,12 @@ class Catchment(_Model):
     reference_date: dt.date | None = None
     ramp_up_start: Share = 0.5
     ramp_up_months: float = Field(12.0, ge=0)
+    stop_share: Share = Field(
+        0.3, description="[E] share of the demand of a commune nearer a bus stop than any fixed site that goes "
+        "to the stop, per visit of the bus a week (weekly 0.3, fortnightly 0.15…); the rest goes to fixed sites")
+    stop_max_per_visit: PositiveFloat = Field(
+        20.0, description="[E] at most this many first visits per visit of a bus to a stop (a crew of 2 serves "
+        "≈ 15 in a half-day); catchment demand above it is left out and reported (bus_demand_capped)")
 
 
 class Coverage(_Model):

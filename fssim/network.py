@@ -41,8 +41,11 @@ def _agents_for(density: pd.Series, config: Config) -> np.ndarray:
     return density.map(table).fillna(table["peu_dense"]).astype(int).to_numpy()
 
 
-def from_anct(config: Config, communes: pd.DataFrame) -> NetworkTable:
-    """The ANCT list of the data directory, restricted to the configured formats and territory."""
+def from_anct(config: Config, communes: pd.DataFrame, aliases: pd.DataFrame | None = None) -> NetworkTable:
+    """The ANCT list of the data directory, restricted to the configured formats and territory.
+
+    Commune codes of arrondissements (Paris, Lyon, Marseille) and of merged communes are translated to the
+    current commune through the territory's ``aliases``."""
     from .anct import load_anct
     from .datadir import resolve_data_dir
 
@@ -54,6 +57,9 @@ def from_anct(config: Config, communes: pd.DataFrame) -> NetworkTable:
     sl = load_anct(snapshot, data_dir=data_dir)
     s = sl.sites
     s = s[s["format"].isin(net.formats)].copy()
+    if aliases is not None and len(aliases):
+        lookup = dict(zip(aliases["code"], aliases["commune"]))
+        s["commune"] = [lookup.get(c, c) for c in s["commune"]]
     known = communes.set_index("code")
     in_territory = s["commune"].isin(known.index)
     # a site whose commune is outside a regional subset is simply not part of this territory; a commune code

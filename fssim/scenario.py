@@ -136,7 +136,7 @@ def build_network(config: Config):
             bad = list(nt.sites.loc[nt.sites[["lat", "lon"]].isna().any(axis=1), "site_id"])[:5]
             raise InputError(f"sites {bad} have no lat/lon; give coordinates to compute coverage", field="sites")
     elif config.network.source == "anct":
-        nt = from_anct(config, terr.communes)
+        nt = from_anct(config, terr.communes, terr.aliases)
     else:
         nt = from_placement(config, terr.communes, model)
     if nt.sites.empty:
@@ -219,21 +219,25 @@ def _nearest_fixed(bus, stops, fixed: pd.DataFrame, where: pd.DataFrame) -> str 
 
 
 def stop_points(buses: list) -> pd.DataFrame:
-    """Bus stops as access points for catchments and coverage: one point per (bus, commune)."""
+    """Bus stops as access points for catchments and coverage: one point per (bus, commune), with the
+    number of visits of the bus a week there."""
     rows = {}
     for b in buses:
         for st in b.stops:
             if st.lat is None or st.lon is None:
                 continue
-            rows.setdefault(f"{b.id}:{st.commune}", {"site_id": f"{b.id}:{st.commune}", "commune": st.commune,
-                                                     "lat": st.lat, "lon": st.lon, "opens_on": b.opens_on,
-                                                     "closes_on": b.closes_on})
-    return pd.DataFrame(list(rows.values()), columns=["site_id", "commune", "lat", "lon", "opens_on", "closes_on"])
+            key = f"{b.id}:{st.commune}"
+            row = rows.setdefault(key, {"site_id": key, "commune": st.commune, "lat": st.lat, "lon": st.lon,
+                                        "opens_on": b.opens_on, "closes_on": b.closes_on, "visits_per_week": 0.0})
+            row["visits_per_week"] += _visits_per_year_weight(st)
+    return pd.DataFrame(list(rows.values()), columns=["site_id", "commune", "lat", "lon", "opens_on", "closes_on",
+                                                      "visits_per_week"])
 
 
-def with_stop_volumes(buses: list, volumes: pd.Series) -> list:
-    """Give each stop without a volume its share of its point's yearly demand (by visit frequency)."""
-    out = []
+def with_stop_volumes(buses: list, volumes: pd.Series, max_per_visit: float, days: int) -> tuple[list, list]:
+    """Give each stop without a volume its share of its point's yearly demand (by visit frequency), at most
+    ``max_per_visit`` per visit of the bus; returns (buses, [(bus, stop commune, demand left out a year)])."""
+    out, capped = [], []
     for b in buses:
         weight: dict[str, float] = {}
         for st in b.stops:
@@ -241,12 +245,18 @@ def with_stop_volumes(buses: list, volumes: pd.Series) -> list:
         stops = []
         for st in b.stops:
             key = f"{b.id}:{st.commune}"
-            if st.visits_per_visit is None and st.visits_per_year is None and key in volumes.index:
-                st = st.model_copy(update={"visits_per_year": float(volumes[key]) * _visits_per_year_weight(st)
-                                           / weight[st.commune]})
+            if st.visits_per_visit is None and st.visits_per_year is None:
+                # a stop no commune reaches before a fixed site gets no demand of its own
+                volume = float(volumes[key]) if key in volumes.index else 0.0
+                share = volume * _visits_per_year_weight(st) / weight[st.commune]
+                cap = max_per_visit * 52.18 * _visits_per_year_weight(st)
+                if share > cap:
+                    capped.append((b.id, st.commune, share - cap))
+                    share = cap
+                st = st.model_copy(update={"visits_per_year": share})
             stops.append(st)
         out.append(b.model_copy(update={"stops": stops}))
-    return out
+    return out, capped
 
 
 def network_coverage(config: Config, date: dt.date | None = None):
@@ -280,13 +290,18 @@ def build_scenario(config: Config) -> Scenario:
     national = float(load_territory().communes["population"].sum())
     ref = config.catchment.reference_date or (config.horizon.end - dt.timedelta(days=1))
     dates = phase_dates(config, net)
-    access = pd.concat([net, points], ignore_index=True) if len(points) else net
-    cp = CatchmentProblem(communes, access, config.catchment, model,
-                          population_share=float(communes["population"].sum()) / national)
+    cp = CatchmentProblem(communes, net, config.catchment, model,
+                          population_share=float(communes["population"].sum()) / national, stops=points)
     cp.solve(dates, ref)
     if len(points):
         at_ref = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
-        buses = with_stop_volumes(buses, at_ref.set_index("site_id")["visits_per_year"])
+        buses, capped = with_stop_volumes(buses, at_ref.set_index("site_id")["visits_per_year"],
+                                          config.catchment.stop_max_per_visit, config.horizon.days)
+        if capped:
+            extra = pd.DataFrame([(bid, "bus_demand_capped", f"stop {c}: {v:,.0f} first visits a year above "
+                                   f"catchment.stop_max_per_visit left out") for bid, c, v in capped],
+                                 columns=["site_id", "problem", "detail"])
+            nt.problems = pd.concat([nt.problems, extra], ignore_index=True)
     sites = []
     for r in net.itertuples(index=False):
         sched = cp.schedule(r.site_id)

@@ -1,0 +1,146 @@
+"""``fssim bench national``: one replication of the national year on N workers.
+
+The workload is ``configs/france-services-2024.yaml`` (the real network, ≈ 10 million visits) when the data
+directory holds the ANCT list, else ``configs/national-1800.yaml`` with its demand scaled to about 10 million
+visits; when the embedded territory is not available either, a synthetic network of 2,600 sites in 101
+départements at the network's mean volume (14 visits per open day, ≈ 10 million visits). The workload used
+is always named in the result. Figures are printed, never asserted in tests.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config, config_from_dict, load_config
+from ..errors import InputError
+from .execute import Executor, Job, shards_of, site_weight
+from .partials import SUMS, histogram_quantiles, merge_histograms
+
+REPO = Path(__file__).resolve().parents[2]
+#: annual first visits giving ≈ 10 million visits on national-1800 (returns, follow-ups and no-shows add ≈ 10 %)
+NATIONAL_1800_ANNUAL = 9_000_000
+
+
+def synthetic_national(n_sites: int = 2600, scale: float = 1.0, seed: int = 2024) -> Config:
+    """2,600 sites over the 101 départements, default hours and démarches, 14 visits per open day on
+    average (varying ×0.4–×2.5 between sites), 2–4 agents by volume: ≈ 10 million visits in a year."""
+    deps = [f"{i:02d}" for i in range(1, 96) if i != 20] + ["2A", "2B", "971", "972", "973", "974", "976"]
+    rng = np.random.default_rng(seed)
+    mult = np.exp(rng.normal(0, 0.45, n_sites))
+    mult = mult / mult.mean()
+    sites = []
+    for i in range(n_sites):
+        dep = deps[i % len(deps)]
+        m = float(mult[i])
+        sites.append({"id": f"s{i:04d}", "commune": f"{dep}{i // len(deps):03d}"[:5], "agents": 2 if m < 1.2 else
+                      3 if m < 2.0 else 4, "appointments": bool(i % 3 == 0),
+                      "demand": {"multiplier": round(m * scale, 4)}})
+    return config_from_dict({"name": "synthetic-national-2600", "horizon": {"start": "2024-01-01", "days": 366},
+                             "seed": seed, "demand": {"visits_per_open_day": 14.0}, "sites": sites,
+                             "outputs": {"visits": False}})
+
+
+def national_workload(scale: float = 1.0) -> tuple[Config, str]:
+    """(config, description) of the national benchmark, demand multiplied by ``scale``."""
+    from ..datadir import resolve_data_dir
+
+    try:
+        import fssim.territory  # noqa: F401
+        have_territory = True
+    except ImportError:
+        have_territory = False
+    if have_territory:
+        try:
+            data_dir = resolve_data_dir(None)
+            has_data = data_dir is not None and Path(data_dir, "france-services-2024-08.csv").exists()
+        except InputError:
+            has_data = False
+        if has_data:
+            path = REPO / "configs" / "france-services-2024.yaml"
+            cfg = load_config(path)
+            annual = cfg.catchment.annual_visits * scale
+            return load_config(path, {"catchment.annual_visits": annual}), \
+                f"configs/france-services-2024.yaml (ANCT list of August 2024, {annual:,.0f} first visits)"
+        path = REPO / "configs" / "national-1800.yaml"
+        annual = NATIONAL_1800_ANNUAL * scale
+        return load_config(path, {"catchment.annual_visits": annual}), \
+            f"configs/national-1800.yaml scaled to {annual:,.0f} first visits (no ANCT data directory)"
+    return synthetic_national(scale=scale), \
+        f"synthetic network of 2,600 sites, 14 visits per open day × {scale:g} (fssim.territory not available)"
+
+
+def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None = None,
+                   max_shard_sites: int | None = 150) -> dict:
+    """Simulate one replication of the national year on ``workers`` local processes; returns the figures.
+
+    ``wall_s`` covers simulation and KPI partials of every shard with the workers already started;
+    ``build_s`` (scenario: placement, catchments) and ``startup_s`` (spawning workers) are given apart.
+    ``worker_cpu_s`` (CPU time of the units) and ``load_average`` tell a busy machine from a slow model:
+    on a dedicated machine ``wall_s`` ≈ ``worker_cpu_s / workers``.
+    """
+    from ..scenario import build_scenario
+
+    if config is None:
+        config, what = national_workload(scale)
+    else:
+        what = config.name
+    t0 = time.perf_counter()
+    scenario = build_scenario(config)
+    build_s = time.perf_counter() - t0
+    shards = shards_of(scenario.entities(), max_shard_sites)
+    order = sorted(shards, key=lambda k: -sum(site_weight(s) for s in shards[k]))
+    results = {}
+    with Executor(workers=workers) as ex:
+        t1 = time.perf_counter()
+        if ex.kind == "processes":  # start every worker before timing (imports take seconds)
+            list(ex._pool.map(_noop, range(ex.n_workers * 2)))
+        startup_s = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        ex.run([Job(config, shards[k], 0, tag=k) for k in order], lambda j, p: results.__setitem__(j.tag, p))
+        parts = [results[k] for k in sorted(results)]
+        sums = np.sum([p.values[:, :len(SUMS)].sum(axis=0) for p in parts], axis=0)
+        _, hb, hc = merge_histograms(np.zeros(sum(len(p.hist_bin) for p in parts), np.int64),
+                                     np.concatenate([p.hist_bin for p in parts]),
+                                     np.concatenate([p.hist_count for p in parts]))
+        p50, p90 = histogram_quantiles(hb, hc)
+        wall = time.perf_counter() - t2
+    visits = sum(int(p.info["visits"]) for p in parts)
+    rss = {}
+    for p in parts:
+        rss[p.info["pid"]] = max(rss.get(p.info["pid"], 0.0), p.info["peak_rss_mb"])
+    sim_s = sum(p.info["simulate_s"] for p in parts)
+    part_s = sum(p.info["partials_s"] for p in parts)
+    cpu_s = sum(p.info["simulate_cpu_s"] + p.info["partials_cpu_s"] for p in parts)
+    served = sums[SUMS.index("served")]
+    return {"visits": visits, "wall_s": round(wall, 2), "visits_per_s": round(visits / wall, 1),
+            "peak_rss_mb": round(max(rss.values()), 1), "workers": workers, "sites": len(scenario.entities()),
+            "shards": len(shards), "build_s": round(build_s, 2), "startup_s": round(startup_s, 2),
+            "worker_simulate_s": round(sim_s, 2), "worker_partials_s": round(part_s, 2),
+            "worker_cpu_s": round(cpu_s, 2), "visits_per_cpu_s": round(visits / cpu_s, 1),
+            "load_average": round(os.getloadavg()[0], 2),
+            "mean_wait_min": round(float(sums[SUMS.index("wait_sum")] / served), 3), "p90_wait_min": round(p90, 3),
+            "workload": what}
+
+
+def _noop(_):
+    return None
+
+
+def main(argv=None):  # pragma: no cover - manual use: python -m fssim.experiment.bench [workers] [scale]
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    workers = int(argv[0]) if argv else 2
+    scale = float(argv[1]) if len(argv) > 1 else 1.0
+    print(json.dumps(bench_national(workers, scale)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["bench_national", "national_workload", "synthetic_national"]

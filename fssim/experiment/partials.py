@@ -1,0 +1,304 @@
+"""KPI partials of one work unit: what a worker sends back instead of its visits.
+
+A work unit (scenario, replication, shard of sites) produces up to millions of visits; the KPIs need only
+additive sums per site (counts by outcome, sum of waits, waits over the threshold, service, staffed and
+busy minutes, open days) plus the waits' distribution for the median and P90. Since a site is never split
+across shards, each site's own median and P90 are computed exactly in the worker. Network quantiles pool
+every site of every shard, so each unit also sends a histogram of its waits at one-second resolution
+(sparse: only the seconds that occur; at most a few thousand pairs per unit). Quantiles from it are within
+half a second of the exact ones (one second for waits under a second), far below any interval's
+half-width, and they add up exactly across shards, so the result does not depend on the sharding, the
+backend or the number of workers.
+
+Same definitions as :func:`fssim.metrics.kpis`: waits of served visits, arrivals = visits − no-shows,
+visits arriving before ``horizon.warmup_days`` left out.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import KPIS, Config
+from ..counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
+from ..defaults import WEEKDAYS
+from ..demand import BOOKED
+
+DAY = 1440.0
+#: histogram resolution: bins per minute (one second)
+BINS_PER_MIN = 60
+#: additive fields, then the per-row exact quantiles
+SUMS = ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked", "wait_sum", "wait_over",
+        "service_sum", "staffed_min", "busy_min", "open_days", "open_min")
+FIELDS = SUMS + ("median_wait_min", "p90_wait_min")
+NETWORK = "network"
+
+
+@dataclass
+class UnitPartials:
+    """Per (site, slot) sums and quantiles, and sparse wait histograms per group, of one work unit."""
+
+    site_id: np.ndarray              # str, one per row
+    slot: np.ndarray                 # str: '' for the whole site, or 'mon 09:00-12:00' per opening interval
+    values: np.ndarray               # rows × FIELDS, float64
+    groups: list[str]                # histogram groups ('network' unless asked otherwise)
+    hist_group: np.ndarray           # int32 index into groups
+    hist_bin: np.ndarray             # int64 seconds of wait
+    hist_count: np.ndarray           # int64
+    info: dict = field(default_factory=dict)  # visits simulated, wall time, worker pid and peak RSS
+
+    def frame(self):
+        import pandas as pd
+
+        df = pd.DataFrame(self.values, columns=list(FIELDS))
+        df.insert(0, "site_id", self.site_id.astype(str))
+        df.insert(1, "slot", self.slot.astype(str))
+        return df
+
+
+def _slot_table(site, start: dt.date):
+    """Per weekday (0 = Monday): interval starts/ends and labels, for mapping arrivals to opening intervals."""
+    out = {}
+    for w, day in enumerate(WEEKDAYS):
+        iv = site.schedule.get(day, [])
+        out[w] = (np.array([a for a, _, _ in iv], dtype=float), [f"{day} {_hhmm(a)}-{_hhmm(b)}" for a, b, _ in iv])
+    return out, start.weekday()
+
+
+def _hhmm(m: int) -> str:
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def _slots_of(times: np.ndarray, site, start: dt.date) -> np.ndarray:
+    """Label of the weekly opening interval each time falls in ('' for an always-open site)."""
+    if site.always_open or len(times) == 0:
+        return np.full(len(times), "", dtype=object)
+    table, w0 = _slot_table(site, start)
+    day = np.floor(times / DAY).astype(np.int64)
+    minute = times - day * DAY
+    wd = (w0 + day) % 7
+    out = np.full(len(times), "", dtype=object)
+    for w, (starts, labels) in table.items():
+        on = wd == w
+        if not on.any() or not len(starts):
+            continue
+        k = np.clip(np.searchsorted(starts, minute[on], side="right") - 1, 0, len(starts) - 1)
+        out[on] = np.asarray(labels, dtype=object)[k]
+    return out
+
+
+def _group_quantiles(keys: np.ndarray, values: np.ndarray, n_keys: int, qs=(0.5, 0.9)) -> np.ndarray:
+    """Exact linear-interpolation quantiles (numpy/pandas default) of ``values`` per integer key."""
+    out = np.full((n_keys, len(qs)), np.nan)
+    if len(values) == 0:
+        return out
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    counts = np.bincount(k, minlength=n_keys)
+    offsets = np.r_[0, np.cumsum(counts)[:-1]]
+    has = counts > 0
+    for j, q in enumerate(qs):
+        h = (counts[has] - 1) * q
+        lo = np.floor(h).astype(np.int64)
+        hi = np.minimum(lo + 1, counts[has] - 1)
+        a, b = v[offsets[has] + lo], v[offsets[has] + hi]
+        out[has, j] = a + (h - lo) * (b - a)
+    return out
+
+
+def unit_partials(config: Config, plans: list, *, slots: bool = False,
+                  groups: dict[str, str] | None = None) -> UnitPartials:
+    """Partials of the site plans (with their logs) returned by :func:`fssim.simulation.simulate_sites`.
+
+    ``slots``: one row per site and weekly opening interval (visits by arrival time, staffed time by
+    interval, busy time by service start) instead of one row per site. ``groups``: site → histogram group
+    (default: every site in 'network').
+    """
+    thr = config.outputs.wait_threshold_min
+    cut = config.horizon.warmup_days * DAY
+    start = config.horizon.start
+    row_site, row_slot, row_index = [], [], {}
+    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "busy_row")}
+    srow, sstaffed, sbusy, sdays, sopen = [], [], [], [], []
+    group_names = [NETWORK] if groups is None else sorted(set(groups.values()))
+    gindex = {g: i for i, g in enumerate(group_names)}
+    site_group = []
+    raw_visits = 0
+
+    def row_of(site_id: str, slot: str) -> int:
+        key = (site_id, slot)
+        if key not in row_index:
+            row_index[key] = len(row_site)
+            row_site.append(site_id)
+            row_slot.append(slot)
+            site_group.append(gindex[groups[site_id]] if groups is not None else 0)
+        return row_index[key]
+
+    for plan in plans:
+        s, log = plan.site, plan.log
+        split = slots and not plan.is_bus and not s.always_open
+        n = len(log.time)
+        raw_visits += n
+        t = np.asarray(log.time, dtype=float)
+        keep = t >= cut if cut > 0 else slice(None)
+        t = t[keep]
+        outcome = np.asarray(log.outcome, dtype=np.int8)[keep]
+        st = np.asarray(log.start, dtype=float)[keep]
+        if split:
+            labels = _slots_of(t, s, start)
+            # every opening interval gets a row, even one nobody came to
+            for day in WEEKDAYS:
+                for a, b, _ in s.schedule.get(day, []):
+                    row_of(s.id, f"{day} {_hhmm(a)}-{_hhmm(b)}")
+            rows = np.array([row_index[(s.id, lab)] for lab in labels], dtype=np.int64)
+            served = outcome == SERVED
+            busy_rows = rows.copy()
+            if served.any():  # busy time by the interval service starts in
+                slot_start = _slots_of(st[served], s, start)
+                busy_rows[served] = [row_index[(s.id, lab)] for lab in slot_start]
+        else:
+            r = row_of(s.id, "")
+            rows = np.full(len(t), r, dtype=np.int64)
+            busy_rows = rows
+        parts["row"].append(rows)
+        parts["kind"].append(np.asarray(log.kind, dtype=np.int8)[keep])
+        parts["outcome"].append(outcome)
+        parts["wait"].append(st - t)
+        parts["service"].append(np.asarray(log.service, dtype=float)[keep])
+        parts["busy_row"].append(busy_rows)
+        # sessions: staffed and busy agent-minutes, open days
+        days = np.asarray(log.session_day, dtype=np.int64)
+        on = days >= config.horizon.warmup_days
+        if split:
+            for sess in plan.sessions:
+                if sess.day < config.horizon.warmup_days:
+                    continue
+                wd = WEEKDAYS[(start.weekday() + sess.day) % 7]
+                base = sess.day * DAY
+                for a, b, c in sess.segments:
+                    lab = f"{wd} {_hhmm(int(round(a - base)))}-{_hhmm(int(round(b - base)))}"
+                    srow.append(row_index[(s.id, lab)])
+                    sstaffed.append((b - a) * c)
+                    sbusy.append(0.0)
+                    sdays.append(1.0)
+                    sopen.append(b - a)
+        else:
+            r = row_index[(s.id, "")]
+            staffed = np.asarray(log.session_staffed, dtype=float)[on]
+            busy = np.asarray(log.session_busy, dtype=float)[on]
+            srow.append(r)
+            sstaffed.append(float(staffed.sum()))
+            sbusy.append(float(busy.sum()))
+            sdays.append(float(len(np.unique(days[on]))))
+            # open minutes after the warm-up (an always-open site's one session is cut at the warm-up)
+            sopen.append(float(sum(max(0.0, x.end - max(x.start, cut)) for x in plan.sessions)))
+    n_rows = len(row_site)
+    cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
+    rows = cat["row"].astype(np.int64)
+    outcome = cat["outcome"].astype(np.int8)
+    served = outcome == SERVED
+    wait = np.where(served, cat["wait"], np.nan)
+    vals = np.zeros((n_rows, len(FIELDS)))
+    col = {f: i for i, f in enumerate(FIELDS)}
+
+    def count(mask):
+        return np.bincount(rows[mask], minlength=n_rows).astype(float)
+
+    vals[:, col["visits"]] = np.bincount(rows, minlength=n_rows)
+    for name, code in (("served", SERVED), ("gave_up", GAVE_UP), ("sent_home", SENT_HOME), ("no_show", NO_SHOW),
+                       ("still_waiting", STILL_WAITING)):
+        vals[:, col[name]] = count(outcome == code)
+    vals[:, col["booked"]] = count(cat["kind"].astype(np.int8) == BOOKED)
+    vals[:, col["wait_sum"]] = np.bincount(rows[served], weights=wait[served], minlength=n_rows)
+    vals[:, col["wait_over"]] = count(served & (np.nan_to_num(wait, nan=-1.0) > thr))
+    vals[:, col["service_sum"]] = np.bincount(rows[served], weights=cat["service"][served], minlength=n_rows)
+    srow_a = np.asarray(srow, dtype=np.int64)
+    vals[:, col["staffed_min"]] = np.bincount(srow_a, weights=np.asarray(sstaffed, float), minlength=n_rows)
+    vals[:, col["open_days"]] = np.bincount(srow_a, weights=np.asarray(sdays, float), minlength=n_rows)
+    vals[:, col["open_min"]] = np.bincount(srow_a, weights=np.asarray(sopen, float), minlength=n_rows)
+    if slots:
+        brow = cat["busy_row"].astype(np.int64)
+        vals[:, col["busy_min"]] = np.bincount(brow[served], weights=cat["service"][served], minlength=n_rows)
+        # session busy time also counts service finishing after the interval; keep the session total where
+        # a site is not split (always-open sites)
+        whole = [i for i, sl in enumerate(row_slot) if sl == ""]
+        if whole:
+            b = np.bincount(srow_a, weights=np.asarray(sbusy, float), minlength=n_rows)
+            vals[whole, col["busy_min"]] = b[whole]
+    else:
+        vals[:, col["busy_min"]] = np.bincount(srow_a, weights=np.asarray(sbusy, float), minlength=n_rows)
+    q = _group_quantiles(rows[served], wait[served], n_rows)
+    vals[:, col["median_wait_min"]] = q[:, 0]
+    vals[:, col["p90_wait_min"]] = q[:, 1]
+    # sparse one-second histograms per group
+    g = np.asarray(site_group, dtype=np.int64)[rows[served]] if n_rows else np.zeros(0, dtype=np.int64)
+    b = np.floor(np.maximum(wait[served], 0.0) * BINS_PER_MIN).astype(np.int64)
+    hg, hb, hc = merge_histograms(g, b, np.ones(len(b), dtype=np.int64))
+    return UnitPartials(np.asarray(row_site, dtype=str), np.asarray(row_slot, dtype=str), vals, group_names,
+                        hg.astype(np.int32), hb, hc, {"visits": int(raw_visits)})
+
+
+def merge_histograms(group: np.ndarray, bins: np.ndarray, counts: np.ndarray):
+    """Sum counts of equal (group, bin) pairs; returns sorted (group, bin, count) arrays."""
+    if len(bins) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.lexsort((bins, group))
+    g, b, c = group[order], bins[order], counts[order]
+    first = np.r_[True, (g[1:] != g[:-1]) | (b[1:] != b[:-1])]
+    idx = np.flatnonzero(first)
+    return g[idx].astype(np.int64), b[idx].astype(np.int64), np.add.reduceat(c, idx).astype(np.int64)
+
+
+def histogram_quantiles(bins: np.ndarray, counts: np.ndarray, qs=(0.5, 0.9)) -> list[float]:
+    """Linear-interpolation quantiles of waits given as one-second bins (bin 0 counts as 0 min, bin k as
+    its middle), matching numpy's default on the exact waits to within half a second."""
+    n = int(counts.sum())
+    if n == 0:
+        return [float("nan")] * len(qs)
+    order = np.argsort(bins, kind="stable")
+    bins, counts = bins[order], counts[order]
+    value = np.where(bins == 0, 0.0, (bins + 0.5) / BINS_PER_MIN)
+    cum = np.cumsum(counts)
+    out = []
+    for q in qs:
+        h = (n - 1) * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, n - 1)
+        a = value[np.searchsorted(cum, lo, side="right")]
+        b = value[np.searchsorted(cum, hi, side="right")]
+        out.append(float(a + (h - lo) * (b - a)))
+    return out
+
+
+def kpis_from_sums(df, p50=None, p90=None):
+    """KPI columns (the names of fssim.config.KPIS) from summed partial columns of a DataFrame.
+
+    ``p50``/``p90``: the quantiles to use (e.g. from histograms); default the rows' own exact quantiles.
+    """
+    import pandas as pd
+
+    out = pd.DataFrame(index=df.index)
+    for c in ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked"):
+        out[c] = df[c]
+    out["arrivals"] = df["visits"] - df["no_show"]
+    served = df["served"].where(df["served"] > 0)
+    arrivals = out["arrivals"].where(out["arrivals"] > 0)
+    out["mean_wait_min"] = df["wait_sum"] / served
+    out["median_wait_min"] = df["median_wait_min"] if p50 is None else p50
+    out["p90_wait_min"] = df["p90_wait_min"] if p90 is None else p90
+    out["share_wait_over_threshold"] = df["wait_over"] / served
+    out["mean_service_min"] = df["service_sum"] / served
+    out["abandonment_rate"] = df["gave_up"] / arrivals
+    out["sent_home_rate"] = df["sent_home"] / arrivals
+    out["no_show_rate"] = df["no_show"] / df["booked"].where(df["booked"] > 0)
+    out["staffed_min"] = df["staffed_min"]
+    out["busy_min"] = df["busy_min"]
+    out["open_days"] = df["open_days"]
+    out["utilisation"] = df["busy_min"] / df["staffed_min"].where(df["staffed_min"] > 0)
+    out["visits_per_open_day"] = out["arrivals"] / df["open_days"].where(df["open_days"] > 0)
+    return out[list(KPIS)]
+
+
+__all__ = ["FIELDS", "SUMS", "UnitPartials", "unit_partials", "merge_histograms", "histogram_quantiles",
+           "kpis_from_sums"]

@@ -1,0 +1,99 @@
+"""Finished work units on disk, so an interrupted experiment resumes where it stopped.
+
+Each unit (scenario, replication, shard) is one ``.npz`` file under ``<results>/units/<scenario>/``,
+written to a temporary file in the same folder, flushed to disk and renamed over the final name
+(``os.replace`` is atomic), so a file under its final name is always complete, even after ``kill -9``.
+Each file carries the unit's key: a hash of everything its result depends on (the scenario's resolved
+config with its seed, the shard's sites, the replication, the unit options, fssim's model code). A file
+whose key differs (another definition, another config, changed code) is never reused: it is recomputed
+and overwritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .partials import UnitPartials
+
+FORMAT = 1
+TMP_PREFIX = ".tmp-"
+
+
+@lru_cache(maxsize=1)
+def code_hash() -> str:
+    """Hash of the source of the modules a unit's result depends on (model and partials)."""
+    from .. import calendar, config, counter, demand, distributions, randomness, simulation
+    from . import partials
+
+    h = hashlib.sha256()
+    for m in (calendar, config, counter, demand, distributions, randomness, simulation, partials):
+        h.update(Path(m.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def sites_digest(sites) -> str:
+    blob = json.dumps([s.model_dump(mode="json") for s in sites], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def unit_key(config_digest: str, sites_hash: str, replication: int, options: dict | None = None) -> str:
+    blob = json.dumps({"format": FORMAT, "code": code_hash(), "config": config_digest, "sites": sites_hash,
+                       "replication": int(replication), "options": options or {}}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def slug(name: str) -> str:
+    """A folder name for a scenario: readable, safe, and unique through a short hash of the name."""
+    text = re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_")[:60] or "scenario"
+    return f"{text}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+class UnitStore:
+    """The ``units/`` folder of a results directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root) / "units"
+
+    def path(self, scenario: str, replication: int, shard: str) -> Path:
+        return self.root / slug(scenario) / f"r{replication:04d}-{shard}.npz"
+
+    def load(self, path: Path, key: str) -> UnitPartials | None:
+        """The unit at ``path`` if it exists and was written for ``key``; None otherwise."""
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["key"]) != key:
+                    return None
+                info = json.loads(str(z["info"]))
+                return UnitPartials(z["site_id"], z["slot"], z["values"], [str(g) for g in z["groups"]],
+                                    z["hist_group"], z["hist_bin"], z["hist_count"], info)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            return None  # unreadable: recompute
+
+    def save(self, path: Path, key: str, p: UnitPartials) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+        with open(tmp, "wb") as f:
+            np.savez(f, key=np.array(key), site_id=p.site_id.astype(str), slot=p.slot.astype(str), values=p.values,
+                     groups=np.array(p.groups, dtype=str), hist_group=p.hist_group, hist_bin=p.hist_bin,
+                     hist_count=p.hist_count, info=np.array(json.dumps(p.info)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def clean_temporary(self) -> int:
+        """Remove temporary files left by an interrupted run; returns how many."""
+        n = 0
+        if self.root.exists():
+            for p in self.root.rglob(f"{TMP_PREFIX}*"):
+                p.unlink(missing_ok=True)
+                n += 1
+        return n
