@@ -63,9 +63,33 @@ class CatchmentProblem:
             "code": np.repeat(near.codes, k), "site_id": near.site_ids.ravel(),
             "minutes": minutes.ravel(), "weight": weight.ravel(),
         })
+        flows = self._hosted(flows, open_sites, pop[:, 0])
         if self.stops is not None:
             flows = self._with_stops(flows, date, minutes[:, 0], pop[:, 0])
         return flows[flows["weight"] > 0]
+
+    def _hosted(self, flows: pd.DataFrame, open_sites: pd.DataFrame, pop) -> pd.DataFrame:
+        """A commune hosting open sites shares its demand equally between them.
+
+        A commune is one point (its town hall): without this rule all of Paris would go to the one site
+        nearest the Hôtel de Ville. Travel inside the commune counts as the access time of the model.
+        """
+        if "commune" not in open_sites.columns:
+            return flows
+        hosted = open_sites.dropna(subset=["commune"]).groupby("commune")["site_id"].apply(list)
+        codes = self.communes["code"].to_numpy()
+        inside = np.isin(codes, hosted.index)
+        if not inside.any():
+            return flows
+        access = float(getattr(self.model, "access_minutes", 0.0))
+        decay = 1.0 if self.spec.decay_half_minutes is None else 0.5 ** (access / self.spec.decay_half_minutes)
+        rows = []
+        for code, p in zip(codes[inside], pop[inside]):
+            ids = hosted[code]
+            for sid in ids:
+                rows.append((code, sid, access, p * decay / len(ids)))
+        own = pd.DataFrame(rows, columns=["code", "site_id", "minutes", "weight"])
+        return pd.concat([flows[~flows["code"].isin(set(codes[inside]))], own], ignore_index=True)
 
     def _with_stops(self, flows: pd.DataFrame, date, fixed_minutes, pop) -> pd.DataFrame:
         """Communes nearer a bus stop than any fixed site send it ``stop_share`` × (visits a week) of their
