@@ -195,6 +195,76 @@ def rerun(report_file: Path = typer.Argument(..., help="an HTML report written b
     out.print(f"rerun written to [bold]{out_dir}[/] ({len(result.visits):,} visits)", highlight=False)
 
 
+@app.command()
+def experiment(
+    file: Path = typer.Argument(..., help="experiment YAML file (see experiments/)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory (default: runs/<experiment name>)"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0,
+                                          help="local worker processes (default: one per CPU; 0 = this process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Run an experiment: scenarios × replications, common random numbers, intervals, paired differences (resumable)."""
+    from .experiment import run_experiment
+    from .experiment.commands import differences_table, experiment_table
+
+    with user_errors():
+        with progress_bar(not quiet) as cb:
+            res = run_experiment(file, out_dir, workers=workers, scheduler=scheduler, progress=cb)
+    if not quiet:
+        out.print(experiment_table(res))
+        out.print(differences_table(res))
+    u = res.manifest["units"]
+    out.print(f"results written to [bold]{res.path}[/] ({u['computed']} units computed, {u['reused']} reused)",
+              highlight=False)
+
+
+@app.command()
+def staffing(
+    config: Path = typer.Argument(..., help="scenario YAML file"),
+    target: Optional[list[str]] = typer.Option(None, "--target",
+                                               help="KPI<=VALUE, repeatable (default: the config's targets)"),
+    per_interval: bool = typer.Option(False, "--per-interval", help="a staffing per opening interval"),
+    replications: int = typer.Option(5, min=2),
+    confidence: float = typer.Option(0.95, min=0.5, max=0.999),
+    min_agents: int = typer.Option(2, min=1, help="the label requires 2"),
+    max_agents: int = typer.Option(12, min=1),
+    cost: float = typer.Option(40_000.0, "--cost-per-agent-year", help="[E] euros per agent and year"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler"),
+    out_dir: Optional[Path] = typer.Option(None, "--out"),
+):
+    """Smallest staffing per site (or per opening interval) meeting the wait targets: Erlang C, then simulation."""
+    from .config import load_config
+    from .experiment.commands import staffing_table
+    from .experiment.staffing import StaffingProblem
+
+    with user_errors():
+        cfg = load_config(config)
+        problem = StaffingProblem(cfg, target=list(target or []), per_interval=per_interval, replications=replications,
+                                  confidence=confidence, min_agents=min_agents, max_agents=max_agents,
+                                  cost_per_agent_year=cost, workers=workers, scheduler=scheduler).solve()
+        target_dir = problem.save(out_dir or Path("runs") / f"{cfg.name}-staffing")
+    out.print(staffing_table(problem))
+    out.print(f"staffing written to [bold]{target_dir}[/]", highlight=False)
+
+
+@bench_app.command("national")
+def bench_national_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
+                       workers: int = typer.Option(2, "--workers", min=1),
+                       scale: float = typer.Option(1.0, "--scale", min=0.01, help="multiply the demand (2 = doubled)")):
+    """One replication of the national year (≈ 10 million visits) on N workers."""
+    from .experiment.bench import bench_national
+    from .experiment.commands import bench_text
+
+    with user_errors():
+        res = bench_national(workers=workers, scale=scale)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        out.print(bench_text(res), highlight=False)
+
+
 @bench_app.command("site")
 def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
                    visits: int = typer.Option(100_000, min=1000, help="at least this many visits")):

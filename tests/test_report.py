@@ -391,3 +391,22 @@ def test_one_site_report_is_small_and_fast(tmp_path):
     assert size < 6_000_000, f"report is {size / 1e6:.1f} MB"
     assert size - len(get_plotlyjs().encode()) < 600_000                 # figures hold aggregates, not visits
     assert yaml.safe_load((run / "config.yaml").read_text())["replications"] == 5
+
+
+def test_report_of_an_experiment_directory(tmp_path):
+    """`fssim report EXPERIMENT_DIR`: the baseline scenario as the run, every scenario compared."""
+    import yaml as _yaml
+
+    from fssim.experiment import run_experiment
+    from conftest import small_network
+
+    base = small_network(replications=2, horizon={"start": "2024-04-01", "days": 21})
+    (tmp_path / "base.yaml").write_text(_yaml.safe_dump(base))
+    (tmp_path / "exp.yaml").write_text(_yaml.safe_dump({
+        "name": "tiny", "base": "base.yaml", "factors": {"sites[0].agents": [1, 3]},
+        "baseline": {"agents": 1}, "replications": 2}))
+    res = run_experiment(tmp_path / "exp.yaml", tmp_path / "out", workers=0)
+    html = write_report(res.path, tmp_path / "exp.html").read_text(encoding="utf-8")
+    names = sorted(set(res.summary["scenario"]))
+    assert len(names) == 2 and all(n in html for n in names)
+    assert 'fig-exp-p90_wait_min' in html

@@ -5,10 +5,11 @@ additive sums per site (counts by outcome, sum of waits, waits over the threshol
 busy minutes, open days) plus the waits' distribution for the median and P90. Since a site is never split
 across shards, each site's own median and P90 are computed exactly in the worker. Network quantiles pool
 every site of every shard, so each unit also sends a histogram of its waits at one-second resolution
-(sparse: only the seconds that occur; at most a few thousand pairs per unit). Quantiles from it are within
-half a second of the exact ones (one second for waits under a second), far below any interval's
-half-width, and they add up exactly across shards, so the result does not depend on the sharding, the
-backend or the number of workers.
+(sparse: only the seconds that occur, zero waits apart; at most a few thousand pairs per unit, against
+hundreds of thousands of visits). Quantiles from it are within one second of the exact ones (interpolated
+inside the second, see :func:`histogram_quantiles`), and histograms add up exactly across shards, so the
+result does not depend on the sharding, the backend or the number of workers. Shipping the visits instead
+would cost ≈ 100 bytes a visit (1 GB per national replication) through the scheduler and the disk.
 
 Same definitions as :func:`fssim.metrics.kpis`: waits of served visits, arrivals = visits − no-shows,
 visits arriving before ``horizon.warmup_days`` left out.
@@ -233,7 +234,8 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     vals[:, col["p90_wait_min"]] = q[:, 1]
     # sparse one-second histograms per group
     g = np.asarray(site_group, dtype=np.int64)[rows[served]] if n_rows else np.zeros(0, dtype=np.int64)
-    b = np.floor(np.maximum(wait[served], 0.0) * BINS_PER_MIN).astype(np.int64)
+    w = wait[served]
+    b = np.where(w <= 0, -1, np.floor(np.maximum(w, 0.0) * BINS_PER_MIN)).astype(np.int64)  # −1: no wait at all
     hg, hb, hc = merge_histograms(g, b, np.ones(len(b), dtype=np.int64))
     return UnitPartials(np.asarray(row_site, dtype=str), np.asarray(row_slot, dtype=str), vals, group_names,
                         hg.astype(np.int32), hb, hc, {"visits": int(raw_visits)})
@@ -251,23 +253,33 @@ def merge_histograms(group: np.ndarray, bins: np.ndarray, counts: np.ndarray):
 
 
 def histogram_quantiles(bins: np.ndarray, counts: np.ndarray, qs=(0.5, 0.9)) -> list[float]:
-    """Linear-interpolation quantiles of waits given as one-second bins (bin 0 counts as 0 min, bin k as
-    its middle), matching numpy's default on the exact waits to within half a second."""
+    """Linear-interpolation quantiles (numpy's default) of waits given as one-second bins.
+
+    Bin −1 holds waits of exactly 0; the n waits of bin k ≥ 0 are taken evenly spread over [k, k + 1)
+    seconds (at the middles of n equal parts), so the estimate moves smoothly with the data instead of
+    jumping from bin to bin; it is within one second of the exact quantile.
+    """
     n = int(counts.sum())
     if n == 0:
         return [float("nan")] * len(qs)
     order = np.argsort(bins, kind="stable")
     bins, counts = bins[order], counts[order]
-    value = np.where(bins == 0, 0.0, (bins + 0.5) / BINS_PER_MIN)
     cum = np.cumsum(counts)
+
+    def value(i: int) -> float:  # the i-th smallest wait (0-based), in minutes
+        k = int(np.searchsorted(cum, i, side="right"))
+        if bins[k] < 0:
+            return 0.0
+        j = i - (cum[k] - counts[k])
+        return float((bins[k] + (j + 0.5) / counts[k]) / BINS_PER_MIN)
+
     out = []
     for q in qs:
         h = (n - 1) * q
         lo = int(np.floor(h))
         hi = min(lo + 1, n - 1)
-        a = value[np.searchsorted(cum, lo, side="right")]
-        b = value[np.searchsorted(cum, hi, side="right")]
-        out.append(float(a + (h - lo) * (b - a)))
+        a, b = value(lo), value(hi)
+        out.append(a + (h - lo) * (b - a))
     return out
 
 

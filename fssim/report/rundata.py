@@ -95,12 +95,40 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise InputError(f"not a readable Parquet file ({type(e).__name__}: {e})", file=str(path)) from None
 
 
+def load_experiment_dir(path: Path) -> RunData:
+    """An experiment's results directory seen as a run: its baseline scenario's configuration and network KPIs
+    (from experiment.parquet), with the comparison of every scenario in the experiment section."""
+    try:
+        manifest = json.loads((path / "experiment.json").read_text(encoding="utf-8"))
+        baseline = manifest["baseline"]
+        entry = next(s for s in manifest["scenarios"] if s["name"] == baseline)
+        config_dict = yaml.safe_load((path / entry["config"]).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, KeyError, StopIteration, OSError, yaml.YAMLError) as e:
+        raise InputError(f"not a complete fssim experiment directory ({e}); give a folder written by "
+                         "`fssim experiment`", file=str(path / "experiment.json")) from None
+    config = config_from_dict(config_dict, source=str(path / entry["config"]))
+    exp = _read_parquet(path / "experiment.parquet")
+    base = exp[exp["scenario"] == baseline]
+    summary = pd.DataFrame({"scope": "network", "key": "", "kpi": base["kpi"].to_numpy(),
+                            **{c: base[c].to_numpy() for c in ("mean", "std", "n", "half_width", "ci_low",
+                                                                 "ci_high")}})
+    run_manifest = {"fssim_run": 1, "scenario": config.name, "config_sha256": entry.get("config_sha256"),
+                    "seed": manifest.get("seed"), "replications": config.replications,
+                    "versions": manifest.get("versions", {}), "created": manifest.get("created"),
+                    "timings_s": manifest.get("timings_s", {}), "experiment": manifest}
+    extras = {"experiment": exp}
+    return RunData(path, config, config_dict, run_manifest, summary, pd.DataFrame(), extras)
+
+
 def load_run_dir(path: str | Path) -> RunData:
-    """Read a run directory written by ``fssim run`` (InputError naming what is missing)."""
+    """Read a run directory written by ``fssim run``, or an experiment's results directory written by
+    ``fssim experiment`` (InputError naming what is missing)."""
     path = Path(path)
     if not path.is_dir():
         raise InputError("not a directory; give a run directory written by `fssim run` (e.g. runs/one-site)",
                          file=str(path))
+    if (path / "experiment.json").exists() and not (path / "manifest.json").exists():
+        return load_experiment_dir(path)
     missing = [n for n in REQUIRED if not (path / n).exists()]
     if missing:
         raise InputError(f"not an fssim run directory (missing {', '.join(missing)}); "
