@@ -159,7 +159,7 @@ def buses_from_anct(site_list, communes: pd.DataFrame, model=RoadModel(), *, see
         p = weight[pool] / weight[pool].sum()
         drawn = pool[rng.choice(len(pool), size=wanted, replace=False, p=p)]
         drawn = drawn[np.lexsort((codes[drawn], -pop[drawn]))]  # most populous first
-        main, others = list(drawn[:n_main]), list(drawn[n_main:])
+        main = list(drawn[:n_main])
         # visit order: a tour from the base through every drawn commune
         t = minutes_matrix(model, np.r_[s.lat, lat[drawn]], np.r_[s.lon, lon[drawn]],
                            np.r_[np.array([base_dens], dtype=object), dens[drawn]])

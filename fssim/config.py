@@ -693,17 +693,23 @@ def config_from_dict(data: dict, *, source: str = "<config>", base: Path | None 
     return cfg
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a YAML scenario file; ``overrides`` maps dotted paths to values (e.g. {'seed': 3})."""
+def read_yaml(path: str | Path, what: str = "a YAML scenario (see configs/)") -> Any:
+    """The content of a YAML file, or an InputError naming the file (and the line of a syntax error)."""
     path = Path(path)
     if not path.exists():
-        raise InputError("file not found; give the path of a YAML scenario (see configs/)", file=str(path))
+        raise InputError(f"file not found; give the path of {what}", file=str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise InputError(f"{where}not valid YAML ({getattr(e, 'problem', e)})", file=str(path)) from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML scenario file; ``overrides`` maps dotted paths to values (e.g. {'seed': 3})."""
+    path = Path(path)
+    data = read_yaml(path)
     for key, value in (overrides or {}).items():
         set_path(data, key, value)
     return config_from_dict(data, source=str(path), base=path.parent)

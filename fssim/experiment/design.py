@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
-from ..config import KPIS, Config, config_from_dict, load_config
+from ..config import KPIS, Config, config_from_dict, load_config, read_yaml
 from ..errors import InputError
 from .paths import get_setting, set_setting, short_name, tokens
 
@@ -299,14 +298,7 @@ def _baseline(spec: ExperimentSpec, scenarios: list[PlannedScenario], cols: dict
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file (``experiments/*.yaml``) and all its scenario configs."""
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found; give the path of an experiment YAML (see experiments/)", file=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise InputError(f"{where}not valid YAML ({getattr(e, 'problem', e)})", file=str(path)) from None
+    data = read_yaml(path, "an experiment YAML (see experiments/)")
     exp = experiment_from_dict(data, source=str(path), base_dir=path.parent)
     exp.path = path
     return exp

@@ -52,7 +52,7 @@ def set_setting(data: dict, path: str, value: Any) -> int:
         return 1
     n = _set(data, toks, value, path, [])
     if n == 0:
-        raise InputError(f"the wildcard matches nothing in this config (an empty list or mapping); "
+        raise InputError("the wildcard matches nothing in this config (an empty list or mapping); "
                          "check the path against `fssim schema`", field=path)
     return n
 

@@ -365,7 +365,7 @@ class StaffingProblem:
             "rounds": int(self.rounds["round"].max()),
         }
 
-    def save(self, out) -> "Path":
+    def save(self, out):
         """Write ``staffing.parquet`` (the table), ``staffing_rounds.parquet`` (every evaluation) and
         ``staffing.json`` (totals and settings) into the folder ``out``."""
         import json
