@@ -158,12 +158,20 @@ def coverage(
 
 @data_app.command("fetch")
 def data_fetch(cache: Path = typer.Option(Path(".fssim-cache"), help="folder where downloads are kept"),
-               timeout: float = typer.Option(30.0, help="seconds per download")):
+               timeout: float = typer.Option(30.0, help="seconds per download"),
+               source: Optional[list[str]] = typer.Option(
+                   None, "--source", help="NAME=URL to fetch instead of the official sources (repeatable)")):
     """Download the current official site list and the territory sources into a cache, with checksums."""
     from .fetch import fetch
 
     with user_errors():
-        table = fetch(cache, timeout=timeout)
+        sources = None
+        if source:
+            bad = [s for s in source if "=" not in s]
+            if bad:
+                raise InputError(f"--source {bad[0]!r}: write NAME=URL, e.g. liste=https://…/liste.csv")
+            sources = dict(s.split("=", 1) for s in source)
+        table = fetch(cache, sources, timeout=timeout)
     t = Table(title=f"fetched into {cache}")
     for c in ("name", "status", "bytes", "sha256"):
         t.add_column(c)

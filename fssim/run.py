@@ -87,6 +87,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def machine_facts() -> dict:
+    """Hardware the run used (STRESS-DES 5.4): processor, logical CPUs, memory."""
+    facts = {"processor": platform.machine(), "cpus": os.cpu_count()}
+    try:
+        facts["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return facts
+
+
 def simulate(config: Config | str | Path | dict, *, seed: int | None = None, replications: int | None = None,
              shard_size: int = 200, progress: Progress | None = None) -> RunResult:
     """Simulate a scenario and return its tables.
@@ -152,6 +162,8 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
         "timings_s": {"build": round(t_build, 3), "simulation": round(t_sim, 3), "total": round(t_all, 3)},
         "data_sources": scenario.data_sources,
         "versions": package_versions(),
+        "platform": platform.platform(),
+        "machine": machine_facts(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
     }

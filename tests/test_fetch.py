@@ -19,6 +19,7 @@ DATA_DIR = Path(os.environ.get("FSSIM_DATA_DIR") or Path(__file__).resolve().par
 README = {
     "france-services-2020-01.csv": ("b61df6397eaf236a1cbe9abb6abadc4a7653566b829d03a8c75ba02e89a4fa2c", 114_297),
     "france-services-2020-02.csv": ("c8a2b271eb5fad4b8389cb6a0b3d0758828edbc202923d506fde58c04679a740", 146_898),
+    "france-services-2024-08.csv": ("be53291e3eeb224707ab5ade8f308cba5c94b2f1d63fdaee12f43d52697b78c7", 866_792),
 }
 
 
@@ -118,3 +119,19 @@ def test_default_sources_are_pinned_registry_and_data_gouv_urls(tmp_path):
     with pytest.raises(InputError, match="needs a url"):
         fetch(tmp_path / "cache", {"bad": {"sha256": "00"}})
     assert not (tmp_path / "cache").exists()
+
+
+def test_cli_data_fetch_from_a_local_server(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from fssim.cli import app
+
+    runner = CliRunner()
+    url = f"{server}/france-services-2024-08.csv"
+    res = runner.invoke(app, ["data", "fetch", "--cache", str(tmp_path / "c"), "--source", f"liste={url}"])
+    assert res.exit_code == 0, res.output
+    assert file_sha256(tmp_path / "c" / "france-services-2024-08.csv") == README["france-services-2024-08.csv"][0]
+    res = runner.invoke(app, ["data", "fetch", "--cache", str(tmp_path / "c"), "--source", f"x={server}/nope.csv"])
+    assert res.exit_code == 2 and "nope.csv" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["data", "fetch", "--cache", str(tmp_path / "c"), "--source", "no-equal-sign"])
+    assert res.exit_code == 2 and "NAME=URL" in res.output

@@ -208,11 +208,16 @@ def stress_items(run: RunData, t: Translator) -> list[tuple[str, str, list[str]]
         "booked citizens first; sites simulated in shards, serially, with results independent of the split; no "
         "parallel or distributed computing.")])
     tm = man.get("timings_s") or {}
+    hw = man.get("machine") or {}
+    hw_fr = (f"matériel : {hw.get('processor')}, {hw.get('cpus')} processeurs logiques, {hw.get('memory_gb')} Go"
+             if hw else "matériel non enregistré")
+    hw_en = (f"hardware: {hw.get('processor')}, {hw.get('cpus')} logical CPUs, {hw.get('memory_gb')} GB"
+             if hw else "hardware not recorded")
     add("5.4", "Système", "System specification", [tr(
         f"Temps de calcul : simulation {t.num(tm.get('simulation'), 1)} s, total {t.num(tm.get('total'), 1)} s "
-        "(manifeste) ; matériel non enregistré.",
+        f"(manifeste) ; {hw_fr}.",
         f"Computing time: simulation {t.num(tm.get('simulation'), 1)} s, total {t.num(tm.get('total'), 1)} s "
-        "(manifest); hardware not recorded.")])
+        f"(manifest); {hw_en}.")])
 
     # 6 Code access
     add("6.1", "Partage du modèle", "Computer model sharing statement", [tr(
