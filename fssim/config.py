@@ -473,6 +473,20 @@ class AgentsByDensity(_Model):
     tres_peu_dense: PositiveInt = 2
 
 
+class StaffingRule(_Model):
+    """How many agents each site of a network gets.
+
+    ``density``: by the density class of its commune (``agents``). ``volume``: the smallest number, at least the
+    density rule's, for which Erlang C gives P(wait > outputs.wait_threshold_min) ≤ ``max_wait_share`` at the
+    site's peak rate (its mean rate over opening hours × ``peak_factor`` [E]), at most ``max_agents``.
+    """
+
+    rule: Literal["density", "volume"] = "density"
+    max_wait_share: Share = 0.1
+    peak_factor: PositiveFloat = 1.5
+    max_agents: PositiveInt = 12
+
+
 class Placement(_Model):
     """Choose the sites: N communes maximising the population within max_minutes (fssim.placement)."""
 
@@ -509,6 +523,7 @@ class Network(_Model):
     placement: Placement | None = None
     phases: list[RolloutPhase] = Field(default_factory=list)
     agents: AgentsByDensity = AgentsByDensity()
+    staffing: StaffingRule = StaffingRule()
     hours: dict[Weekday, str | list[str]] = Field(
         default_factory=lambda: dict(D.DEFAULT_HOURS), description="hours of sites whose hours are unknown")
 

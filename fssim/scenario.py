@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .config import Config, Site
+from .config import Config, Site, parse_day_hours
 from .errors import InputError
 
 
@@ -275,6 +275,27 @@ def network_coverage(config: Config, date: dt.date | None = None):
                        date=date, cantons=terr.cantons, aliases=terr.aliases)
 
 
+def volume_staffing(config: Config, net: pd.DataFrame, cp, ref: dt.date) -> list[int]:
+    """Agents per site by the ``volume`` rule (Erlang C at the peak rate), never below the density rule's."""
+    from .queueing import erlang_c_wait_exceeds
+
+    rule = config.network.staffing
+    mean_service = sum(d.share * d.service.expected for d in config.demarches)
+    threshold = config.outputs.wait_threshold_min
+    vol = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
+    per_year = vol.set_index("site_id")["visits_per_year"]
+    out = []
+    for r in net.itertuples(index=False):
+        hours = sum(b - a for text in r.hours.values() for a, b in parse_day_hours(text)) / 60  # a week
+        lam = float(per_year.get(r.site_id, 0.0)) / (hours * 52.18) / 60 * rule.peak_factor if hours else 0.0
+        c = int(r.agents)
+        while c < rule.max_agents and (lam * mean_service >= c or
+                                       erlang_c_wait_exceeds(c, lam, mean_service, threshold) > rule.max_wait_share):
+            c += 1
+        out.append(c)
+    return out
+
+
 def build_scenario(config: Config) -> Scenario:
     if config.network is None:
         return Scenario(config, list(config.sites), buses=list(config.buses))
@@ -302,6 +323,8 @@ def build_scenario(config: Config) -> Scenario:
                                    f"catchment.stop_max_per_visit left out") for bid, c, v in capped],
                                  columns=["site_id", "problem", "detail"])
             nt.problems = pd.concat([nt.problems, extra], ignore_index=True)
+    if config.network.staffing.rule == "volume":
+        net = net.assign(agents=volume_staffing(config, net, cp, ref))
     sites = []
     for r in net.itertuples(index=False):
         sched = cp.schedule(r.site_id)

@@ -137,3 +137,23 @@ def test_coverage_with_buses_json_line():
     assert res.exit_code == 0, res.output
     line = json.loads(res.output.strip().splitlines()[-1])
     assert line["buses"] == 2 and "population_only_bus_within_min" in line and "cantons_only_bus" in line
+
+
+def test_volume_staffing_rule_meets_erlang_c_at_the_peak():
+    from fssim.queueing import erlang_c_wait_exceeds
+
+    dens = build_scenario(ardennes())
+    vol_cfg = ardennes(network={"source": "anct", "snapshot": "2024-08",
+                                "staffing": {"rule": "volume", "max_wait_share": 0.02, "peak_factor": 2.0}})
+    vol = build_scenario(vol_cfg)
+    a = {s.id: s.agents for s in dens.sites}
+    b = {s.id: s.agents for s in vol.sites}
+    assert set(a) == set(b) and all(b[k] >= a[k] for k in a) and sum(b.values()) > sum(a.values())
+    s_mean = sum(d.share * d.service.expected for d in vol_cfg.demarches)
+    net = vol.network.set_index("site_id")
+    for site in vol.sites:
+        hours = site.weekly_hours()
+        lam = net.loc[site.id, "visits_per_year"] / (hours * 52.18) / 60 * 2.0
+        if site.agents < 12:
+            assert lam * s_mean < site.agents
+            assert erlang_c_wait_exceeds(site.agents, lam, s_mean, 15.0) <= 0.02
