@@ -24,7 +24,7 @@ import pandas as pd
 
 from fssim.config import Bus
 from fssim.coverage import CoverageResult, check_communes, coverage, to_timestamp
-from fssim.defaults import SITE_COST_EUR
+from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR
 from fssim.errors import InputError
 from fssim.placement import coverage_matrix
 from fssim.rotation import RotationDesign, visits_per_year
@@ -222,7 +222,7 @@ class BusCosts:
 
     investment_eur: float = 60_000.0
     years: float = 8.0
-    agent_eur: float = 40_000.0
+    agent_eur: float = AGENT_COST_EUR
     agents: int = 2
     vehicle_eur: float = 15_000.0
     overhead_eur: float = 10_000.0

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .defaults import AGENT_COST_EUR
 from .errors import InputError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -237,7 +238,7 @@ def staffing(
     confidence: float = typer.Option(0.95, min=0.5, max=0.999),
     min_agents: int = typer.Option(2, min=1, help="the label requires 2"),
     max_agents: int = typer.Option(12, min=1),
-    cost: float = typer.Option(40_000.0, "--cost-per-agent-year", help="[E] euros per agent and year"),
+    cost: float = typer.Option(AGENT_COST_EUR, "--cost-per-agent-year", help="[E] euros per agent and year"),
     workers: Optional[int] = typer.Option(None, "--workers", min=0),
     scheduler: Optional[str] = typer.Option(None, "--scheduler"),
     out_dir: Optional[Path] = typer.Option(None, "--out"),

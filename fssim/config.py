@@ -31,6 +31,7 @@ from pydantic import (
 from . import defaults as D
 from .distributions import Distribution, LogNormal, Triangular
 from .errors import InputError
+from .travel import RoadModel
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -439,14 +440,14 @@ def default_targets() -> list[Target]:
 
 
 class RoadSpec(_Model):
-    """Road-time model parameters (see fssim.travel.RoadModel for the sources and meaning)."""
+    """Road-time model parameters; defaults, sources and meaning are those of fssim.travel.RoadModel."""
 
-    detour: float = Field(1.3, ge=1)
-    speed_dense: PositiveFloat = 25.0
-    speed_intermediaire: PositiveFloat = 40.0
-    speed_peu_dense: PositiveFloat = 55.0
-    speed_tres_peu_dense: PositiveFloat = 65.0
-    access_minutes: NonNegativeFloat = 2.0
+    detour: float = Field(RoadModel.detour, ge=1)
+    speed_dense: PositiveFloat = RoadModel.speed_dense
+    speed_intermediaire: PositiveFloat = RoadModel.speed_intermediaire
+    speed_peu_dense: PositiveFloat = RoadModel.speed_peu_dense
+    speed_tres_peu_dense: PositiveFloat = RoadModel.speed_tres_peu_dense
+    access_minutes: NonNegativeFloat = RoadModel.access_minutes
 
 
 class Territory(_Model):

@@ -86,3 +86,7 @@ SITE_COST_EUR = {"rural": 93_843, "periurbain": 101_479, "qpv": 200_131, "la_pos
 
 #: Demand at a bus stop (§9.6) [P anecdote / E]: ≈250 requests a month per bus ≈ 6 per half-day stop.
 BUS_VISITS_PER_STOP = 6.0
+
+#: Yearly cost of one agent polyvalent at the counter [E]: La Poste-hosted sites cost ≈150 k€ a year, two
+#: thirds of it staff, for 2–2.5 agents (§5.4, §9.5) → ≈40 k€ per agent.
+AGENT_COST_EUR = 40_000.0

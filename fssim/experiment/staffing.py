@@ -33,16 +33,15 @@ import numpy as np
 import pandas as pd
 
 from ..config import KPIS, Config, Site, Target
-from ..defaults import SITE_COST_EUR, WEEKDAYS
+from ..defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
 from ..errors import InputError
 from ..queueing import erlang_a, erlang_c_mean_wait, erlang_c_wait_exceeds, square_root_staffing
 from .execute import Executor, Job, shards_of
 from .partials import kpis_from_sums
 from .stats import lower_bound, upper_bound
 
-#: [E] loaded yearly cost of one agent at the counter: La Poste sites ≈150 k€/yr, two-thirds staff, for 2–2.5
-#: agents (facts §5.3, §5.4) ≈ 40–50 k€; no published figure, an estimate to be replaced
-COST_PER_AGENT_YEAR = 40_000.0
+#: [E] yearly cost of one agent at the counter (fssim.defaults.AGENT_COST_EUR, where its basis is given)
+COST_PER_AGENT_YEAR = AGENT_COST_EUR
 _TARGET = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>)\s*([0-9.eE+-]+)\s*(%?)\s*$")
 
 
