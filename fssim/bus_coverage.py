@@ -97,11 +97,34 @@ class BusCoverageResult:
     share_within: dict[int, float]
     population_only_bus: dict[int, int]  # within T of a stop and beyond T of every fixed site
     population_only_bus_by_frequency: pd.DataFrame  # threshold, weekly, fortnightly, monthly
-    cantons_total: int
+    cantons_total: int  # official cantons, as in fssim.coverage (pseudo-cantons apart)
     cantons_with_site: int
-    cantons_only_bus: list[str]  # no fixed site, at least one bus stop
+    cantons_only_bus: list[str]  # official cantons with no fixed site and at least one bus stop
     n_buses: int
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def date(self) -> pd.Timestamp | None:
+        return self.fixed.date
+
+    @property
+    def sites(self) -> pd.DataFrame:
+        """The fixed sites open on the date."""
+        return self.fixed.sites
+
+    @property
+    def beyond(self) -> pd.DataFrame:
+        """Communes beyond the largest threshold of every access point (fixed site or stop), largest first."""
+        far = self.by_commune[self.by_commune["best_minutes"] > self.thresholds[-1]]
+        return far.sort_values(["population", "code"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    @property
+    def pseudo_cantons_total(self) -> int:
+        return self.fixed.pseudo_cantons_total
+
+    @property
+    def pseudo_cantons_with_site(self) -> int:
+        return self.fixed.pseudo_cantons_with_site
 
     def to_json_line(self) -> str:
         """fssim.coverage's JSON line (share_within_min and the beyond figures count any access point) plus
@@ -184,8 +207,10 @@ def coverage_with_buses(communes: pd.DataFrame, sites: pd.DataFrame, buses: list
 
 
 def _counted_cantons(fixed: CoverageResult, communes: pd.DataFrame, cantons) -> list[str]:
+    """The official cantons counted by the coverage (pseudo-cantons, type P, left out)."""
     if cantons is not None:
-        return list(codes_of(cantons["code"]))
+        official = codes_of(cantons["type"]) != "P" if "type" in cantons.columns else np.ones(len(cantons), bool)
+        return list(codes_of(cantons["code"])[official])
     return list(pd.unique(pd.Series(codes_of(communes["canton"]), dtype=object).dropna()))
 
 

@@ -3,7 +3,9 @@
 `coverage(communes, sites, ...)` takes the sites open on a date, finds each commune's nearest site
 (`fssim.travel.travel_times`) and summarises the population within each threshold, nationally, by
 département and by région, together with the cantons that host at least one site (the programme's
-"one France services per canton" goal).
+"one France services per canton" goal). Official cantons are counted apart from the pseudo-cantons of
+communes outside any canton (type ``P`` of the cantons table: Métropole de Lyon, Martinique, Guyane,
+Saint-Martin), which would otherwise inflate the goal's denominator.
 """
 
 from __future__ import annotations
@@ -136,12 +138,14 @@ class CoverageResult:
     population_total: int
     by_departement: pd.DataFrame
     by_region: pd.DataFrame
-    cantons_total: int
+    cantons_total: int  # official cantons (pseudo-cantons apart)
     cantons_with_site: int
     unmatched_sites: pd.DataFrame  # sites whose commune is not in the territory
     beyond: pd.DataFrame  # communes beyond the largest threshold, largest population first
     missing_communes: list[str] = field(default_factory=list)  # absent from a user travel matrix
     notes: list[str] = field(default_factory=list)
+    pseudo_cantons_total: int = 0  # communes outside any canton (cantons table type P)
+    pseudo_cantons_with_site: int = 0
 
     def to_json_line(self) -> str:
         """One JSON line summarising the run (for `fssim coverage --json`)."""
@@ -155,6 +159,8 @@ class CoverageResult:
             "share_within_min": {str(t): round(float(self.share_within[t]), 6) for t in self.thresholds},
             "cantons_total": int(self.cantons_total),
             "cantons_with_site": int(self.cantons_with_site),
+            "pseudo_cantons_total": int(self.pseudo_cantons_total),
+            "pseudo_cantons_with_site": int(self.pseudo_cantons_with_site),
             "communes": int(len(self.by_commune)),
             "communes_beyond": int(len(self.beyond)),
             "population_beyond": beyond_pop,
@@ -168,8 +174,9 @@ def coverage(communes: pd.DataFrame, sites: pd.DataFrame, *, thresholds=(10, 20,
              date=None, cantons: pd.DataFrame | None = None, aliases: pd.DataFrame | None = None) -> CoverageResult:
     """Coverage of `communes` by the `sites` open on `date` (all sites when date is None).
 
-    `model` is a RoadModel or a TravelMatrix; `cantons` (code, dep, …), when given, defines the list of
-    cantons counted (else the cantons named in the communes table); `aliases` (code, commune) translates
+    `model` is a RoadModel or a TravelMatrix; `cantons` (code, dep, type…), when given, defines the list of
+    cantons counted (else the cantons named in the communes table), those of type ``P`` being counted apart
+    as pseudo-cantons; `aliases` (code, commune) translates
     the sites' non-current commune codes (see `locate_sites`).
     """
     check_communes(communes)
@@ -219,6 +226,8 @@ def coverage(communes: pd.DataFrame, sites: pd.DataFrame, *, thresholds=(10, 20,
             cant["dep"] = cant_dep.reindex(cant["canton"]).to_numpy()
     else:
         cant = bc[["canton", "dep"]].dropna(subset=["canton"]).drop_duplicates("canton")
+    cant["pseudo"] = (codes_of(cantons["type"]) == "P") if cantons is not None and "type" in cantons.columns \
+        else False
     cant = cant.drop_duplicates("canton").reset_index(drop=True)
     hosting = set(live["canton"].dropna())
     cant["has_site"] = cant["canton"].isin(hosting)
@@ -247,9 +256,12 @@ def coverage(communes: pd.DataFrame, sites: pd.DataFrame, *, thresholds=(10, 20,
     return CoverageResult(
         date=day, thresholds=thresholds, sites=live, by_commune=bc, share_within=share,
         population_total=pop_total, by_departement=by_dep, by_region=by_reg,
-        cantons_total=int(len(cant)), cantons_with_site=int(cant["has_site"].sum()),
+        cantons_total=int((~cant["pseudo"]).sum()),
+        cantons_with_site=int((cant["has_site"] & ~cant["pseudo"]).sum()),
         unmatched_sites=unmatched.reset_index(drop=True), beyond=beyond,
         missing_communes=list(near.missing), notes=notes,
+        pseudo_cantons_total=int(cant["pseudo"].sum()),
+        pseudo_cantons_with_site=int((cant["has_site"] & cant["pseudo"]).sum()),
     )
 
 
@@ -267,8 +279,9 @@ def _summary(bc: pd.DataFrame, live: pd.DataFrame, cant: pd.DataFrame, key: str,
     site_key = live[key] if key in live.columns else pd.Series(dtype=object)
     out["sites"] = site_key.value_counts().reindex(out.index).fillna(0).astype(np.int64)
     if key in cant.columns:
-        out["cantons_total"] = cant.groupby(key).size().reindex(out.index).fillna(0).astype(np.int64)
-        out["cantons_with_site"] = (cant.groupby(key)["has_site"].sum().reindex(out.index)
-                                    .fillna(0).astype(np.int64))
+        for prefix, part in (("", cant[~cant["pseudo"]]), ("pseudo_", cant[cant["pseudo"]])):
+            g_c = part.groupby(key)
+            out[f"{prefix}cantons_total"] = g_c.size().reindex(out.index).fillna(0).astype(np.int64)
+            out[f"{prefix}cantons_with_site"] = g_c["has_site"].sum().reindex(out.index).fillna(0).astype(np.int64)
     out.index.name = key
     return out.reset_index()

@@ -129,6 +129,44 @@ def test_canton_counts_and_unmatched_sites():
     assert res2.cantons_total == 17 and res2.cantons_with_site == len(expected)
 
 
+def test_pseudo_cantons_are_counted_apart():
+    """Communes outside any canton (cantons table type P: Métropole de Lyon, Martinique…) are pseudo-cantons:
+    counted apart, not in the "one site per canton" denominator."""
+    com = make_territory(64, seed=2)  # 16 cantons
+    com.loc[com["dep"] == "971", "canton"] = com.loc[com["dep"] == "971", "code"]  # 16 communes, own canton
+    cant = com.drop_duplicates("canton")[["canton", "dep"]].rename(columns={"canton": "code"})
+    cant["type"] = np.where(cant["dep"] == "971", "P", "C")
+    c = com.set_index("code")
+    hosts = ["01000", "02001", com.code[com.dep == "971"].iloc[0]]
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "lat": list(c.loc[hosts, "lat"]),
+                          "lon": list(c.loc[hosts, "lon"]), "commune": hosts})
+    res = coverage(com, sites, cantons=cant)
+    assert res.cantons_total == int((cant["type"] != "P").sum()) == 12
+    assert res.cantons_with_site == 2
+    assert res.pseudo_cantons_total == int((cant["type"] == "P").sum()) == 16
+    assert res.pseudo_cantons_with_site == 1
+    rec = json.loads(res.to_json_line())
+    assert (rec["cantons_total"], rec["cantons_with_site"]) == (12, 2)
+    assert (rec["pseudo_cantons_total"], rec["pseudo_cantons_with_site"]) == (16, 1)
+    dep = res.by_departement.set_index("dep")
+    assert dep.loc["971", "cantons_total"] == 0 and dep.loc["971", "pseudo_cantons_total"] == 16
+    assert dep["cantons_with_site"].sum() == 2 and dep["pseudo_cantons_with_site"].sum() == 1
+
+
+def test_lyon_metropole_communes_are_pseudo_cantons():
+    from fssim.territory import load_territory
+
+    terr = load_territory().subset(deps=["69"])
+    c = terr.communes.set_index("code")
+    hosts = ["69264", "69029"]  # Villefranche-sur-Saône (a canton), Bron (Métropole de Lyon, no canton)
+    sites = pd.DataFrame({"site_id": hosts, "lat": list(c.loc[hosts, "lat"]), "lon": list(c.loc[hosts, "lon"]),
+                          "commune": hosts})
+    res = coverage(terr.communes, sites, cantons=terr.cantons)
+    pseudo = terr.cantons["type"] == "P"
+    assert res.cantons_total == int((~pseudo).sum()) and res.pseudo_cantons_total == int(pseudo.sum()) > 0
+    assert res.cantons_with_site == 1 and res.pseudo_cantons_with_site == 1
+
+
 def test_arrondissement_codes_go_to_their_commune():
     com = make_territory(12, seed=5)
     com.loc[0, "code"], com.loc[1, "code"] = "75056", "13055"
@@ -209,7 +247,8 @@ def test_real_territory_and_2024_network():
     assert len(res.unmatched_sites) < 30  # a few communes merged since 2024 at most
     s = res.share_within
     assert 0.5 < s[10] < s[20] < s[30] <= 1.0
-    assert res.cantons_total == len(terr.cantons)
+    official = terr.cantons["type"] != "P"
+    assert res.cantons_total == int(official.sum()) and res.pseudo_cantons_total == int((~official).sum())
     assert 0.5 * res.cantons_total < res.cantons_with_site < res.cantons_total
     dep = res.by_departement.set_index("dep")
     assert dep["sites"].sum() == len(sites) - len(res.unmatched_sites)
