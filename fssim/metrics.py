@@ -145,20 +145,64 @@ def _add_time_keys(visits: pd.DataFrame) -> pd.DataFrame:
 
 
 def _phase_of(dates: pd.Series, phase_starts) -> pd.Categorical:
-    starts = pd.to_datetime(pd.Series(sorted(phase_starts))).to_numpy()
-    idx = np.searchsorted(starts, dates.to_numpy(), side="right") - 1
-    labels = [pd.Timestamp(x).date().isoformat() for x in starts]
+    """The rollout phase of each date: ``phase_starts`` is a mapping start date → label, or a list of
+    start dates (labelled by their ISO date); dates before the first start belong to the first phase."""
+    items = phase_starts.items() if hasattr(phase_starts, "items") else ((d, None) for d in phase_starts)
+    pairs = sorted((pd.Timestamp(d), str(lab) if lab else pd.Timestamp(d).date().isoformat()) for d, lab in items)
+    starts = np.array([d for d, _ in pairs], dtype="datetime64[ns]")
+    labels = [lab for _, lab in pairs]
+    seen = {lab for lab in labels if labels.count(lab) > 1}
+    labels = [f"{lab} ({d.date().isoformat()})" if lab in seen else lab for (d, _), lab in zip(pairs, labels)]
+    idx = np.searchsorted(starts, dates.to_numpy().astype("datetime64[ns]"), side="right") - 1
     return pd.Categorical.from_codes(np.maximum(idx, 0), categories=labels)
+
+
+#: what leaves a KPI undefined (NaN): the denominator it needs is zero
+UNDEFINED_WHEN = {
+    "mean_wait_min": "no citizen served", "median_wait_min": "no citizen served", "p90_wait_min": "no citizen served",
+    "share_wait_over_threshold": "no citizen served", "mean_service_min": "no citizen served",
+    "abandonment_rate": "no arrivals", "sent_home_rate": "no arrivals", "no_show_rate": "no booked visit",
+    "utilisation": "no staffed time", "visits_per_open_day": "no open day",
+}
+COUNTS = (*OUTCOMES, "visits", "arrivals", "booked")
+
+
+def _after_warmup(visits: pd.DataFrame, sessions: pd.DataFrame, cut: pd.Timestamp):
+    """Visits arriving and sessions from ``cut`` on. A session spanning several days (an always-open site's
+    single session, starting at midnight of its date) keeps its share after the cut: open and staffed time
+    pro rata of the open time, busy time from the services after the cut."""
+    visits_after = visits[visits["arrival"] >= cut]
+    start = pd.to_datetime(sessions["date"])
+    end = start + pd.to_timedelta(sessions["open_min"], unit="min")
+    span = (start < cut) & (end > cut)
+    kept = sessions[(start >= cut) | span].copy()
+    if span.any():
+        rows = kept.index[span[kept.index].to_numpy()]
+        share = (end[rows] - cut) / (end[rows] - start[rows])
+        served = visits[visits["wait_min"].notna() & visits["site_id"].astype(str).isin(
+            set(kept.loc[rows, "site_id"].astype(str)))]
+        before = ((served["service_end"].clip(upper=cut) - served["service_start"].clip(upper=cut))
+                  .dt.total_seconds() / 60).clip(lower=0)
+        keys = ["replication", "site_id"] + (["stop"] if "stop" in served and "stop" in kept else [])
+        busy_before = before.groupby([served[k].astype(str) for k in keys], observed=True).sum()
+        for r in rows:
+            key = tuple(str(kept.at[r, k]) for k in keys)
+            kept.at[r, "busy_min"] = max(0.0, kept.at[r, "busy_min"] - float(busy_before.get(key, 0.0)))
+        kept.loc[rows, "open_min"] = kept.loc[rows, "open_min"] * share
+        kept.loc[rows, "staffed_min"] = kept.loc[rows, "staffed_min"] * share
+        kept.loc[rows, "date"] = cut
+    return visits_after, kept
 
 
 def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
          threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None) -> pd.DataFrame:
     """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour, month, or phase of a
-    rollout when ``phase_starts`` gives the phase dates)."""
+    rollout when ``phase_starts`` gives the phase dates, see ``_phase_of``).
+
+    Counts of a group with sessions and no visit are 0; rates whose denominator is 0 are NaN
+    (``UNDEFINED_WHEN`` says why). ``open_days`` counts the days of a multi-day (always-open) session."""
     if warmup_days and origin is not None:
-        cut = pd.Timestamp(origin) + pd.Timedelta(days=warmup_days)
-        visits = visits[visits["arrival"] >= cut]
-        sessions = sessions[sessions["date"] >= cut]
+        visits, sessions = _after_warmup(visits, sessions, pd.Timestamp(origin) + pd.Timedelta(days=warmup_days))
     keys = ["replication"]
     if by == "phase":
         visits = visits.assign(phase=_phase_of(visits["arrival"], phase_starts))
@@ -200,12 +244,16 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
         if by == "stop":
             ses = ses[ses["stop"] != ""]
         s = ses.groupby(["replication"] + extra, observed=True)
-        days = ses.drop_duplicates(["replication", "site_id", "date"] + (["stop"] if by == "stop" else []))
+        day_keys = ["replication", "site_id", "date"] + (["stop"] if by == "stop" else [])
+        days = ses.groupby(day_keys + [k for k in extra if k not in day_keys], observed=True, as_index=False)[
+            "open_min"].sum()
+        days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / 1440 - 1e-9)).astype(np.int64)
         cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
-                            "open_days": days.groupby(["replication"] + extra, observed=True).size()})
+                            "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum()})
         if by in ("site", "stop"):
             out.index = out.index.set_levels(out.index.levels[1].astype(str), level=1)
         out = out.join(cap, how="outer")
+        out[list(COUNTS)] = out[list(COUNTS)].fillna(0).astype(np.int64)
         out["utilisation"] = out["busy_min"] / out["staffed_min"]
         out["visits_per_open_day"] = out["arrivals"] / out["open_days"]
     return out.reset_index()
@@ -228,7 +276,11 @@ def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
 
 def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: float, warmup_days: int = 0,
                   origin=None, confidence: float = 0.95, phase_starts=None) -> pd.DataFrame:
-    """The run's summary: network KPIs and every breakdown, with confidence intervals across replications."""
+    """The run's summary: network KPIs and every breakdown, with confidence intervals across replications.
+
+    ``phase_starts`` (start date → label, or dates) adds the ``phase`` scope when there are two phases or
+    more. ``undefined`` counts the replications where a KPI has no value, ``undefined_when`` says why
+    (``UNDEFINED_WHEN``): a rate over zero arrivals is NaN, not 0."""
     parts = []
     scopes = [None, *BREAKDOWNS] + (["phase"] if phase_starts is not None and len(phase_starts) > 1 else [])
     if not (visits["stop"] != "").any():
@@ -238,7 +290,11 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
                    phase_starts=phase_starts)
         s = summarise(per, confidence)
         col = "phase" if scope == "phase" else BREAKDOWNS.get(scope)
+        rows = per.groupby(col, observed=True).size() if col else pd.Series({"": len(per)})
         s.insert(0, "scope", scope or "network")
         s.insert(1, "key", s.pop(col).astype(str) if col else "")
+        rows.index = rows.index.astype(str)
+        s["undefined"] = (s["key"].map(rows).fillna(0).astype(np.int64) - s["n"]).clip(lower=0)
+        s["undefined_when"] = np.where(s["undefined"] > 0, s["kpi"].map(UNDEFINED_WHEN).fillna("no value"), "")
         parts.append(s)
     return pd.concat(parts, ignore_index=True)

@@ -145,7 +145,7 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
     visits = _concat(parts.pop("visits"), ("site_id", "stop"))
     sessions = _concat(parts.pop("sessions"), ())
     daily = _concat(parts.pop("daily"), ())
-    phases = list(scenario.rollout["date"]) if scenario.rollout is not None else None
+    phases = scenario.phase_starts()
     summary = summary_table(visits, sessions, threshold=thr, warmup_days=config.horizon.warmup_days,
                             origin=config.horizon.start, phase_starts=phases)
     t_all = time.perf_counter() - t0

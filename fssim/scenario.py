@@ -24,7 +24,7 @@ class Scenario:
     sites: list[Site]
     network: pd.DataFrame | None = None         # one row per site, with its volume at the reference date
     problems: pd.DataFrame | None = None        # rows fixed or left out while building the network
-    rollout: pd.DataFrame | None = None         # per phase date: sites open, coverage shares, cantons
+    rollout: pd.DataFrame | None = None         # per phase: start date, label, sites open, coverage, cantons
     coverage: pd.DataFrame | None = None        # per commune at the reference date: minutes to nearest site
     data_sources: list[dict] = field(default_factory=list)
 
@@ -61,6 +61,12 @@ class Scenario:
             else:
                 out.extend(members[i:i + max_size] for i in range(0, len(members), max_size))
         return out
+
+    def phase_starts(self) -> dict[pd.Timestamp, str] | None:
+        """Start date → label of each rollout phase (for the summary's ``phase`` scope), None without a rollout."""
+        if self.rollout is None or not len(self.rollout):
+            return None
+        return dict(zip(pd.to_datetime(self.rollout["date"]), self.rollout["phase"].astype(str)))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables to write beside the run (name → DataFrame), only those that exist."""
@@ -122,6 +128,36 @@ def phase_dates(config: Config, network: pd.DataFrame) -> list[dt.date]:
             if start < d < end:
                 dates.add(d)
     return sorted(dates)
+
+
+def phase_labels(config: Config, dates: list[dt.date]) -> list[str]:
+    """The label of the phase starting on each date: that of the config's rollout phase in force then
+    (``network.phases[].label``), else the ISO date. Labels are made unique by adding the date."""
+    phases = sorted(config.network.phases if config.network is not None else [], key=lambda p: p.date)
+    labels = []
+    for d in dates:
+        current = [p for p in phases if p.date <= d]
+        labels.append(current[-1].label if current and current[-1].label else d.isoformat())
+    return [f"{lab} ({d.isoformat()})" if labels.count(lab) > 1 else lab for d, lab in zip(dates, labels)]
+
+
+def rollout_table(config: Config, dates: list[dt.date], covs: list) -> pd.DataFrame:
+    """One row per phase: start date, label, sites opened and open, coverage shares, cantons (official and
+    pseudo-cantons apart, see fssim.coverage)."""
+    rows = []
+    for d, label, cov in zip(dates, phase_labels(config, dates), covs):
+        row = {"date": pd.Timestamp(d), "phase": label, "sites": len(cov.sites),
+               "population": float(cov.population_total), "cantons_total": int(cov.cantons_total),
+               "cantons_with_site": int(cov.cantons_with_site),
+               "pseudo_cantons_total": int(cov.pseudo_cantons_total),
+               "pseudo_cantons_with_site": int(cov.pseudo_cantons_with_site)}
+        for t in cov.thresholds:
+            row[f"share_within_{t}"] = float(cov.share_within[t])
+        rows.append(row)
+    rollout = pd.DataFrame(rows)
+    rollout.insert(2, "cumulative", rollout["sites"])
+    rollout.insert(2, "opened", rollout["sites"].diff().fillna(rollout["sites"]).astype(int))
+    return rollout
 
 
 def build_network(config: Config):
@@ -346,21 +382,18 @@ def build_scenario(config: Config) -> Scenario:
         visits_per_year=net["site_id"].map(ref_vol.set_index("site_id")["visits_per_year"]).fillna(0.0),
         opens_on=pd.to_datetime(net["opens_on"]),
     ).drop(columns=["closes_on"])
-    rows = []
+    # coverage on each phase date, and on the reference date for the commune table (not a phase of its own)
     thresholds = tuple(config.coverage.thresholds)
-    for d in dates + ([ref] if ref not in dates else []):
+    summaries, by_commune = [], None
+    for d in sorted(set(dates) | {ref}):
         cov = coverage_of(communes, net, thresholds=thresholds, model=model, date=d, cantons=terr.cantons,
                           aliases=terr.aliases)
-        row = {"date": pd.Timestamp(d), "sites": len(cov.sites), "population": float(cov.population_total),
-               "cantons_total": int(cov.cantons_total), "cantons_with_site": int(cov.cantons_with_site)}
-        for t in thresholds:
-            row[f"share_within_{t}"] = float(cov.share_within[t])
-        rows.append(row)
+        if d in dates:
+            summaries.append(cov)
         if d == ref:
             by_commune = cov.by_commune
-    rollout = pd.DataFrame(rows).drop_duplicates("date").sort_values("date").reset_index(drop=True)
-    rollout.insert(1, "cumulative", rollout["sites"])
-    rollout.insert(1, "opened", rollout["sites"].diff().fillna(rollout["sites"]).astype(int))
+        cov.by_commune = cov.beyond = None  # keep only the figures of the phases
+    rollout = rollout_table(config, dates, summaries)
     coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
     return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=buses,
                     generated_buses=generated)

@@ -6,7 +6,8 @@ naming the file and the columns it needs:
 * ``coverage.parquet``: one row per commune — code, lat, lon, population, minutes (travel time to the
   nearest site); optional name, dep.
 * ``rollout.parquet``: date, and optionally opened (sites opened that date) and cumulative; without
-  them each row is one opening.
+  them each row is one opening. With ``phase``, ``sites`` and the canton counts (``fssim run`` of a network)
+  a table of the phases: sites, access within 30 minutes, official cantons and pseudo-cantons apart.
 * ``experiment.parquet``: one row per variant and KPI — scenario, kpi, mean; optional ci_low, ci_high, n,
   scope (only ``network`` rows are shown when present).
 """
@@ -99,7 +100,28 @@ def section_rollout(run: RunData, t: Translator) -> Section | None:
     if "cumulative" not in g:
         g["cumulative"] = g["opened"].cumsum()
     fig = rollout_timeline(g, t)
-    return Section("rollout", t("rollout.title"), [Plot("fig-rollout", fig, t("rollout.caption"), height=340)])
+    blocks: list = [Plot("fig-rollout", fig, t("rollout.caption"), height=340)]
+    if {"phase", "sites", "cantons_total", "cantons_with_site"} <= set(d.columns):
+        blocks.append(phase_table(d, t))
+    return Section("rollout", t("rollout.title"), blocks)
+
+
+def phase_table(d: pd.DataFrame, t: Translator) -> Table:
+    """One row per rollout phase: label, start, open sites, share within 30 min, cantons with a site."""
+    within = "share_within_30" if "share_within_30" in d else None
+    pseudo = "pseudo_cantons_total" in d and d["pseudo_cantons_total"].fillna(0).gt(0).any()
+    head = ([t("rollout.phase"), t("rollout.start"), t("rollout.sites")] + ([t("rollout.within", m=30)] if within
+            else []) + [t("rollout.cantons")] + ([t("rollout.pseudo")] if pseudo else []))
+    rows = []
+    for r in d.sort_values("date").itertuples(index=False):
+        row = [str(r.phase), t.date(r.date), t.int(r.sites)]
+        if within:
+            row.append(t.pct(getattr(r, within)))
+        row.append(f"{t.int(r.cantons_with_site)} / {t.int(r.cantons_total)}")
+        if pseudo:
+            row.append(f"{t.int(r.pseudo_cantons_with_site)} / {t.int(r.pseudo_cantons_total)}")
+        rows.append(row)
+    return Table(head, rows, title=t("rollout.table"), numeric=tuple(range(2, len(head))))
 
 
 # --------------------------------------------------------------------------- experiments

@@ -351,6 +351,15 @@ _LABELS: dict[str, tuple[str, str]] = {
                         "the number of sites at each date."),
     "rollout.cumulative": ("sites ouverts (cumul)", "open sites (cumulative)"),
     "rollout.opened": ("ouvertures", "openings"),
+    "rollout.table": ("Phases du déploiement : sites ouverts, accès et cantons", "Rollout phases: open sites, "
+                      "access and cantons"),
+    "rollout.phase": ("Phase", "Phase"),
+    "rollout.start": ("Début", "Start"),
+    "rollout.sites": ("Sites ouverts", "Open sites"),
+    "rollout.within": ("Population à {m} min ou moins", "Population within {m} min"),
+    "rollout.cantons": ("Cantons avec un site", "Cantons with a site"),
+    "rollout.pseudo": ("Pseudo-cantons avec un site (communes hors canton : Lyon, Martinique, Guyane…)",
+                       "Pseudo-cantons with a site (communes outside any canton: Lyon, Martinique, Guyane…)"),
     # experiments
     "exp.title": ("Expériences", "Experiments"),
     "exp.lead": ("Comparaison des variantes simulées (mêmes nombres aléatoires pour toutes : les écarts "
