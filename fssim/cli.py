@@ -66,6 +66,9 @@ def _kpi_table(result) -> Table:
     for k in show:
         if k in net.index:
             r = net.loc[k]
+            if r["n"] == 0:  # a rate over an empty denominator: no value, said so rather than "nan"
+                t.add_row(k, f"undefined ({r.get('undefined_when') or 'no value'})", "")
+                continue
             ci = "" if r["n"] < 2 or r["half_width"] != r["half_width"] else f"{r['ci_low']:.3g} – {r['ci_high']:.3g}"
             t.add_row(k, f"{r['mean']:.4g}", ci)
     return t
@@ -143,18 +146,33 @@ def coverage(
     if as_json:
         print(cov.to_json_line())
         return
-    t = Table(title=f"{cfg.name}: coverage on {cov.date.date() if cov.date is not None else 'all dates'}")
+    out.print(_coverage_table(cfg.name, cov))
+    for n in cov.notes:
+        err.print(f"note: {n}", highlight=False)
+
+
+def _coverage_table(name: str, cov) -> Table:
+    """The coverage figures as a table; with buses (fssim.bus_coverage), the stops and who only they reach."""
+    t = Table(title=f"{name}: coverage on {cov.date.date() if cov.date is not None else 'all dates'}")
     t.add_column("figure")
     t.add_column("value", justify="right")
     t.add_row("sites open", f"{len(cov.sites):,}")
+    buses = getattr(cov, "n_buses", None)
+    if buses is not None:
+        t.add_row("buses running", f"{buses:,} ({len(cov.stops):,} stop places)")
     t.add_row("population", f"{cov.population_total:,}")
     for th, share in cov.share_within.items():
-        t.add_row(f"share within {th} min", f"{share:.1%}")
+        t.add_row(f"share within {th} min" + (" (site or stop)" if buses is not None else ""), f"{share:.1%}")
+        if buses is not None:
+            t.add_row(f"  only by bus within {th} min", f"{cov.population_only_bus[th]:,}")
     t.add_row("cantons with a site", f"{cov.cantons_with_site:,} / {cov.cantons_total:,}")
+    if buses is not None:
+        t.add_row("cantons reached only by bus", f"{len(cov.cantons_only_bus):,}")
+    if cov.pseudo_cantons_total:
+        t.add_row("pseudo-cantons with a site (communes outside any canton)",
+                  f"{cov.pseudo_cantons_with_site:,} / {cov.pseudo_cantons_total:,}")
     t.add_row(f"communes beyond {max(cov.thresholds)} min", f"{len(cov.beyond):,}")
-    out.print(t)
-    for n in cov.notes:
-        err.print(f"note: {n}", highlight=False)
+    return t
 
 
 @data_app.command("fetch")
@@ -260,14 +278,19 @@ def staffing(
 
 @bench_app.command("national")
 def bench_national_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
-                       workers: int = typer.Option(2, "--workers", min=1),
-                       scale: float = typer.Option(1.0, "--scale", min=0.01, help="multiply the demand (2 = doubled)")):
+                       workers: int = typer.Option(2, "--workers", min=0, help="local processes (0 = this process)"),
+                       scale: float = typer.Option(1.0, "--scale", min=0.01, help="multiply the demand (2 = doubled)"),
+                       config: Optional[Path] = typer.Option(
+                           None, "--config", help="scenario YAML to run instead of the national workload"),
+                       departements: Optional[str] = typer.Option(
+                           None, "--departements", help="only these départements, comma-separated (e.g. 08,2A)")):
     """One replication of the national year (≈ 10 million visits) on N workers."""
     from .experiment.bench import bench_national
     from .experiment.commands import bench_text
 
+    deps = [d.strip() for d in departements.split(",") if d.strip()] if departements else None
     with user_errors():
-        res = bench_national(workers=workers, scale=scale)
+        res = bench_national(workers=workers, scale=scale, config_path=config, departements=deps)
     if as_json:
         print(json.dumps(res))
     else:

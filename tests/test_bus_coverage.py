@@ -117,6 +117,30 @@ def test_buses_from_a_config_file():
     assert res.population_only_bus[10] == 350
 
 
+def test_bus_coverage_has_the_date_sites_and_beyond_of_a_coverage():
+    res = coverage_with_buses(line_of_villages(), SITE, [bus([WEEKLY_C])], thresholds=(10, 30), model=FLAT,
+                              date="2024-03-01")
+    assert res.date == pd.Timestamp("2024-03-01") and list(res.sites["site_id"]) == ["s1"]
+    # beyond 30 min of any access point: D (15 min from the stop at C), E (27) are reached, F is not
+    assert list(res.beyond["name"]) == ["F"]
+    assert res.pseudo_cantons_total == 0
+
+
+def test_coverage_command_prints_a_table_with_buses():
+    from typer.testing import CliRunner
+
+    from conftest import REPO, SHARED_DATA
+    from fssim.cli import app
+
+    p = REPO / "configs" / "bus-rotation.yaml"
+    res = CliRunner().invoke(app, ["coverage", str(p)], env={"FSSIM_DATA_DIR": str(SHARED_DATA)})
+    assert res.exit_code == 0, res.output
+    assert "only by bus" in res.output and "cantons with a site" in res.output
+    line = CliRunner().invoke(app, ["coverage", str(p), "--json"], env={"FSSIM_DATA_DIR": str(SHARED_DATA)})
+    rec = json.loads(line.output.strip().splitlines()[-1])
+    assert f"{rec['cantons_with_site']} / {rec['cantons_total']}" in res.output
+
+
 def test_bus_costs():
     c = BusCosts()
     assert c.yearly() == pytest.approx(60_000 / 8 + 2 * 40_000 + 15_000 + 10_000)

@@ -1,6 +1,7 @@
 """Scenarios on the real map: the ANCT network of a département on the embedded territory, rollout, coverage."""
 import datetime as dt
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -157,3 +158,59 @@ def test_volume_staffing_rule_meets_erlang_c_at_the_peak():
         if site.agents < 12:
             assert lam * s_mean < site.agents
             assert erlang_c_wait_exceeds(site.agents, lam, s_mean, 15.0) <= 0.02
+
+
+def test_bench_workloads_shipped_with_the_package_are_the_repository_configs():
+    from fssim.experiment.bench import WORKLOADS
+
+    for name in ("national-1800.yaml", "france-services-2024.yaml"):
+        assert (WORKLOADS / name).read_text(encoding="utf-8") == (REPO / "configs" / name).read_text(encoding="utf-8")
+
+
+def test_bench_national_workload_from_an_installed_package(tmp_path):
+    """A plain `pip install .` puts fssim in site-packages with no configs/ beside it: the workload still loads."""
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(REPO / "fssim", site / "fssim", ignore=shutil.ignore_patterns("__pycache__"))
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    script = (
+        "import os, sys\n"
+        "from fssim.experiment.bench import national_workload\n"
+        "cfg, what = national_workload(0.5)\n"
+        "assert cfg.name == 'national-1800' and cfg.network.placement.n_sites == 1800, what\n"
+        "assert 'shipped with fssim' in what, what\n"
+        f"os.environ['FSSIM_DATA_DIR'] = {str(SHARED_DATA)!r}\n"
+        "cfg, what = national_workload(1.0, departements=['08'])\n"
+        "assert cfg.name == 'france-services-2024' and cfg.territory.departements == ['08'], what\n"
+        "print('ok')\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("FSSIM_DATA_DIR", "PYTHONPATH")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=work, env={**env, "PYTHONPATH": str(site)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_bench_national_command_on_one_departement(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not a checkout: no configs/ here
+    monkeypatch.delenv("FSSIM_DATA_DIR", raising=False)
+    monkeypatch.setattr("fssim.experiment.bench._has_anct_data", lambda: False)
+    res = CliRunner().invoke(app, ["bench", "national", "--departements", "08", "--scale", "0.05", "--workers", "0",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    line = json.loads(res.output.strip().splitlines()[-1])
+    from fssim.territory import load_territory
+    com = load_territory().communes
+    share = com.loc[com["dep"] == "08", "population"].sum() / com["population"].sum()
+    assert line["sites"] == round(1800 * share) and line["visits"] > 0
+    assert "national-1800.yaml" in line["workload"] and "08" in line["workload"]
+    # an explicit config, and an unknown département
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(ardennes(horizon={"start": "2024-01-01", "days": 28}).to_yaml())
+    res = CliRunner().invoke(app, ["bench", "national", "--config", str(cfg), "--workers", "0", "--json"])
+    assert res.exit_code == 0, res.output
+    assert str(cfg) in json.loads(res.output.strip().splitlines()[-1])["workload"]
+    res = CliRunner().invoke(app, ["bench", "national", "--departements", "99", "--workers", "0"])
+    assert res.exit_code == 2 and "unknown département" in res.output

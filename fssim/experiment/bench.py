@@ -5,6 +5,11 @@ directory holds the ANCT list, else ``configs/national-1800.yaml`` with its dema
 visits; when the embedded territory is not available either, a synthetic network of 2,600 sites in 101
 départements at the network's mean volume (14 visits per open day, ≈ 10 million visits). The workload used
 is always named in the result. Figures are printed, never asserted in tests.
+
+The two configs ship with the package (``fssim/experiment/workloads/``, copies of ``configs/`` kept equal by a
+test), so the benchmark runs from a plain ``pip install``; in a checkout, ``configs/<name>`` of the current
+directory is used when present, and ``--config`` names any other file. ``--departements`` restricts the
+workload to some départements (placed sites pro rata of population) for a quick run.
 """
 from __future__ import annotations
 
@@ -15,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Config, config_from_dict, load_config
+from ..config import Config, config_from_dict, load_config, set_path
 from ..errors import InputError
 from .execute import Executor, Job, shards_of, site_weight
 from .partials import SUMS, histogram_quantiles, merge_histograms
 
-REPO = Path(__file__).resolve().parents[2]
+WORKLOADS = Path(__file__).resolve().parent / "workloads"
 #: annual first visits giving ≈ 10 million visits on national-1800 (returns, follow-ups and no-shows add ≈ 10 %)
 NATIONAL_1800_ANNUAL = 9_000_000
 
@@ -44,37 +49,84 @@ def synthetic_national(n_sites: int = 2600, scale: float = 1.0, seed: int = 2024
                              "outputs": {"visits": False}})
 
 
-def national_workload(scale: float = 1.0) -> tuple[Config, str]:
-    """(config, description) of the national benchmark, demand multiplied by ``scale``."""
+def workload_path(name: str) -> Path:
+    """``configs/<name>`` of the current directory (a checkout) when present, else the packaged copy."""
+    here = Path.cwd() / "configs" / name
+    return here if here.is_file() else WORKLOADS / name
+
+
+def _named(path: Path) -> str:
+    return f"{path.name} (shipped with fssim)" if path.parent == WORKLOADS else f"configs/{path.name}"
+
+
+def _has_anct_data() -> bool:
     from ..datadir import resolve_data_dir
 
+    try:
+        data_dir = resolve_data_dir(None)
+    except InputError:
+        return False
+    return data_dir is not None and Path(data_dir, "france-services-2024-08.csv").exists()
+
+
+def restrict(config: Config, departements: list[str]) -> Config:
+    """The workload on some départements only: a placed network keeps its sites pro rata of population."""
+    from ..territory import load_territory
+
+    updates = {"territory.departements": list(departements), "territory.regions": None}
+    net = config.network
+    if net is not None and net.source == "placement":
+        communes = load_territory().communes
+        known = set(communes["dep"])
+        bad = [d for d in departements if d not in known]
+        if bad:
+            raise InputError(f"unknown département codes {bad}; use INSEE codes such as '08', '2A', '971'",
+                             field="--departements")
+        share = communes.loc[communes["dep"].isin(departements), "population"].sum() / communes["population"].sum()
+        updates["network.placement.n_sites"] = max(1, round(net.placement.n_sites * share))
+    data = config.model_dump(mode="json")
+    for key, value in updates.items():
+        set_path(data, key, value)
+    return config_from_dict(data, base=config.base_dir)
+
+
+def national_workload(scale: float = 1.0, config: str | Path | None = None,
+                      departements: list[str] | None = None) -> tuple[Config, str]:
+    """(config, description) of the national benchmark, demand multiplied by ``scale``: ``config`` when
+    given, else the real network when the ANCT list is in the data directory, else national-1800; restricted
+    to ``departements`` when given."""
     try:
         import fssim.territory  # noqa: F401
         have_territory = True
     except ImportError:
         have_territory = False
-    if have_territory:
-        try:
-            data_dir = resolve_data_dir(None)
-            has_data = data_dir is not None and Path(data_dir, "france-services-2024-08.csv").exists()
-        except InputError:
-            has_data = False
-        if has_data:
-            path = REPO / "configs" / "france-services-2024.yaml"
-            cfg = load_config(path)
-            annual = cfg.catchment.annual_visits * scale
-            return load_config(path, {"catchment.annual_visits": annual}), \
-                f"configs/france-services-2024.yaml (ANCT list of August 2024, {annual:,.0f} first visits)"
-        path = REPO / "configs" / "national-1800.yaml"
+    if config is not None:
+        path = Path(config)
+        cfg = load_config(path)
+        annual = cfg.catchment.annual_visits * scale
+        cfg, what = load_config(path, {"catchment.annual_visits": annual}), f"{path} ({annual:,.0f} first visits)"
+    elif not have_territory:
+        return synthetic_national(scale=scale), \
+            f"synthetic network of 2,600 sites, 14 visits per open day × {scale:g} (fssim.territory not available)"
+    elif _has_anct_data():
+        path = workload_path("france-services-2024.yaml")
+        annual = load_config(path).catchment.annual_visits * scale
+        cfg = load_config(path, {"catchment.annual_visits": annual})
+        what = f"{_named(path)}: ANCT list of August 2024, {annual:,.0f} first visits"
+    else:
+        path = workload_path("national-1800.yaml")
         annual = NATIONAL_1800_ANNUAL * scale
-        return load_config(path, {"catchment.annual_visits": annual}), \
-            f"configs/national-1800.yaml scaled to {annual:,.0f} first visits (no ANCT data directory)"
-    return synthetic_national(scale=scale), \
-        f"synthetic network of 2,600 sites, 14 visits per open day × {scale:g} (fssim.territory not available)"
+        cfg = load_config(path, {"catchment.annual_visits": annual})
+        what = f"{_named(path)} scaled to {annual:,.0f} first visits (no ANCT data directory)"
+    if departements:
+        cfg = restrict(cfg, departements)
+        what += f", départements {', '.join(departements)} only (demand pro rata of population)"
+    return cfg, what
 
 
 def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None = None,
-                   max_shard_sites: int | None = 150) -> dict:
+                   max_shard_sites: int | None = 150, *, config_path: str | Path | None = None,
+                   departements: list[str] | None = None) -> dict:
     """Simulate one replication of the national year on ``workers`` local processes; returns the figures.
 
     ``wall_s`` covers simulation and KPI partials of every shard with the workers already started;
@@ -85,7 +137,7 @@ def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None =
     from ..scenario import build_scenario
 
     if config is None:
-        config, what = national_workload(scale)
+        config, what = national_workload(scale, config_path, departements)
     else:
         what = config.name
     t0 = time.perf_counter()
