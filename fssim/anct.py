@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fssim.datadir import require_data_file, resolve_data_dir
+from fssim.datadir import read_csv_text, require_data_file, resolve_data_dir
 from fssim.errors import InputError
-from fssim.hours import DAY_COLUMNS, DAYS, HoursParseError, OverlapError, open_days, parse_day, weekly_hours
+from fssim.hours import (DAY_COLUMNS, DAYS, HoursParseError, OverlapError, open_days, parse_day, reads_as_closed,
+                         weekly_hours)
 
 FORMATS = ("fixe", "fixe_antenne", "multisites", "bus", "itinerante")
 ROLES = ("principal", "antenne")
@@ -45,7 +46,7 @@ DUPLICATE_DISTANCE_M = 50.0
 TOKEN_SIMILARITY = 0.8
 
 _COMMUNE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
-_SNAPSHOT = re.compile(r"^\d{4}-\d{2}$")
+_SNAPSHOT = re.compile(r"^(?:\d{4}-\d{2}|latest)$")  # "latest": written by `fssim data fetch`
 
 
 @dataclass
@@ -121,16 +122,15 @@ def _locate(path_or_snapshot: str | Path, data_dir: str | Path | None) -> Path:
         raise InputError(f"{error}{hint}") from None
 
 
+ANCT_FIX = ("the ANCT list of France services sites, UTF-8, comma-separated, one header row "
+            "(id_fs,insee_dep,lib_fs,…,h_lundi,…,type_fs,format_fs…) as published on data.gouv.fr")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(f"not UTF-8 text ({error.reason}); save the file as UTF-8", file=str(path)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(f"not a readable CSV ({error}); the ANCT lists are comma-separated with one header row",
-                         file=str(path)) from None
-    frame.columns = [c.strip() for c in frame.columns]
-    return frame.apply(lambda col: col.str.strip())
+    frame = read_csv_text(path, what="an ANCT list", fix=ANCT_FIX)
+    if frame.empty:
+        raise InputError(f"the file has a header but no site row; expected {ANCT_FIX}", file=str(path))
+    return frame
 
 
 def _sha256(path: Path) -> str:
@@ -150,9 +150,13 @@ def _generation(frame: pd.DataFrame, path: Path) -> str:
         required, generation = REQUIRED_2024, "2024"
     missing = [c for c in required if c not in frame.columns]
     if missing:
+        found = list(frame.columns)
+        seen = ", ".join(found[:8]) + (", …" if len(found) > 8 else "")
+        lead = ("this is not an ANCT list (none of its columns is)" if len(missing) == len(required)
+                else f"missing column(s) {', '.join(missing)}")
         raise InputError(
-            f"missing column(s) {', '.join(missing)}; expected the ANCT list schema ({', '.join(required)})",
-            file=str(path), field=missing[0],
+            f"{lead}; the header has {len(found)} column(s): {seen}; expected the ANCT list schema "
+            f"({', '.join(required)})", file=str(path), field=missing[0],
         )
     return generation
 
@@ -239,6 +243,22 @@ def _codes(frame: pd.DataFrame, lines: np.ndarray, problems: _Problems) -> tuple
     return deps, communes, postcodes
 
 
+def _read_day(text: str) -> tuple[list, str | None, str]:
+    """(intervals, problem code or None, detail) of one cell; never raises, never drops text silently."""
+    try:
+        intervals = parse_day(text)
+    except OverlapError as error:
+        try:
+            return parse_day(text, merge_overlaps=True), "overlapping_hours", f"{error}; merged"
+        except HoursParseError as other:  # overlap in one schedule, another fault in the next
+            return [], "malformed_hours", f"{other}; day left closed"
+    except HoursParseError as error:
+        return [], "malformed_hours", f"{error}; day left closed"
+    if not intervals and not reads_as_closed(text):
+        return [], "unread_hours", "no opening time found in this text; day left closed"
+    return intervals, None, ""
+
+
 def _hours(frame: pd.DataFrame, lines: np.ndarray, problems: _Problems) -> list[dict]:
     calendars = []
     ids = frame["id_fs"].tolist()
@@ -248,13 +268,9 @@ def _hours(frame: pd.DataFrame, lines: np.ndarray, problems: _Problems) -> list[
         calendar = {day: [] for day in DAYS}
         for day, column in DAY_COLUMNS.items():
             text = texts[day][i]
-            try:
-                calendar[day] = parse_day(text)
-            except OverlapError as error:
-                calendar[day] = parse_day(text, merge_overlaps=True)
-                problems.add(site, line, column, "overlapping_hours", text, f"{error}; merged")
-            except HoursParseError as error:
-                problems.add(site, line, column, "malformed_hours", text, f"{error}; day left closed")
+            calendar[day], problem, detail = _read_day(text)
+            if problem:
+                problems.add(site, line, column, problem, text, detail)
         calendars.append(calendar)
     return calendars
 

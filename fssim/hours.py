@@ -98,6 +98,13 @@ _CALENDAR_QUALIFIER = re.compile(
     r"\b(?:été|eté|sept|septembre|juin|vacances|semaines? (?:paire|impaire)s?|du mois|de chaque mois)\b"
 )
 _NO_HOURS = re.compile(r"^\s*(?:-+|horaires non communiqu[ée]s)?\s*$", re.IGNORECASE)
+# Texts that mean "closed" or "no fixed hours" in the real lists (see the module docstring); any other text
+# without a time is unreadable and the loaders report it.
+_CLOSED_TEXT = re.compile(
+    r"^(?:-+|horaires non communiqu[ée]s|sur (?:rdv|rendez-vous)|selon planning(?: du)? bus|"
+    r"(?:espace )?ferm[ée]e?(?: ce jour)?|si besoin)?$"
+)
+_EMPTY_SLOT = re.compile(r"0?0[:h]00\s*-\s*0?0[:h]00")
 
 
 def _normalise(text: str) -> str:
@@ -200,6 +207,17 @@ def _parse(raw: str, merge_overlaps: bool) -> list[Interval]:
     for section in sections:
         pairs.extend(_intervals(_times(section, raw), raw, merge_overlaps))
     return _merge(pairs)
+
+
+def reads_as_closed(text: str | None) -> bool:
+    """True when text without any opening time means "closed / not given" (blank, ``-``, ``Sur RDV``,
+    ``Horaires non communiqués``, ``Selon planning bus``, ``Espace fermé ce jour``, ``Si besoin``, the 2024
+    form's ``00:00 - 00:00``); False for any other text, e.g. ``matin`` or ``voir site web``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return True
+    plain = _EMPTY_SLOT.sub(" ", _normalise(str(text)))
+    plain = " ".join(re.sub(r"[/;:.]+", " ", plain).split())
+    return bool(_CLOSED_TEXT.match(plain))
 
 
 def _clock(minutes: int) -> str:

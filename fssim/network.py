@@ -107,8 +107,11 @@ def from_anct(config: Config, communes: pd.DataFrame, aliases: pd.DataFrame | No
 def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTable:
     """Place ``n_sites`` sites (fssim.placement) and open them in placement order along the phases."""
     from .placement import PlacementProblem
+    from .travel import TravelMatrix
 
     pl, net = config.network.placement, config.network
+    if isinstance(model, TravelMatrix):  # placement chooses communes: the matrix must reach communes
+        model.check_for_placement(communes)
     problem = PlacementProblem(communes, n_sites=pl.n_sites, max_minutes=pl.max_minutes, model=model,
                                one_per_canton=pl.one_per_canton)
     problem.solve(method=pl.method)
@@ -144,6 +147,8 @@ def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTabl
     table.attrs["placement"] = {"covered_share": float(problem.share_covered), "method": problem.method,
                                 "solve_seconds": float(problem.solve_seconds),
                                 "cantons_without_site": int(len(problem.cantons_without_site))}
+    if isinstance(model, TravelMatrix):  # placed ids are generated: sites are found by their commune
+        model.check_sites(table, what="placed sites")
     return NetworkTable(table)
 
 

@@ -10,6 +10,8 @@ communes × sites matrix (35,000 × 2,800 in France).
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -125,49 +127,88 @@ class TimeModel(Protocol):
     def minutes(self, orig_lat, orig_lon, orig_density, dest_lat, dest_lon) -> np.ndarray: ...
 
 
+MAX_UNKNOWN_ORIGIN_SHARE = 0.01
+"""Origins of a travel matrix unknown to France: a warning up to this share of its distinct origins (a few
+communes merged or renamed since the matrix was made), an error above it (wrong or unpadded codes)."""
+
+MATRIX_FIX = ("a travel matrix is a UTF-8, comma-separated CSV (or a Parquet file) with columns origin (INSEE "
+              "commune code, zero-padded: '01033'), destination (site_id of the network, or the INSEE code of "
+              "the site's commune) or destination_commune (INSEE code), and minutes (road minutes ≥ 0)")
+
+
 @dataclass
 class TravelMatrix:
-    """User-supplied travel times: one row per (origin commune, destination site) with road minutes."""
+    """User-supplied travel times: one row per (origin commune, destination) with road minutes.
+
+    A destination is a site id or a commune code: a site is looked up by its ``site_id`` first, then by its
+    ``commune`` (so a matrix between communes serves placed sites, whose ids are generated). A file whose
+    destination column is named ``destination_commune`` is keyed by commune only.
+    """
 
     table: pd.DataFrame  # origin (str), destination (str), minutes (float)
     source: str = "<table>"
+    keyed_by: str = "site or commune"  # or "commune" (a destination_commune column)
+    notes: list[str] = field(default_factory=list)  # warnings found while loading (unknown origins…)
 
     COLUMNS = ("origin", "destination", "minutes")
 
     @classmethod
-    def from_file(cls, path, *, communes: pd.DataFrame | None = None,
-                  sites: pd.DataFrame | None = None) -> "TravelMatrix":
-        """Read a CSV or Parquet matrix and validate it (codes are checked when communes/sites are given)."""
+    def from_file(cls, path, *, communes: pd.DataFrame | None = None, sites: pd.DataFrame | None = None,
+                  check_france: bool = True) -> "TravelMatrix":
+        """Read a CSV or Parquet matrix and validate it.
+
+        Origins must be communes of ``communes`` when given; otherwise (``check_france``) of France (current
+        codes and their old / arrondissement aliases), with up to MAX_UNKNOWN_ORIGIN_SHARE unknown allowed
+        (a warning). Destinations are checked against ``sites`` when given.
+        """
         path = Path(path)
         if not path.exists():
-            raise InputError("file not found; give the path of a CSV or Parquet travel matrix", file=str(path))
+            raise InputError(f"file not found; give the path of a CSV or Parquet travel matrix ({MATRIX_FIX})",
+                             file=str(path), field="territory.travel_matrix")
+        if path.is_dir():
+            raise InputError("this is a folder; give the path of a CSV or Parquet travel matrix", file=str(path))
         suffix = path.suffix.lower()
-        try:
-            if suffix in (".parquet", ".pq"):
+        if suffix in (".parquet", ".pq"):
+            try:
                 df = pd.read_parquet(path)
-            elif suffix in (".csv", ".txt", ".gz"):
-                df = pd.read_csv(path, dtype={"origin": str, "destination": str}, keep_default_na=False,
-                                 na_values=[""])
-            else:
-                raise InputError("unknown format; use a .csv or .parquet file", file=str(path))
-        except InputError:
-            raise
-        except Exception as exc:  # pandas/pyarrow parse errors
-            raise InputError(f"cannot read travel matrix ({exc})", file=str(path)) from exc
+            except Exception as exc:  # pyarrow errors: not a Parquet file, truncated…
+                raise InputError(f"cannot read this Parquet file ({exc}); {MATRIX_FIX}", file=str(path)) from exc
+            if df.columns.duplicated().any():
+                dup = sorted(set(df.columns[df.columns.duplicated()]))
+                raise InputError(f"column(s) {dup} appear twice; keep one", file=str(path), field=dup[0])
+        elif suffix in (".csv", ".txt", ".gz"):
+            from .datadir import read_csv_text
+            df = read_csv_text(path, what="a travel matrix", fix=MATRIX_FIX)
+        else:
+            raise InputError(f"unknown format {suffix or '(no extension)'!r}; use a .csv or .parquet file",
+                             file=str(path))
         is_csv = suffix not in (".parquet", ".pq")  # CSV: report file lines (header = line 1)
-        return cls.from_frame(df, source=str(path), communes=communes, sites=sites,
-                              first_row=2 if is_csv else 1, row_word="line" if is_csv else "row")
+        tm = cls.from_frame(df, source=str(path), communes=communes, sites=sites,
+                            first_row=2 if is_csv else 1, row_word="line" if is_csv else "row")
+        if communes is None and check_france:
+            tm.check_origins_in_france()
+        return tm
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, source: str = "<table>", communes: pd.DataFrame | None = None,
                    sites: pd.DataFrame | None = None, first_row: int = 1, row_word: str = "row") -> "TravelMatrix":
-        """Validate a DataFrame with columns origin, destination, minutes; errors name source, column, row."""
+        """Validate a DataFrame with columns origin, destination (or destination_commune), minutes; errors name
+        source, column, row."""
+        keyed_by = "site or commune"
+        if "destination_commune" in df.columns:
+            if "destination" in df.columns:
+                raise InputError("both destination and destination_commune columns are given; keep one "
+                                 "(destination: site id or commune code; destination_commune: commune code)",
+                                 file=source, field="destination_commune")
+            df = df.rename(columns={"destination_commune": "destination"})
+            keyed_by = "commune"
         missing = [c for c in cls.COLUMNS if c not in df.columns]
         if missing:
-            raise InputError(f"missing column(s) {missing}; the travel matrix needs columns "
-                             f"{list(cls.COLUMNS)} (origin = INSEE commune code, destination = site id)",
-                             file=source)
+            found = [str(c) for c in df.columns]
+            raise InputError(f"missing column(s) {missing}; the file has {found[:6]}; {MATRIX_FIX}", file=source)
         df = df.reset_index(drop=True)
+        if df.empty:
+            raise InputError(f"the travel matrix has no row; {MATRIX_FIX}", file=source)
 
         def where(mask):
             i = int(np.flatnonzero(np.asarray(mask))[0])
@@ -183,12 +224,15 @@ class TravelMatrix:
         bad = minutes.isna() | ~np.isfinite(minutes.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
             i, at = where(bad)
-            raise InputError(f"not a finite number at {at}: {df['minutes'].iloc[i]!r}", file=source, field="minutes")
+            raw = df["minutes"].iloc[i]
+            hint = " (use a decimal point: 12.5, not 12,5)" if re.fullmatch(r"\s*\d+,\d+\s*", str(raw)) else ""
+            raise InputError(f"not a finite number at {at}: {raw!r} ({int(bad.sum())} such rows); minutes must "
+                             f"be a number of road minutes{hint}", file=source, field="minutes")
         neg = minutes < 0
         if neg.any():
             i, at = where(neg)
-            raise InputError(f"negative travel time at {at}: {minutes.iloc[i]}; minutes must be ≥ 0",
-                             file=source, field="minutes")
+            raise InputError(f"negative travel time at {at}: {minutes.iloc[i]} ({int(neg.sum())} such rows); "
+                             f"minutes must be ≥ 0", file=source, field="minutes")
         table = pd.DataFrame({
             "origin": df["origin"].astype(object).map(lambda v: str(v).strip()).astype(object),
             "destination": df["destination"].astype(object).map(lambda v: str(v).strip()).astype(object),
@@ -197,8 +241,11 @@ class TravelMatrix:
         dup = table.duplicated(["origin", "destination"])
         if dup.any():
             i, at = where(dup)
-            raise InputError(f"pair ({table.origin.iloc[i]}, {table.destination.iloc[i]}) given twice, "
-                             f"again at {at}; keep one row per origin and destination", file=source, field="origin")
+            first = int(np.flatnonzero(((table.origin == table.origin.iloc[i])
+                                        & (table.destination == table.destination.iloc[i])).to_numpy())[0])
+            raise InputError(f"pair ({table.origin.iloc[i]}, {table.destination.iloc[i]}) given twice, at "
+                             f"{row_word} {first + first_row} and again at {at} ({int(dup.sum())} repeated "
+                             f"rows); keep one row per origin and destination", file=source, field="origin")
         if communes is not None:
             known = set(codes_of(communes["code"]))
             unknown = ~table["origin"].isin(known)
@@ -207,15 +254,107 @@ class TravelMatrix:
                 raise InputError(f"unknown commune code {table.origin.iloc[i]!r} at {at} "
                                  f"({int(unknown.sum())} such rows); use INSEE codes of the territory, "
                                  f"zero-padded ('01033')", file=source, field="origin")
+        tm = cls(table=table, source=source, keyed_by=keyed_by)
         if sites is not None:
-            known = set(codes_of(sites["site_id"]))
-            unknown = ~table["destination"].isin(known)
+            keys = tm.site_keys(sites)
+            unknown = ~table["destination"].isin(set(keys["key"]))
             if unknown.any():
                 i, at = where(unknown)
                 raise InputError(f"unknown site id {table.destination.iloc[i]!r} at {at} "
-                                 f"({int(unknown.sum())} such rows); use the site_id of the network",
-                                 file=source, field="destination")
-        return cls(table=table, source=source)
+                                 f"({int(unknown.sum())} such rows); use the site_id of the network "
+                                 f"(or the INSEE code of its commune)", file=source, field="destination")
+        return tm
+
+    def check_origins_in_france(self) -> None:
+        """Origins unknown to France: a warning (and a note) for a few, an InputError above
+        MAX_UNKNOWN_ORIGIN_SHARE of the distinct origins; both give the count and examples."""
+        from .territory import load_territory
+
+        terr = load_territory()
+        known = set(codes_of(terr.communes["code"])) | set(codes_of(terr.aliases["code"]))
+        origins = pd.unique(self.table["origin"])
+        unknown = sorted(o for o in origins if o not in known)
+        if not unknown:
+            return
+        share = len(unknown) / len(origins)
+        examples = ", ".join(repr(u) for u in unknown[:5])
+        unpadded = [u for u in unknown if u.isdigit() and len(u) == 4]
+        hint = (f" ({len(unpadded)} look like codes that lost their leading zero: write '0{unpadded[0]}', not "
+                f"'{unpadded[0]}')" if unpadded else "")
+        text = (f"{len(unknown)} of the {len(origins)} origin codes ({share:.1%}) are not INSEE codes of French "
+                f"communes, e.g. {examples}{hint}")
+        if share > MAX_UNKNOWN_ORIGIN_SHARE:
+            raise InputError(f"{text}; more than {MAX_UNKNOWN_ORIGIN_SHARE:.0%} is a wrong file or wrong codes: "
+                             f"use current INSEE commune codes, zero-padded ('01033')",
+                             file=self.source, field="origin")
+        note = f"{self.source}: {text}; their rows are ignored"
+        self.notes.append(note)
+        warnings.warn(note, UserWarning, stacklevel=3)
+
+    def site_keys(self, sites: pd.DataFrame) -> pd.DataFrame:
+        """How each site is found in the matrix: columns site_id, key (its id, else its commune; None if neither
+        is a destination). A matrix with a destination_commune column is looked up by commune only."""
+        ids = codes_of(sites["site_id"]) if "site_id" in sites.columns else np.empty(0, object)
+        dests = set(self.table["destination"])
+        key = np.full(len(ids), None, dtype=object)
+        if self.keyed_by != "commune":
+            by_id = np.array([i in dests for i in ids], dtype=bool)
+            key[by_id] = ids[by_id]
+        if "commune" in sites.columns:
+            com = codes_of(sites["commune"])
+            by_com = np.array([k is None and c is not None and c in dests for k, c in zip(key, com)], dtype=bool)
+            key[by_com] = com[by_com]
+        return pd.DataFrame({"site_id": ids, "key": key})
+
+    def check_sites(self, sites: pd.DataFrame, what: str = "sites of the network") -> list[str]:
+        """Site ids absent from the matrix (their catchment is empty); an InputError when none is in it."""
+        keys = self.site_keys(sites)
+        absent = keys.loc[keys["key"].isna(), "site_id"].tolist()
+        if len(keys) and len(absent) == len(keys):
+            dests = sorted(set(self.table["destination"]))
+            placed = " (placed sites are known by their commune)" if "commune" in sites.columns else ""
+            raise InputError(
+                f"none of the {len(keys)} {what} (e.g. {absent[:3]}) is a destination of the travel "
+                f"matrix (its destinations are e.g. {dests[:3]}): every site would be out of reach. Give "
+                f"destination = the site_id of the network, or the INSEE code of the site's commune{placed}",
+                file=self.source, field="destination")
+        return absent
+
+    def check_for_placement(self, communes: pd.DataFrame) -> None:
+        """Placement chooses communes: the matrix must give minutes to destination communes of the territory."""
+        codes = set(codes_of(communes["code"]))
+        if not any(d in codes for d in pd.unique(self.table["destination"])):
+            dests = sorted(set(self.table["destination"]))[:3]
+            raise InputError(
+                f"network.source: placement chooses communes, but none of the destinations of the travel matrix "
+                f"(e.g. {dests}) is a commune of the territory; give one row per (origin commune, destination "
+                f"commune) with destination = INSEE code (or name the column destination_commune)",
+                file=self.source, field="destination")
+
+
+def matrix_path(config) -> str | None:
+    """The config's ``territory.travel_matrix``, relative paths taken from the config file's folder."""
+    path = config.territory.travel_matrix
+    if not path:
+        return None
+    if config.base_dir is not None and not pd.io.common.is_url(path):
+        p = Path(path)
+        path = str(p if p.is_absolute() else config.base_dir / p)
+    return path
+
+
+def check_matrix_file(config) -> TravelMatrix | None:
+    """Load and check the config's travel matrix (``fssim validate`` calls this): missing file, format,
+    codes; with ``network.source: placement``, destinations must be communes. None when there is none."""
+    path = matrix_path(config)
+    if path is None:
+        return None
+    tm = TravelMatrix.from_file(path)
+    net = getattr(config, "network", None)
+    if net is not None and net.source == "placement":
+        from .territory import load_territory
+        tm.check_for_placement(load_territory().communes)
+    return tm
 
 
 @dataclass
@@ -293,7 +432,7 @@ def travel_times(communes: pd.DataFrame, sites: pd.DataFrame, model=None, *, k: 
     out_ids = np.full((n, k), None, dtype=object)
     out_min = np.full((n, k), np.inf)
     if isinstance(model, TravelMatrix):
-        return _nearest_from_matrix(codes, site_ids, model, k, out_ids, out_min)
+        return _nearest_from_matrix(codes, sites, model, k, out_ids, out_min)
     check_points(sites, "sites", "site_id")
     if n == 0 or m == 0:
         return NearestResult(codes, out_ids, out_min)
@@ -323,16 +462,20 @@ def travel_times(communes: pd.DataFrame, sites: pd.DataFrame, model=None, *, k: 
     return NearestResult(codes, out_ids, out_min)
 
 
-def _nearest_from_matrix(codes, site_ids, tm: TravelMatrix, k, out_ids, out_min) -> NearestResult:
-    t = tm.table
-    t = t[t["destination"].isin(set(site_ids)) & t["origin"].isin(set(codes))]
-    t = t.sort_values(["origin", "minutes", "destination"], kind="stable")
+def _nearest_from_matrix(codes, sites, tm: TravelMatrix, k, out_ids, out_min) -> NearestResult:
+    keys = tm.site_keys(sites).dropna(subset=["key"])
+    if len(sites):
+        tm.check_sites(sites, what="sites asked for")
+    t = tm.table[tm.table["origin"].isin(set(codes))]
+    # one row per (origin, site): a commune destination serves every site of that commune
+    t = t.merge(keys, left_on="destination", right_on="key")[["origin", "site_id", "minutes"]]
+    t = t.sort_values(["origin", "minutes", "site_id"], kind="stable")
     t = t.assign(rank=t.groupby("origin", sort=False).cumcount())
     t = t[t["rank"] < k]
     pos = pd.Series(np.arange(len(codes)), index=pd.Index(codes)).groupby(level=0).first()
     rows = pos.reindex(t["origin"].to_numpy()).to_numpy()
     ranks = t["rank"].to_numpy()
-    out_ids[rows, ranks] = t["destination"].to_numpy()
+    out_ids[rows, ranks] = t["site_id"].to_numpy()
     out_min[rows, ranks] = t["minutes"].to_numpy()
     # a commune listed twice gets the same answer twice
     first = pos.reindex(codes).to_numpy()

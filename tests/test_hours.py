@@ -156,3 +156,23 @@ def test_every_value_of_the_real_files_is_read_or_rejected_cleanly():
     assert len(rejected) <= 12, rejected
     for text in values_2024:  # the 2024 list is regular: all read once overlaps are merged
         parse_day(text, merge_overlaps=True)
+
+
+def test_texts_without_times_in_the_real_files_all_mean_closed():
+    """The loaders report any other text without a time (fssim.hours.reads_as_closed): none in the real lists."""
+    from fssim.hours import reads_as_closed
+
+    unread = set()
+    for path in sorted(DATA_DIR.glob("france-services-*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in DAY_COLUMNS.values():
+            for text in set(frame[column]):
+                try:
+                    empty = parse_day(text, merge_overlaps=True) == []
+                except HoursParseError:
+                    continue
+                if empty and not reads_as_closed(text):
+                    unread.add(text)
+    assert unread == set()
+    assert not reads_as_closed("matin") and not reads_as_closed("voir le site internet")
+    assert reads_as_closed("Sur RDV") and reads_as_closed("00:00 - 00:00") and reads_as_closed("")

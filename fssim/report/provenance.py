@@ -46,8 +46,16 @@ class _Finder(HTMLParser):
             self.parts.append(data)
 
 
+REGENERATE = "regenerate it from the run directory with `fssim report RUN_DIR`"
+
+
+def _looks_like_fssim(text: str) -> bool:
+    return '<meta name="generator" content="fssim' in text[:4096]
+
+
 def read_embedded(report_html: str | Path) -> dict:
-    """The config and manifest embedded in an fssim report (InputError if the file is not one)."""
+    """The config and manifest embedded in an fssim report (InputError if the file is not one, is truncated
+    or its embedded element is damaged)."""
     path = Path(report_html)
     if not path.is_file():
         raise InputError("file not found; give an HTML report written by `fssim report`", file=str(path))
@@ -56,36 +64,51 @@ def read_embedded(report_html: str | Path) -> dict:
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file; give an HTML report written by `fssim report`",
                          file=str(path)) from None
+    ours = _looks_like_fssim(text)
+    truncated = ours and not text.rstrip().endswith("</html>")
     finder = _Finder()
     finder.feed(text)
+    if truncated or finder.inside:
+        raise InputError("the report is truncated (it stops before its end, </html>): copy the whole file again "
+                         f"or {REGENERATE}", file=str(path))
     if not finder.found:
-        raise InputError(f"not an fssim report (no <script id=\"{ELEMENT_ID}\"> element); give an HTML report "
+        lead = ("an fssim report without its embedded configuration" if ours else "not an fssim report")
+        raise InputError(f"{lead} (no <script id=\"{ELEMENT_ID}\"> element); give an HTML report "
                          "written by `fssim report`", file=str(path))
     try:
         doc = json.loads("".join(finder.parts))
     except json.JSONDecodeError as e:
-        raise InputError(f"the embedded configuration is not valid JSON ({e}); the report was damaged",
-                         file=str(path)) from None
+        raise InputError(f"the embedded configuration is not valid JSON ({e}); the report was damaged: "
+                         f"{REGENERATE}", file=str(path)) from None
     if not isinstance(doc, dict) or doc.get("fssim_report") != 1 or not isinstance(doc.get("config"), dict):
-        raise InputError("the embedded element is not an fssim report configuration", file=str(path))
+        raise InputError(f"the embedded element is not an fssim report configuration; {REGENERATE}",
+                         file=str(path))
+    if not isinstance(doc.get("manifest"), dict):
+        raise InputError(f"the embedded element has no manifest (the run's manifest.json); {REGENERATE}",
+                         file=str(path), field="manifest")
     return doc
 
 
 def rerun(report_html: str | Path, out_dir: str | Path):
     """Redo the run described by a report and write it to ``out_dir``; returns the :class:`RunResult`.
 
-    The embedded config must match the manifest's ``config_sha256`` (otherwise the report was edited).
+    The embedded config must match the manifest's ``config_sha256``: a missing checksum is refused like a
+    wrong one (the config could have been edited and nothing would tell).
     """
     from ..run import simulate
 
     doc = read_embedded(report_html)
+    original = doc["manifest"]
+    expected = original.get("config_sha256")
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise InputError("the embedded manifest has no valid config_sha256, so the embedded config cannot be "
+                         f"checked against the run it describes (the report was edited or damaged); {REGENERATE}",
+                         file=str(report_html), field="manifest.config_sha256")
     config = config_from_dict(doc["config"], source=f"{report_html} (embedded config)")
-    expected = (doc.get("manifest") or {}).get("config_sha256")
-    if expected and config.digest() != expected:
+    if config.digest() != expected:
         raise InputError("the embedded config does not match the manifest's config_sha256: the report was "
-                         "edited; regenerate it with `fssim report RUN_DIR`", file=str(report_html))
+                         f"edited; {REGENERATE}", file=str(report_html), field="manifest.config_sha256")
     result = simulate(config)
-    original = doc.get("manifest") or {}
     result.manifest["rerun_of"] = {"report": Path(report_html).name, "config_sha256": expected,
                                    "created": original.get("created")}
     result.manifest["command"] = f"fssim rerun {Path(report_html).name}"
