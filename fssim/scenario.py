@@ -84,17 +84,12 @@ def departement_of(code: str | None) -> str:
 
 def road_model(config: Config):
     """The travel-time model of the config: a user matrix when given, else the road model."""
-    from .travel import RoadModel, TravelMatrix
+    from .travel import RoadModel, TravelMatrix, matrix_path
 
-    t = config.territory
-    if t.travel_matrix:
-        path = t.travel_matrix
-        if config.base_dir is not None and not pd.io.common.is_url(path):
-            from pathlib import Path
-            p = Path(path)
-            path = str(p if p.is_absolute() else config.base_dir / p)
+    path = matrix_path(config)
+    if path:
         return TravelMatrix.from_file(path)
-    return RoadModel(**t.travel.model_dump())
+    return RoadModel(**config.territory.travel.model_dump())
 
 
 def load_scenario_territory(config: Config):
@@ -179,6 +174,9 @@ def build_network(config: Config):
         raise InputError("the network has no site in this territory and these formats; check network.formats "
                          "and territory.departements", field="network")
     check_hours(nt.sites)
+    from .travel import TravelMatrix
+    if isinstance(model, TravelMatrix):
+        model.check_sites(nt.sites)  # a matrix that reaches none of the sites is an error, before any run
     return terr, nt, model
 
 
