@@ -265,10 +265,10 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     """Draw the primary visits of a site or bus for the whole horizon from its own streams.
 
     ``rng`` is the site's :class:`~fssim.randomness.Streams` (or its demand Generator, whose key names
-    them). A citizen is the pair (demand unit, index k within the unit): the unit's count is the Poisson
-    quantile of one uniform, and each attribute (arrival time, démarche, booking, no-show, service time,
-    follow-up, patience, return) is read from its own named stream at (unit, k), before appointments
-    move anyone. So turning on appointments, changing the mix of démarches or adding citizens to a day
+    them). A citizen is the pair (day, index k of the citizen among the day's draws, see
+    :func:`_unit_offsets` for a bus): each unit's count is the Poisson quantile of one uniform, and each
+    attribute (arrival time, démarche, booking, no-show, service time, follow-up, patience, return) is
+    read from its own named stream at (day, k), before appointments move anyone. So turning on appointments, changing the mix of démarches or adding citizens to a day
     leaves every other citizen exactly as they were.
     """
     streams = rng if isinstance(rng, Streams) else Streams.of(rng)
@@ -281,7 +281,11 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     time = _times_in_units(profile, units, counts, streams.uniforms("arrival", day, k))
     order = np.argsort(time, kind="stable")
     time, day, k = time[order], day[order], k[order]
-    draw = lambda name: streams.uniforms(name, day, k)  # noqa: E731 - one uniform per citizen, in arrival order
+
+    def draw(name: str) -> np.ndarray:
+        """One uniform per citizen from the stream ``name``, in arrival order."""
+        return streams.uniforms(name, day, k)
+
     n = len(time)
     demarche = (draw("demarche")[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
     a = _attributes(model, demarche, draw)
