@@ -1,20 +1,28 @@
 """Catchments: how the demand of each commune reaches the sites, phase by phase of a rollout.
 
 ``CatchmentProblem(communes, sites, spec, model).solve(dates)`` assigns each commune's demand to its
-nearest open site (or spreads it over its nearest candidates with a gravity choice model) on each date,
-with demand per inhabitant falling with travel time, scaled once so that the network open on the
-reference date receives the configured annual volume. Site volumes therefore come from geography:
-a site opening nearby takes demand from its neighbours and creates some of its own.
+nearest open site (or spreads it over its nearest candidates with a gravity choice model) on each date.
+Demand is a rate per inhabitant that does not depend on the network (``catchment.annual_visits`` over
+France's population: the national volume if everyone lived at zero minutes from a site), falling with
+each commune's travel time. Site volumes therefore come from geography alone: a site opening nearby takes
+demand from its neighbours and creates some of its own, and a site whose catchment is unchanged keeps a
+bit-identical volume (sums in a fixed order, rounded to ``VOLUME_DECIMALS``) whatever the other sites, so
+its citizens stay the same (common random numbers across networks).
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pandas as pd
 
 from .config import Catchment
 from .errors import InputError
+
+VOLUME_DECIMALS = 6
+"""Site volumes (visits a year) are rounded to this many decimals, so that they do not depend on the
+order in which the other sites' flows were summed."""
 
 
 def _open_on(sites: pd.DataFrame, date: dt.date) -> pd.DataFrame:
@@ -35,7 +43,7 @@ class CatchmentProblem:
         # point is a stop sends it a share of its demand that grows with the bus's frequency
         self.stops = stops if stops is not None and len(stops) else None
         self.population_share = population_share  # territory population / France's
-        self.rate_per_inhabitant: float | None = None
+        self.rate_per_inhabitant: float | None = None  # first visits a year per inhabitant at zero minutes
         self.volumes: pd.DataFrame | None = None     # site_id, start, visits_per_year
         self.by_commune: pd.DataFrame | None = None  # at the reference date
 
@@ -113,20 +121,35 @@ class CatchmentProblem:
                                  "minutes": t[closer], "weight": (pop * share * decay)[closer]})
         return pd.concat([flows, to_stops], ignore_index=True)
 
+    def demand_rate(self) -> float:
+        """First visits a year per inhabitant at zero minutes from a site, the same for every commune and
+        every network: ``annual_visits`` over France's population (the territory's over its share)."""
+        pop = float(self.communes["population"].sum())
+        if pop <= 0:
+            raise InputError("the territory has no inhabitants; check territory.departements", field="territory")
+        return self.spec.annual_visits * self.population_share / pop
+
+    def site_volumes(self, flows: pd.DataFrame) -> pd.Series:
+        """Visits a year per site: its flows summed in (site, commune) order and rounded, so that a site
+        with the same catchment gets the same bits whatever the other sites."""
+        f = flows.assign(visits=flows["weight"].to_numpy(float) * self.rate_per_inhabitant)
+        f = f.sort_values(["site_id", "code"], kind="stable")
+        ids, start = np.unique(f["site_id"].to_numpy(), return_index=True)
+        totals = [math.fsum(part) for part in np.split(f["visits"].to_numpy(float), start[1:])]
+        return pd.Series(np.round(totals, VOLUME_DECIMALS), index=pd.Index(ids, name="site_id"))
+
     def solve(self, dates: list[dt.date], reference_date: dt.date) -> "CatchmentProblem":
         ref = self._flows(reference_date)
-        total = ref["weight"].sum()
-        if total <= 0:
+        if ref["weight"].sum() <= 0:
             raise InputError(f"no site is open on the catchment reference date {reference_date}; "
                              "set catchment.reference_date to a date when sites are open", field="catchment")
-        target = self.spec.annual_visits * self.population_share
-        self.rate_per_inhabitant = target / total
+        self.rate_per_inhabitant = self.demand_rate()
         rows = []
         for d in sorted(set(dates)):
             f = self._flows(d)
             if f.empty:
                 continue
-            v = f.groupby("site_id")["weight"].sum() * self.rate_per_inhabitant
+            v = self.site_volumes(f)
             rows.append(pd.DataFrame({"site_id": v.index, "start": d, "visits_per_year": v.to_numpy()}))
         self.volumes = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
             columns=["site_id", "start", "visits_per_year"])

@@ -3,8 +3,10 @@
 For each site the whole horizon is drawn at once (vectorised): a non-homogeneous Poisson process over
 the opening hours, with weekday, month and hour-of-day profiles, then every citizen's attributes
 (démarche, booked or walk-in, no-show, service time, patience, follow-up and return decisions). Drawing
-all of a citizen's random numbers up front, from the site's own named stream, is what keeps common
-random numbers across scenarios: changing staffing changes outcomes, never the citizens.
+all of a citizen's random numbers up front, each attribute from its own named stream of the site and keyed
+by the citizen (day, index in the day), is what keeps common random numbers across scenarios: changing
+staffing or appointments changes outcomes, never the citizens; more demand adds citizens, it does not
+redraw the others.
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .calendar import DAY, Session, day_dates
 from . import defaults as D
 from .config import Bus, Config, Site
 from .defaults import WEEKDAYS
+from .randomness import Streams
 
 WALK_IN, BOOKED, RETURN, FOLLOW_UP, REDIRECT = 0, 1, 2, 3, 4
 KINDS = ("walk_in", "booked", "return", "follow_up", "redirected")
@@ -132,6 +136,7 @@ class Arrivals:
     return_u: np.ndarray      # decision uniform for coming back after being sent home
     return_delay: np.ndarray  # days
     return_tod_u: np.ndarray
+    drawn_time: np.ndarray | None = None  # arrival time as drawn, before appointments move it (a stable key)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -256,69 +261,124 @@ def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> Prof
 
 
 def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile: Profile,
-                      rng: np.random.Generator) -> Arrivals:
-    """Draw the primary visits of a site or bus for the whole horizon from its own stream ``rng``."""
-    cfg, beh = model.config, model.config.behaviour
+                      rng: "np.random.Generator | Streams") -> Arrivals:
+    """Draw the primary visits of a site or bus for the whole horizon from its own streams.
+
+    ``rng`` is the site's :class:`~fssim.randomness.Streams` (or its demand Generator, whose key names
+    them). A citizen is the pair (day, index k of the citizen among the day's draws, see
+    :func:`_unit_offsets` for a bus): each unit's count is the Poisson quantile of one uniform, and each
+    attribute (arrival time, démarche, booking, no-show, service time, follow-up, patience, return) is
+    read from its own named stream at (day, k), before appointments move anyone. So turning on appointments, changing the mix of démarches or adding citizens to a day
+    leaves every other citizen exactly as they were.
+    """
+    streams = rng if isinstance(rng, Streams) else Streams.of(rng)
+    beh = model.config.behaviour
     units, unit_day, lam = expected_per_unit(model, site, sessions)
-    counts = rng.poisson(lam) if len(units) else np.zeros(0, dtype=int)
+    offset = _unit_offsets(site, sessions, units, unit_day)
+    counts = _poisson_counts(streams.uniforms("count", unit_day, offset), lam)
     day = np.repeat(unit_day, counts)
-    n = len(day)
-    u_time = rng.random(n)
-    time = np.empty(n)
-    # inverse CDF of each visit's unit, vectorised over all units: unit k's cumulative weights are
-    # shifted by k so that one sorted array holds them all
-    busy = [(k, d) for k, (d, c) in enumerate(zip(units, counts)) if c]
-    if busy:
-        cum_all = np.concatenate([k + profile.cum[d] for k, d in busy])
-        start_all = np.concatenate([profile.starts[d] for _, d in busy])
-        length_all = np.concatenate([profile.lengths[d] for _, d in busy])
-        first = np.cumsum([0] + [len(profile.cum[d]) for _, d in busy[:-1]])
-        last = first + np.array([len(profile.cum[d]) for _, d in busy]) - 1
-        rank = np.repeat(np.array([k for k, _ in busy], dtype=float), counts[[k for k, _ in busy]])
-        which = np.repeat(np.arange(len(busy)), counts[[k for k, _ in busy]])
-        ug = rank + u_time
-        j = np.minimum(np.searchsorted(cum_all, ug, side="right"), last[which])
-        lo = np.where(j > first[which], cum_all[np.maximum(j - 1, 0)], rank)
-        width = cum_all[j] - lo
-        frac = np.where(width > 0, (ug - lo) / np.where(width > 0, width, 1), 0.5)
-        time[:] = start_all[j] + np.clip(frac, 0.0, 1.0) * length_all[j]
+    k = np.repeat(offset, counts) + np.arange(len(day)) - np.repeat(np.cumsum(counts) - counts, counts)
+    time = _times_in_units(profile, units, counts, streams.uniforms("arrival", day, k))
     order = np.argsort(time, kind="stable")
-    time, day = time[order], day[order]
+    time, day, k = time[order], day[order], k[order]
 
-    u_mix = rng.random(n)
-    demarche = (u_mix[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
+    def draw(name: str) -> np.ndarray:
+        """One uniform per citizen from the stream ``name``, in arrival order."""
+        return streams.uniforms(name, day, k)
 
-    booked = np.zeros(n, dtype=bool)
+    n = len(time)
+    demarche = (draw("demarche")[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
+    a = _attributes(model, demarche, draw)
+    a["time"], a["day"], a["drawn_time"] = time, day, time.copy()
+    a["booked"] = np.zeros(n, dtype=bool)
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
-        booked = rng.random(n) < beh.appointment_share
-        time, booked = _book_slots(time, booked, sessions, beh.slot_minutes, beh.appointment_desks)
-        order = np.argsort(time, kind="stable")
-        time, day, demarche, booked = time[order], day[order], demarche[order], booked[order]
-    no_show = booked & (rng.random(n) < beh.no_show)
+        wants = draw("booking") < beh.appointment_share
+        a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)
+        order = np.argsort(a["time"], kind="stable")
+        a = {key: v[order] for key, v in a.items()}
+    a["no_show"] = a.pop("no_show_u") < beh.no_show
+    a["no_show"] &= a["booked"]
+    a["patience"] = np.where(a["booked"], np.inf, a["walk_in_patience"])
+    return Arrivals(**a)
 
-    service = np.empty(n)
-    follow_service = np.empty(n)
+
+def _unit_offsets(entity, sessions: list[Session], units, unit_day) -> np.ndarray:
+    """Where each demand unit's citizen indices start. A site's unit is its day (offset 0); a bus's is
+    its visit to a stop, numbered from ``point << 40`` (and the visit's rank among the same day's visits
+    to the same stop, ``<< 32``), so a one-stop bus draws the citizens of a site open at the same hours."""
+    if not isinstance(entity, Bus) or not len(units):
+        return np.zeros(len(units), dtype=np.int64)
+    point = np.array([sessions[j].point for j in units], dtype=np.int64)
+    rank = pd.DataFrame({"d": unit_day, "p": point}).groupby(["d", "p"]).cumcount().to_numpy(np.int64)
+    return (point << 40) + (rank << 32)
+
+
+def _poisson_counts(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Poisson counts by inversion: a slightly larger mean adds citizens, it never redraws the others."""
+    from scipy.stats import poisson
+
+    lam = np.asarray(lam, dtype=float)
+    out = np.zeros(len(lam), dtype=np.int64)
+    on = lam > 0
+    if on.any():
+        out[on] = poisson.ppf(u[on], lam[on]).astype(np.int64)
+    return out
+
+
+def _times_in_units(profile: Profile, units, counts, u_time: np.ndarray) -> np.ndarray:
+    """Arrival times: inverse CDF of each visit's unit profile, vectorised over all units (unit k's
+    cumulative weights are shifted by k so that one sorted array holds them all)."""
+    time = np.empty(len(u_time))
+    busy = [(k, d) for k, (d, c) in enumerate(zip(units, counts)) if c]
+    if not busy:
+        return time
+    cum_all = np.concatenate([k + profile.cum[d] for k, d in busy])
+    start_all = np.concatenate([profile.starts[d] for _, d in busy])
+    length_all = np.concatenate([profile.lengths[d] for _, d in busy])
+    first = np.cumsum([0] + [len(profile.cum[d]) for _, d in busy[:-1]])
+    last = first + np.array([len(profile.cum[d]) for _, d in busy]) - 1
+    rank = np.repeat(np.array([k for k, _ in busy], dtype=float), counts[[k for k, _ in busy]])
+    which = np.repeat(np.arange(len(busy)), counts[[k for k, _ in busy]])
+    ug = rank + u_time
+    j = np.minimum(np.searchsorted(cum_all, ug, side="right"), last[which])
+    lo = np.where(j > first[which], cum_all[np.maximum(j - 1, 0)], rank)
+    width = cum_all[j] - lo
+    frac = np.where(width > 0, (ug - lo) / np.where(width > 0, width, 1), 0.5)
+    time[:] = start_all[j] + np.clip(frac, 0.0, 1.0) * length_all[j]
+    return time
+
+
+def _attributes(model: DemandModel, demarche: np.ndarray, draw) -> dict[str, np.ndarray]:
+    """Each citizen's future, one named stream per attribute; durations by the quantile of their
+    démarche's distribution at their own uniform."""
+    cfg, beh = model.config, model.config.behaviour
+    n = len(demarche)
+    u_service, u_follow_service = draw("service"), draw("follow_up_service")
+    u_follow, u_delay = draw("follow_up"), draw("follow_up_delay")
+    service, follow_service = np.empty(n), np.empty(n)
     follow = np.zeros(n, dtype=bool)
     delay = np.zeros(n, dtype=np.int32)
-    for k, dem in enumerate(cfg.demarches):
-        idx = np.flatnonzero(demarche == k)
-        m = len(idx)
-        if m == 0:
+    for i, dem in enumerate(cfg.demarches):
+        idx = np.flatnonzero(demarche == i)
+        if len(idx) == 0:
             continue
-        service[idx] = dem.service.sample(rng, m)
-        follow_service[idx] = dem.service.sample(rng, m)
-        follow[idx] = rng.random(m) < dem.follow_up.share
-        lo, hi = dem.follow_up.delay_days
-        delay[idx] = rng.integers(lo, hi + 1, m)
-    walk_in_patience = beh.patience.sample(rng, n) if beh.patience is not None else np.full(n, np.inf)
-    patience = np.where(booked, np.inf, walk_in_patience)
-    lo, hi = beh.return_delay_days
-    return Arrivals(
-        time=time, day=day, demarche=demarche, booked=booked, no_show=no_show, service=service,
-        patience=patience, walk_in_patience=walk_in_patience, follow_up=follow, follow_up_delay=delay, follow_up_service=follow_service,
-        follow_up_u=rng.random(n), return_u=rng.random(n), return_delay=rng.integers(lo, hi + 1, n),
-        return_tod_u=rng.random(n),
-    )
+        service[idx] = dem.service.ppf(u_service[idx])
+        follow_service[idx] = dem.service.ppf(u_follow_service[idx])
+        follow[idx] = u_follow[idx] < dem.follow_up.share
+        delay[idx] = _whole_days(u_delay[idx], *dem.follow_up.delay_days)
+    patience = beh.patience.ppf(draw("patience")) if beh.patience is not None else np.full(n, np.inf)
+    return {
+        "demarche": demarche, "no_show_u": draw("no_show"), "service": service, "walk_in_patience": patience,
+        "follow_up": follow, "follow_up_delay": delay, "follow_up_service": follow_service,
+        "follow_up_u": draw("follow_up_time"), "return_u": draw("return"),
+        "return_delay": _whole_days(draw("return_delay"), *beh.return_delay_days),
+        "return_tod_u": draw("return_time"),
+    }
+
+
+def _whole_days(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """A whole number of days, uniform on lo..hi, from a uniform."""
+    return np.minimum(lo + (u * (hi - lo + 1)).astype(np.int64), hi).astype(np.int32)
 
 
 def _book_slots(time, booked, sessions, slot, desks):

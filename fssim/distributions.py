@@ -9,7 +9,9 @@ A distribution is written in a config as a mapping with a ``dist`` key::
     {dist: empirical, values: [12, 18, 25, 40]}     # resampled with replacement
     {dist: empirical, file: durations.csv, column: minutes}
 
-All durations are in minutes.
+All durations are in minutes. ``ppf(u)`` (the quantile function) turns uniforms into durations: the
+simulation draws one uniform per citizen and maps it through the distribution of the citizen's démarche,
+so a different mix of démarches or one more citizen leaves every other citizen's duration unchanged.
 """
 from __future__ import annotations
 
@@ -19,12 +21,17 @@ from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from scipy.special import ndtri
 
 
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def ppf(self, u) -> np.ndarray:  # pragma: no cover - abstract
+        """Quantile function: the duration at each cumulative probability in ``u`` (in (0, 1))."""
         raise NotImplementedError
 
 
@@ -44,6 +51,11 @@ class LogNormal(_Dist):
         mu = math.log(self.mean) - sigma2 / 2
         return rng.lognormal(mu, math.sqrt(sigma2), n)
 
+    def ppf(self, u):
+        sigma2 = math.log1p(self.cv**2)
+        mu = math.log(self.mean) - sigma2 / 2
+        return np.exp(mu + math.sqrt(sigma2) * ndtri(np.asarray(u, dtype=float)))
+
 
 class Exponential(_Dist):
     dist: Literal["exponential"]
@@ -56,6 +68,9 @@ class Exponential(_Dist):
     def sample(self, rng, n):
         return rng.exponential(self.mean, n)
 
+    def ppf(self, u):
+        return -self.mean * np.log1p(-np.asarray(u, dtype=float))
+
 
 class Fixed(_Dist):
     dist: Literal["fixed"]
@@ -67,6 +82,9 @@ class Fixed(_Dist):
 
     def sample(self, rng, n):
         return np.full(n, float(self.value))
+
+    def ppf(self, u):
+        return np.full(np.shape(u), float(self.value))
 
 
 class Triangular(_Dist):
@@ -87,6 +105,12 @@ class Triangular(_Dist):
 
     def sample(self, rng, n):
         return rng.triangular(self.min, self.mode, self.max, n)
+
+    def ppf(self, u):
+        u = np.asarray(u, dtype=float)
+        a, c, b = self.min, self.mode, self.max
+        left = (c - a) / (b - a)
+        return np.where(u < left, a + np.sqrt(u * (b - a) * (c - a)), b - np.sqrt((1 - u) * (b - a) * (b - c)))
 
 
 class Empirical(_Dist):
@@ -116,6 +140,12 @@ class Empirical(_Dist):
 
     def sample(self, rng, n):
         return rng.choice(self.data(), n, replace=True)
+
+    def ppf(self, u):
+        """The empirical quantile (sorted values, each with probability 1/n): resampling with replacement."""
+        values = np.sort(self.data())
+        k = np.minimum((np.asarray(u, dtype=float) * len(values)).astype(np.int64), len(values) - 1)
+        return values[k]
 
 
 def _read_durations(file: str, column: str) -> np.ndarray:

@@ -104,6 +104,25 @@ def from_anct(config: Config, communes: pd.DataFrame, aliases: pd.DataFrame | No
     return NetworkTable(table, pd.DataFrame(problems, columns=["site_id", "problem", "detail"]), src)
 
 
+def placement_method(placement) -> str:
+    """The placement method of a config: "nested" (the n + 1 sites contain the n sites, greedy order without
+    swaps) unless ``placement.nested`` is false, then the free ``placement.method`` (greedy with swaps,
+    milp, auto)."""
+    return "nested" if getattr(placement, "nested", True) else placement.method
+
+
+def placed_site_ids(codes) -> list[str]:
+    """Stable ids of placed sites from their commune: ``p-<INSEE code>``, then ``p-<code>-2``, ``-3``… in
+    placement order when a commune hosts several. An id does not depend on how many sites are placed."""
+    seen: dict[str, int] = {}
+    out = []
+    for code in codes:
+        code = str(code)
+        seen[code] = seen.get(code, 0) + 1
+        out.append(f"p-{code}" if seen[code] == 1 else f"p-{code}-{seen[code]}")
+    return out
+
+
 def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTable:
     """Place ``n_sites`` sites (fssim.placement) and open them in placement order along the phases."""
     from .placement import PlacementProblem
@@ -114,7 +133,7 @@ def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTabl
         model.check_for_placement(communes)
     problem = PlacementProblem(communes, n_sites=pl.n_sites, max_minutes=pl.max_minutes, model=model,
                                one_per_canton=pl.one_per_canton)
-    problem.solve(method=pl.method)
+    problem.solve(method=placement_method(pl))
     sel = problem.selected.sort_values("order").reset_index(drop=True)
     known = communes.set_index("code")
     dens = sel["code"].map(known["density_class"])
@@ -128,7 +147,7 @@ def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTabl
                 opens[i] = "never"
     hours = {d: v for d, v in net.hours.items()}
     table = pd.DataFrame({
-        "site_id": [f"p{i + 1:04d}" for i in range(len(sel))],
+        "site_id": placed_site_ids(sel["code"]),
         "name": ["Site placé à " + str(n) for n in sel["name"]],
         "commune": sel["code"].to_numpy(),
         "dep": sel["dep"].to_numpy(),

@@ -9,7 +9,10 @@ among candidate communes:
   (gain/cost) and the plain greedy, both within the budget; optionally (`perturb_rounds`) an iterated
   local search: drop 10 % of the sites at random, refill, swap, keep when better;
 - "milp": the exact maximal covering location problem (Church & ReVelle 1974) with scipy.optimize.milp,
-  for small instances ("auto" picks it below `MILP_MAX_NONZEROS` coverage pairs).
+  for small instances ("auto" picks it below `MILP_MAX_NONZEROS` coverage pairs);
+- "nested": the greedy order alone (no swaps, no budget ratio, cantons served in order of population), so
+  that the n + 1 sites placed contain the n sites placed, in the same order: a network that grows by one
+  site keeps every other site (and its citizens). "greedy", "milp" and "auto" are free placements.
 Existing sites are kept and count toward n_sites (they use no budget); `one_per_canton` first gives every
 canton a site, then fills the rest.
 """
@@ -280,14 +283,16 @@ class PlacementProblem:
         "milp" (exact, stopped after `time_limit` s; then the better of it and the greedy is kept) or
         "auto" (milp when the coverage matrix has fewer than MILP_MAX_NONZEROS nonzeros, else greedy).
         """
-        if method not in ("auto", "greedy", "milp"):
-            raise InputError(f"unknown method {method!r}; use greedy, milp or auto", field="method")
+        if method not in ("auto", "greedy", "milp", "nested"):
+            raise InputError(f"unknown method {method!r}; use nested, greedy, milp or auto", field="method")
         t0 = time.perf_counter()
         self.warnings = list(self._input_warnings)
         self.build()
         self._free = (self.columns["candidate"] & ~self.columns["fixed"]).to_numpy()
         self._canton = self.columns["canton"].to_numpy(dtype=object)
-        self._target_set = self._targets() if self.one_per_canton else set()
+        self._nested = method == "nested"
+        self._target_order = self._targets() if self.one_per_canton else []
+        self._target_set = set(self._target_order)
         if method == "auto":
             method = "milp" if self.matrix.nnz < MILP_MAX_NONZEROS else "greedy"
         self.trace: list[float] = []
@@ -302,6 +307,8 @@ class PlacementProblem:
                 else:
                     method = "greedy"
                     self.warnings.append("the greedy solution is used: the MILP gave none or a worse one")
+        elif method == "nested":
+            state = self._solve_greedy()
         else:
             state = self._greedy_state(max_swap_rounds, swap_seconds, perturb_rounds, seed)
         self.method = method
@@ -325,8 +332,8 @@ class PlacementProblem:
             st.add(int(j))
         return st
 
-    def _targets(self) -> set:
-        """Cantons still to be given a site, limited to what the free slots allow (largest first)."""
+    def _targets(self) -> list:
+        """Cantons still to be given a site, limited to what the free slots allow, largest first."""
         cols = self.columns
         all_cantons = pd.Series(self.w, index=pd.Index(codes_of(self.communes["canton"]), dtype=object))
         pop = all_cantons.groupby(level=0).sum()
@@ -337,12 +344,12 @@ class PlacementProblem:
         if no_cand:
             self.warnings.append(f"{len(no_cand)} canton(s) have no candidate commune and cannot get a site "
                                  f"(e.g. {no_cand[:3]})")
-        todo = [k for k in todo if k in avail]
+        todo = list(pop.reindex([k for k in todo if k in avail]).sort_values(ascending=False, kind="stable").index)
         if len(todo) > self._slots:
             self.warnings.append(f"n_sites leaves {self._slots} free site(s) for {len(todo)} cantons without a "
                                  f"site: only the {self._slots} most populous cantons are given one")
-            todo = list(pop.reindex(todo).sort_values(ascending=False, kind="stable").index[:self._slots])
-        return set(todo)
+            todo = todo[:self._slots]
+        return todo
 
     def _celf(self, st: _State, eligible: np.ndarray, limit: int, *, ratio: bool, group: np.ndarray | None = None,
               stop_at_zero: bool = True) -> None:
@@ -388,7 +395,19 @@ class PlacementProblem:
         `exclude`."""
         chosen = np.zeros(len(self._free), bool)
         chosen[st.selected] = True
-        if self.one_per_canton:
+        if self.one_per_canton and self._nested:
+            have = {self._canton[j] for j in st.selected}
+            columns = pd.Series(np.arange(len(self._canton))).groupby(pd.Series(self._canton, dtype=object)).apply(
+                np.asarray)
+            for k in self._target_order:  # one canton after the other: the order does not depend on n_sites
+                if k in have:
+                    continue
+                mask = np.zeros(len(chosen), bool)
+                mask[columns[k]] = True
+                self._celf(st, mask & self._free & ~chosen, 1, ratio=ratio, stop_at_zero=False)
+                chosen[st.selected] = True
+                have.add(k)
+        elif self.one_per_canton:
             canton = self._canton
             need = self._target_set - {canton[j] for j in st.selected}
             in_need = self._free & ~chosen & np.array([k in need for k in canton], dtype=bool)
@@ -401,7 +420,7 @@ class PlacementProblem:
     def _solve_greedy(self) -> _State:
         """Lazy greedy; with a budget, the better of the plain and the cost-benefit greedy."""
         best, best_trace = None, None
-        for ratio in ([False, True] if self.budget is not None else [False]):
+        for ratio in ([False, True] if self.budget is not None and not self._nested else [False]):
             self.trace = []
             st = self._fixed_state()
             self.trace.append(st.covered)

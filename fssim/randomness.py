@@ -4,6 +4,8 @@ Every stream is a numpy Generator seeded from ``SeedSequence(seed, spawn_key=(re
 where names are turned into integers by a stable hash (not Python's salted ``hash``). So the draws of
 site A do not depend on whether site B exists, on its staffing, on the order sites are simulated in, or
 on how many workers run them: adding a site or changing staffing leaves every other draw unchanged.
+Within a site, :class:`Streams` gives one stream per attribute of the citizens and counter-based uniforms
+keyed by (demand unit, citizen index), so a citizen's draws do not depend on the other citizens either.
 """
 from __future__ import annotations
 
@@ -23,3 +25,53 @@ def stream(seed: int, replication: int, *names: str | int) -> np.random.Generato
     """The Generator for (seed, replication, *names), e.g. ``stream(42, 0, "site-12", "arrivals")``."""
     key = (int(replication),) + tuple(stable_key(n) for n in names)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=key)))
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a bijection of uint64 with full avalanche (Steele, Lea & Flood 2014)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+class Streams:
+    """The named streams of one site or bus in one replication.
+
+    ``generator(name)`` is the ordinary Generator of ``(seed, replication, *names, name)``. ``uniforms(name,
+    unit, index)`` is counter-based: the uniform of citizen ``index`` of demand unit ``unit`` (an open day,
+    a bus's stop visit) is a hash of the stream key and the pair, so it does not depend on how many other
+    citizens there are nor on the order they are drawn in. That is what keeps a citizen's démarche, service
+    time and decisions when appointments re-sort the day or the volume of the site changes.
+    """
+
+    def __init__(self, seed: int, replication: int, *names: str | int):
+        self.seed, self.replication, self.names = int(seed), int(replication), tuple(names)
+        self._spawn = (int(replication),) + tuple(stable_key(n) for n in names)
+
+    @classmethod
+    def of(cls, rng: np.random.Generator) -> "Streams":
+        """The streams below an existing stream's key (``stream(seed, rep, site, "demand")``)."""
+        ss = rng.bit_generator.seed_seq
+        out = cls.__new__(cls)
+        out.seed, out.replication, out.names = int(ss.entropy), int(ss.spawn_key[0]), tuple(ss.spawn_key[1:])
+        out._spawn = tuple(int(k) for k in ss.spawn_key)
+        return out
+
+    def _seq(self, name: str) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.seed, spawn_key=self._spawn + (stable_key(name),))
+
+    def generator(self, name: str) -> np.random.Generator:
+        return np.random.Generator(np.random.PCG64(self._seq(name)))
+
+    def uniforms(self, name: str, unit, index) -> np.ndarray:
+        """Uniforms in (0, 1), one per (unit, index) pair, identical whatever the other pairs asked for."""
+        k0, k1 = self._seq(name).generate_state(2, np.uint64)
+        unit = np.asarray(unit, dtype=np.int64).astype(np.uint64)
+        index = np.asarray(index, dtype=np.int64).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            h = _mix(k0 + (unit + np.uint64(1)) * _GOLDEN)
+            h = _mix(h ^ (k1 + (index + np.uint64(1)) * _GOLDEN))
+        return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53

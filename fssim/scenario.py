@@ -38,28 +38,31 @@ class Scenario:
     def shards(self, max_size: int = 200) -> list[list]:
         """Independent groups to simulate separately: a bus always travels with its fallback site.
 
-        Groups are formed by département (from the commune code) when known, then cut to ``max_size``.
+        Groups are formed by département (from the commune code) when known, then cut into shards of at
+        most ``max_size`` entities (a fallback site and its buses stay together, even beyond max_size).
         Results do not depend on the sharding (each entity has its own random streams).
         """
         by_id = {e.id: e for e in self.entities()}
-        home: dict[str, str] = {}
-        for e in self.entities():
-            code = getattr(e, "commune", None) or getattr(e, "base", None) or ""
-            home[e.id] = departement_of(code)
+        riders: dict[str, list] = {}  # fallback site → the buses sending it their citizens
         for b in self.buses:
             if b.fallback_site and b.fallback_site in by_id:
-                home[b.id] = home[b.fallback_site]
-        groups: dict[str, list] = {}
+                riders.setdefault(b.fallback_site, []).append(b)
+        aboard = {b.id for bs in riders.values() for b in bs}
+        groups: dict[str, list[list]] = {}
         for e in self.entities():
-            groups.setdefault(home[e.id], []).append(e)
+            if e.id in aboard:
+                continue
+            code = getattr(e, "commune", None) or getattr(e, "base", None) or ""
+            groups.setdefault(departement_of(code), []).append([e] + riders.get(e.id, []))
         out = []
         for key in sorted(groups):
-            members = groups[key]
-            anchors = {b.fallback_site for b in self.buses if b.fallback_site in by_id}
-            if len(members) <= max_size or not key or anchors & {m.id for m in members}:
-                out.append(members)
-            else:
-                out.extend(members[i:i + max_size] for i in range(0, len(members), max_size))
+            shard: list = []
+            for unit in groups[key]:
+                if shard and len(shard) + len(unit) > max_size:
+                    out.append(shard)
+                    shard = []
+                shard += unit
+            out.append(shard)
         return out
 
     def phase_starts(self) -> dict[pd.Timestamp, str] | None:

@@ -103,7 +103,10 @@ def test_no_shows_only_among_booked(small_run):
 
 
 def test_same_seed_same_tables_whatever_the_sharding():
+    from fssim.scenario import build_scenario
+
     cfg = config_from_dict(small_network())
+    assert len(build_scenario(cfg).shards(1)) == 2  # the two sites really are simulated apart
     a = simulate(cfg, shard_size=1)
     b = simulate(cfg, shard_size=100)
     pd.testing.assert_frame_equal(a.visits, b.visits)
