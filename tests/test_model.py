@@ -269,3 +269,18 @@ def test_visits_per_open_day_matches_the_configured_volume():
     per_day = first.groupby(first["arrival"].dt.date).size()
     # Poisson counts: the mean over ~250 open days is within 4 standard errors of 30
     assert abs(per_day.mean() - 30) < 4 * np.sqrt(30 / len(per_day))
+
+
+def test_busy_time_per_opening_interval_adds_up_and_never_exceeds_staffing():
+    """Experiment partials by opening interval (slots) split busy time within duty exactly as the sessions do."""
+    from fssim.experiment.partials import unit_partials
+    from fssim.simulation import simulate_sites
+    cfg = config_from_dict(changing_staffing())
+    for rep in range(2):
+        plans = simulate_sites(cfg, cfg.sites, rep, DemandModel(cfg))
+        by_slot = unit_partials(cfg, plans, slots=True).frame()
+        whole = unit_partials(cfg, plans).frame()
+        assert (by_slot["busy_min"] <= by_slot["staffed_min"] + 1e-6).all()
+        for k in ("busy_min", "overtime_min", "staffed_min"):
+            assert by_slot[k].sum() == pytest.approx(whole[k].sum(), rel=1e-9), k
+        assert whole["overtime_min"].sum() > 0
