@@ -356,8 +356,12 @@ class Bus(_Model):
     Citizens of a stop arrive only while the bus is there (more of them at the start: ``front_load``; or
     ``arrival_profile: hours`` to use the network's hour-of-day profile, as for a site); those not served when
     it leaves come back at its next visit to that stop (``unserved: next_visit``) or go to the nearest fixed
-    site (``unserved: nearest_site``). Travel between stops is computed from the travel model and is time
-    the crew cannot serve: a stop that cannot be reached in time starts late (reported).
+    site (``unserved: nearest_site``). Travel between stops is computed from the road model
+    (``territory.travel``) and is time the crew cannot serve: the bus leaves a stop when its last citizen
+    in service is done (or at the stop's end), drives to the day's next stop, and a stop it cannot reach by
+    its start time starts late (citizens who came earlier wait; the lost minutes are reported). The first
+    drive of a day is from the base (``base_lat``/``base_lon``), leaving at ``leaves_base``. A leg whose
+    end has no coordinates (a bus whose stops have none) is not driven: that stop starts on time.
     """
 
     id: str = Field(min_length=1)
@@ -366,6 +370,7 @@ class Bus(_Model):
     base_lat: float | None = None
     base_lon: float | None = None
     agents: PositiveInt = 2
+    leaves_base: str = Field(D.BUS_CREW_HOURS[0], description="when the crew leaves the base each day (HH:MM)")
     stops: list[Stop] = Field(min_length=1)
     absences: list[dt.date] = Field(default_factory=list, description="days the bus does not run")
     breakdown_rate: Share = Field(0.0, description="share of running days lost at random (seeded)")
@@ -381,6 +386,12 @@ class Bus(_Model):
     @classmethod
     def _id_text(cls, v):
         return str(v) if isinstance(v, int) else v
+
+    @field_validator("leaves_base")
+    @classmethod
+    def _clock(cls, v):
+        parse_clock(v)
+        return v
 
 
 class Horizon(_Model):
@@ -409,7 +420,7 @@ class Outputs(_Model):
 KPIS = ("visits", "arrivals", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked",
         "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold", "mean_service_min",
         "abandonment_rate", "sent_home_rate", "no_show_rate", "staffed_min", "busy_min", "open_days",
-        "utilisation", "visits_per_open_day")
+        "utilisation", "visits_per_open_day", "overtime_min", "bus_late_min", "bus_lost_share")
 
 
 class Target(_Model):

@@ -12,7 +12,13 @@ The kernel keeps the agents in a heap of "next free" times, which handles:
 * shifts: agent *k* is on duty in the segments where staffing exceeds *k*; an agent whose shift ends
   finishes the citizen in front of them (no pre-emption);
 * closing: those in service finish, those still waiting are sent home (or, for an always-open
-  validation site at the end of the horizon, counted as still waiting).
+  validation site at the end of the horizon, counted as still waiting);
+* across sessions: agent *k* is the same person in every session of a site, so an agent still serving
+  at closing is busy in the next session until they are done (their break is shortened). The site
+  process keeps each agent's "free at" time (``free``) from one session to the next.
+
+Each session reports agent-minutes busy *within* duty windows (so busy ≤ staffed) and the service
+minutes outside them (overtime: shortened breaks, late finishes).
 """
 from __future__ import annotations
 
@@ -38,21 +44,38 @@ def duty_windows(segments, cmax: int) -> list[list[tuple[float, float]]]:
     return duty
 
 
-def serve_session(ids, time, service, patience, booked, segments, close,
-                  start, end, outcome, leave, *, send_home: bool = True) -> tuple[list, float]:
+def serve_session(ids, time, service, patience, booked, segments, close, start, end, outcome, leave, agent,
+                  free, *, send_home: bool = True) -> tuple[list, float, float, list]:
     """Serve the citizens ``ids`` (sorted by arrival) during one session.
 
     ``time``, ``service``, ``patience``, ``booked`` are per-visit sequences indexed by visit id;
-    ``start``, ``end``, ``outcome``, ``leave`` are filled in. Returns (ids sent home, busy agent-minutes).
+    ``start``, ``end``, ``outcome``, ``leave``, ``agent`` (who served) are filled in. ``free[k]``: when agent k
+    is done with earlier sessions' citizens; updated in place. Returns (ids sent home, agent-minutes busy
+    within this session's duty windows, minutes of this session's services outside them, [(agent, minutes of
+    an earlier service within this session's duty windows)]).
     """
-    cmax = max(c for _, _, c in segments)
+    cmax = max((c for _, _, c in segments), default=0)
     duty = duty_windows(segments, cmax)
     where = [0] * cmax  # each agent's current duty window
-    servers = [(w[0][0], k) for k, w in enumerate(duty) if w]
+    servers = []
+    carried = []
+    busy = 0.0
+    for k, wins in enumerate(duty):
+        f, p = free[k], 0
+        while p < len(wins) and wins[p][1] <= f:
+            p += 1
+        if p > 0 or (wins and f > wins[0][0]):  # still serving a citizen of an earlier session
+            c = sum(min(b, f) - a for a, b in wins[:p + 1] if f > a)
+            carried.append((k, c))
+            busy += c
+        if p < len(wins):
+            where[k] = p
+            a = wins[p][0]
+            servers.append((a if a > f else f, k))
     heapify(servers)
     walk_ins: deque = deque()
     appointments: list = []
-    n, i, busy = len(ids), 0, 0.0
+    n, i, total = len(ids), 0, 0.0
     while servers:
         t, k = servers[0]
         while i < n and time[ids[i]] <= t:
@@ -75,6 +98,7 @@ def serve_session(ids, time, service, patience, booked, segments, close,
                 else:
                     v = w
                     break
+        wins, p = duty[k], where[k]
         if v < 0:  # nobody waiting: this agent is idle until the next arrival
             if i >= n:
                 break
@@ -83,11 +107,22 @@ def serve_session(ids, time, service, patience, booked, segments, close,
             s = service[v]
             start[v] = t
             nt = t + s
-            end[v] = leave[v] = nt
+            end[v] = leave[v] = free[k] = nt
             outcome[v] = SERVED
-            busy += s
+            agent[v] = k
+            total += s
+            b = wins[p][1]  # t is inside duty window p
+            if nt <= b:
+                busy += s
+            else:  # past the end of this duty window: only the minutes of duty windows count as busy
+                busy += b - t
+                p += 1
+                while p < len(wins) and wins[p][1] <= nt:
+                    busy += wins[p][1] - wins[p][0]
+                    p += 1
+                if p < len(wins) and wins[p][0] < nt:
+                    busy += nt - wins[p][0]
         # when is agent k free next and on duty? (an agent whose shift is over finishes, then leaves)
-        wins, p = duty[k], where[k]
         while p < len(wins) and wins[p][1] <= nt:
             p += 1
         if p == len(wins):
@@ -96,7 +131,9 @@ def serve_session(ids, time, service, patience, booked, segments, close,
             where[k] = p
             a = wins[p][0]
             heapreplace(servers, (a if a > nt else nt, k))
-    return _close(ids[i:], walk_ins, appointments, time, patience, close, outcome, leave, send_home), busy
+    own = busy - sum(c for _, c in carried)
+    home = _close(ids[i:], walk_ins, appointments, time, patience, close, outcome, leave, send_home)
+    return home, busy, total - own, carried
 
 
 def _close(not_arrived, walk_ins, appointments, time, patience, close, outcome, leave, send_home) -> list:

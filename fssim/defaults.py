@@ -84,6 +84,9 @@ DEFAULT_AGENTS = 2
 #: Yearly running cost per site in euros (§5.4, §9.5) [P, IGA 2020].
 SITE_COST_EUR = {"rural": 93_843, "periurbain": 101_479, "qpv": 200_131, "la_poste": 150_000, "mean": 110_000}
 
+#: A bus crew's day [E]: it leaves the base at 8:00 and is back by 17:30 (no published figure).
+BUS_CREW_HOURS = ("08:00", "17:30")
+
 #: Demand at a bus stop (§9.6) [P anecdote / E]: ≈250 requests a month per bus ≈ 6 per half-day stop.
 BUS_VISITS_PER_STOP = 6.0
 

@@ -2,8 +2,9 @@
 
 * :func:`visits_table` — one row per visit (site, démarche, kind, arrival, service start and end, wait,
   outcome), the raw material of every other figure.
-* :func:`daily_table` — per site and date: opening and staffed time, agents' busy time, visit counts,
-  waits.
+* :func:`sessions_table` / :func:`daily_table` — per site and date: opening and staffed time, agents'
+  busy time within their duty windows and service time outside them (overtime: shortened breaks, late
+  finishes), minutes a bus started its stops late, visit counts, waits. Utilisation = busy / staffed ≤ 1.
 * :func:`kpis` — KPIs per replication, for the network or by site, démarche, weekday, hour or month.
 * :func:`summarise` — across replications: mean, standard deviation and a Student-t confidence interval.
 
@@ -23,13 +24,15 @@ from .demand import KINDS
 BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekday": "weekday", "hour": "hour",
               "month": "month"}
 WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+#: additive columns of the sessions table
+SESSION_SUMS = ["open_min", "staffed_min", "busy_min", "overtime_min", "late_min"]
 
 
 def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     """Concatenate the logs of several replications: ``runs`` is [(replication, [plan, …]), …]."""
     cols: dict[str, list] = {k: [] for k in (
         "replication", "site", "visit", "citizen", "demarche", "kind", "attempt", "arrival", "start", "end",
-        "leave", "service", "outcome", "stop")}
+        "leave", "service", "outcome", "agent", "stop")}
     site_ids: list[str] = []
     site_index: dict[str, int] = {}
     stops: list[str] = [""]
@@ -62,6 +65,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
             cols["leave"].append(np.asarray(log.leave, dtype=float))
             cols["service"].append(np.asarray(log.service, dtype=float))
             cols["outcome"].append(np.asarray(log.outcome, dtype=np.int8))
+            cols["agent"].append(np.asarray(log.agent, dtype=np.int16))
     a = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
     origin = pd.Timestamp(config.horizon.start)
     served = a["outcome"] == 0
@@ -83,6 +87,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "time_in_queue_min": np.where(a["outcome"] == 3, 0.0, a["leave"] - a["arrival"]),
         "service_min": np.where(served, a["service"], np.nan),
         "outcome": pd.Categorical.from_codes(a["outcome"].astype(np.int8), categories=list(OUTCOMES)),
+        "agent": a["agent"].astype(np.int16),
         "stop": pd.Categorical.from_codes(a["stop"].astype(np.int32), categories=stops),
     })
     df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
@@ -90,7 +95,8 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
 
 
 def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
-    """Per site and open day: minutes open, agent-minutes staffed, agent-minutes busy."""
+    """Per site (or bus stop) and open day: minutes open (the timetable's), agent-minutes staffed, busy within
+    duty windows and in service outside them (overtime), minutes a bus started the stop late."""
     frames = []
     for rep, plans in runs:
         for plan in plans:
@@ -102,10 +108,10 @@ def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame
                 "replication": rep, "site_id": log.site_id, "day": np.asarray(log.session_day, dtype=np.int32),
                 "stop": labels[np.asarray(log.session_point, dtype=np.int32)],
                 "open_min": log.session_open, "staffed_min": log.session_staffed, "busy_min": log.session_busy,
+                "overtime_min": log.session_overtime, "late_min": log.session_late,
             }))
     if not frames:
-        return pd.DataFrame(columns=["replication", "site_id", "date", "stop", "open_min", "staffed_min",
-                                     "busy_min"])
+        return pd.DataFrame(columns=["replication", "site_id", "date", "stop", *SESSION_SUMS])
     s = pd.concat(frames, ignore_index=True)
     s = s.groupby(["replication", "site_id", "day", "stop"], as_index=False, observed=True).sum()
     s.insert(2, "date", pd.Timestamp(config.horizon.start) + pd.to_timedelta(s.pop("day"), unit="D"))
@@ -122,8 +128,7 @@ def daily_table(visits: pd.DataFrame, sessions: pd.DataFrame, threshold: float) 
                                                                     observed=True)
     waits = pd.DataFrame({"mean_wait_min": g["wait_min"].mean(), "p90_wait_min": g["wait_min"].quantile(0.9),
                           "share_wait_over": g["over"].mean()})
-    d = sessions.groupby(["replication", "site_id", "date"], as_index=False, observed=True)[
-        ["open_min", "staffed_min", "busy_min"]].sum()
+    d = sessions.groupby(["replication", "site_id", "date"], as_index=False, observed=True)[SESSION_SUMS].sum()
     d["site_id"] = d["site_id"].astype(str)
     d["date"] = d["date"].astype("datetime64[ns]")
     d = d.set_index(["replication", "site_id", "date"])
@@ -248,14 +253,21 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
         days = ses.groupby(day_keys + [k for k in extra if k not in day_keys], observed=True, as_index=False)[
             "open_min"].sum()
         days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / 1440 - 1e-9)).astype(np.int64)
+        bus = ses.assign(bus_open_min=ses["open_min"].where(ses["stop"] != "", 0.0)).groupby(
+            ["replication"] + extra, observed=True)
         cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
-                            "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum()})
+                            "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum(),
+                            "overtime_min": s["overtime_min"].sum(), "bus_late_min": s["late_min"].sum(),
+                            "bus_open_min": bus["bus_open_min"].sum()})
         if by in ("site", "stop"):
             out.index = out.index.set_levels(out.index.levels[1].astype(str), level=1)
         out = out.join(cap, how="outer")
         out[list(COUNTS)] = out[list(COUNTS)].fillna(0).astype(np.int64)
         out["utilisation"] = out["busy_min"] / out["staffed_min"]
         out["visits_per_open_day"] = out["arrivals"] / out["open_days"]
+        # share of the bus timetable lost to late starts (0 where there is no bus: nothing lost)
+        bus_open = out.pop("bus_open_min")
+        out["bus_lost_share"] = (out["bus_late_min"] / bus_open.where(bus_open > 0)).fillna(0.0)
     return out.reset_index()
 
 

@@ -42,6 +42,7 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from fssim import defaults as D
 from fssim.config import Bus, Recurrence, Stop, clock, parse_clock
 from fssim.coverage import check_communes
 from fssim.defaults import WEEKDAYS
@@ -51,7 +52,7 @@ from fssim.travel import RoadModel, TravelMatrix, check_points, codes_of, travel
 
 DEFAULT_DAYS = ("mon", "tue", "wed", "thu", "fri")
 DEFAULT_WINDOWS = (("09:00", "12:00"), ("14:00", "16:30"))
-DEFAULT_CREW_HOURS = ("08:00", "17:30")  # [E] a crew day: leave the base at 8:00, back by 17:30
+DEFAULT_CREW_HOURS = D.BUS_CREW_HOURS  # [E] a crew day: leave the base at 8:00, back by 17:30
 DEFAULT_LUNCH_MINUTES = 45  # [E] the crew's lunch break, taken in the longest gap between windows
 
 

@@ -2,23 +2,30 @@
 
 ``counter`` is the process (a generator with the environment passed explicitly): it waits for each
 session — an opening session of a fixed site, or a bus's visit to a stop — lets the agents serve the
-citizens present (:func:`fssim.counter.serve_session`), then sends the ones who need it to a later
+citizens present (:func:`fssim.counter.serve_session`; each agent's "free at" time carries over from one
+session to the next, so a service running through a closure keeps its agent busy after it), then sends
+the ones who need it to a later
 session: citizens sent home at closing come back with a probability (at a site: another open day; at a
 bus stop: the bus's next visit to that stop, or the bus's fallback fixed site), served citizens whose
 démarche needs it come back for a follow-up. Sites interact only through demand decided before the
 simulation and through a bus's fallback site, so a shard holding each bus with its fallback site can be
 simulated in its own environment with identical results.
+
+A bus drives: it leaves a stop when its last citizen in service is done (or at the stop's end), drives to
+the day's next stop (the first one from its base, leaving at ``leaves_base``) with the road minutes of
+``territory.travel``, and a stop it reaches after its start time starts late (minutes lost are logged).
 """
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import simpy
 
 from .calendar import DAY, Session, bus_sessions, public_holidays, site_sessions
-from .config import Bus, Config, Site
+from .config import Bus, Config, Site, parse_clock
 from .counter import NO_SHOW, STILL_WAITING, serve_session
 from .demand import BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals, profile_of
 from .randomness import stream
@@ -42,6 +49,7 @@ class SiteLog:
     end: list = field(default_factory=list)
     leave: list = field(default_factory=list)
     outcome: list = field(default_factory=list)
+    agent: list = field(default_factory=list)  # who served the visit (0, 1, …), −1 if not served
     attempt: list = field(default_factory=list)
     point: list = field(default_factory=list)
     # sessions
@@ -49,7 +57,9 @@ class SiteLog:
     session_point: list = field(default_factory=list)
     session_open: list = field(default_factory=list)
     session_staffed: list = field(default_factory=list)
-    session_busy: list = field(default_factory=list)
+    session_busy: list = field(default_factory=list)      # agent-minutes in service within duty windows
+    session_overtime: list = field(default_factory=list)  # service minutes outside them (of services started)
+    session_late: list = field(default_factory=list)      # minutes a bus started the stop late (0 for a site)
     deferred: int = 0  # returns and follow-ups that fell after the horizon
 
     def add_visit(self, time, demarche, kind, citizen, service, patience, attempt, point) -> int:
@@ -64,6 +74,7 @@ class SiteLog:
         self.end.append(np.nan)
         self.leave.append(np.nan)
         self.outcome.append(-1)
+        self.agent.append(-1)
         self.attempt.append(attempt)
         self.point.append(point)
         return len(self.time) - 1
@@ -96,6 +107,9 @@ class SitePlan:
         self.log = SiteLog(entity.id, [f"{entity.id}:{s.commune}" for s in entity.stops] if self.is_bus else [])
         self.later: dict[int, list[int]] = {}  # session index → visits (returns, follow-ups…) landing there
         self.fallback: SitePlan | None = None  # a bus's fixed site for citizens it could not serve
+        # for a bus: per session, road minutes from the previous stop or the base (None: not driven), and
+        # when the crew leaves the base (the day's first stop) or None (leaves the previous stop when done)
+        self.drives, self.departs = bus_legs(config, entity, self.sessions) if self.is_bus else (None, None)
 
     def landing(self, day: int, delay: int, u: float, point: int = -1) -> tuple[int, float] | None:
         """(session index, time) of a visit ``delay`` days after ``day``: the first open day of a site, or the
@@ -130,6 +144,62 @@ def _breakdown_days(config: Config, bus: Bus, replication: int) -> set:
     return lost
 
 
+def bus_legs(config: Config, bus: Bus, sessions: list[Session]) -> tuple[list, list]:
+    """Per stop visit: road minutes of the drive before it (None when an end has no coordinates) and, for
+    the first stop of a day, when the crew leaves the base (None: it leaves the previous stop when done)."""
+    n = len(sessions)
+    pts = [(st.lat, st.lon, st.commune) for st in bus.stops] + [(bus.base_lat, bus.base_lon, bus.base)]
+    lat = np.array([np.nan if a is None else a for a, _, _ in pts], dtype=float)
+    lon = np.array([np.nan if b is None else b for _, b, _ in pts], dtype=float)
+    if not np.isfinite(lat[:-1] + lon[:-1]).any():
+        return [None] * n, [None] * n
+    minutes = _road_model(config).minutes(lat, lon, _densities([c for _, _, c in pts]), lat, lon)
+    np.fill_diagonal(minutes, 0.0)  # the same stop twice in a row
+    leave, base = parse_clock(bus.leaves_base), len(bus.stops)
+    drives, departs = [], []
+    for j, s in enumerate(sessions):
+        first = j == 0 or sessions[j - 1].day != s.day
+        m = minutes[base if first else sessions[j - 1].point, s.point]
+        drives.append(float(m) if np.isfinite(m) else None)
+        departs.append(s.day * DAY + leave if first else None)
+    return drives, departs
+
+
+def _road_model(config: Config):
+    """The road model of ``territory.travel`` (a commune → site travel matrix cannot time a bus's drives)."""
+    from .travel import RoadModel
+    return RoadModel(**config.territory.travel.model_dump())
+
+
+def _densities(codes: list) -> np.ndarray:
+    """Density class of each commune code (of the embedded territory; 'peu_dense' when unknown, as for bases)."""
+    table = _density_table()
+    return np.array([table.get(str(c), "peu_dense") for c in codes], dtype=object)
+
+
+@lru_cache(maxsize=1)
+def _density_table() -> dict:
+    from .territory import load_territory
+    c = load_territory().communes
+    return dict(zip(c["code"].astype(str), c["density_class"].astype(str)))
+
+
+def _arrive(env: simpy.Environment, plan: SitePlan, j: int, free: list):
+    """A bus drives to stop visit ``j``: it leaves the base (first stop of the day) or the previous stop when
+    its last citizen in service is done, then drives. Returns when the stop starts (late or on time)."""
+    s = plan.sessions[j]
+    drive = plan.drives[j]
+    if drive is None:
+        return s.start
+    depart = plan.departs[j]
+    if depart is None:
+        depart = max([plan.sessions[j - 1].end, *free])
+    if depart > env.now:
+        yield env.timeout(depart - env.now)
+    yield env.timeout(drive)
+    return max(s.start, env.now)
+
+
 def counter(env: simpy.Environment, plan: SitePlan):
     """SimPy process of one site or bus over the horizon."""
     cfg, a, log = plan.config, plan.arrivals, plan.log
@@ -147,6 +217,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
     log.end = [np.nan] * n
     log.leave = [np.nan] * n
     log.outcome = [-1] * n
+    log.agent = [-1] * n
     log.attempt = [0] * n
     points = np.repeat([s.point for s in plan.sessions], np.diff(plan.bounds)).tolist()
     log.point = points
@@ -154,9 +225,15 @@ def counter(env: simpy.Environment, plan: SitePlan):
     follow_up = a.follow_up.tolist()
     send_home = not getattr(plan.site, "always_open", False)
     redirect = plan.is_bus and plan.site.unserved == "nearest_site" and plan.fallback is not None
+    crew = max((c for s in plan.sessions for _, _, c in s.segments), default=0)
+    free = [-np.inf] * crew  # when each agent is done with the citizens of earlier sessions
+    origin = [-1] * crew     # the session row of each agent's last service
     for j, s in enumerate(plan.sessions):
-        if s.start > env.now:
-            yield env.timeout(s.start - env.now)
+        begin = (yield from _arrive(env, plan, j, free)) if plan.is_bus else s.start
+        if begin > env.now:
+            yield env.timeout(begin - env.now)
+        segments = s.segments if begin == s.start else tuple((max(a, begin), b, c) for a, b, c in s.segments
+                                                              if b > begin)
         lo, hi = int(plan.bounds[j]), int(plan.bounds[j + 1])
         ids = list(range(lo, hi))
         if True in no_show[lo:hi]:
@@ -168,13 +245,23 @@ def counter(env: simpy.Environment, plan: SitePlan):
         extra = plan.later.pop(j, None)
         if extra:
             ids = sorted(ids + extra, key=log.time.__getitem__)
-        home, busy = serve_session(ids, log.time, log.service, log.patience, log.booked, s.segments, s.end,
-                                   log.start, log.end, log.outcome, log.leave, send_home=send_home)
+        before = free[:]
+        home, busy, overtime, carried = serve_session(ids, log.time, log.service, log.patience, log.booked,
+                                                      segments, s.end, log.start, log.end, log.outcome, log.leave,
+                                                      log.agent, free, send_home=send_home)
+        for k, minutes in carried:  # an earlier service's minutes within today's duty are not overtime
+            log.session_overtime[origin[k]] -= minutes
+        row = len(log.session_day)
+        for k in range(crew):
+            if free[k] != before[k]:
+                origin[k] = row
         log.session_day.append(s.day)
         log.session_point.append(s.point)
         log.session_open.append(s.end - s.start)
-        log.session_staffed.append(s.staffed_minutes)
+        log.session_staffed.append(sum((b - a) * c for a, b, c in segments))
         log.session_busy.append(busy)
+        log.session_overtime.append(overtime)
+        log.session_late.append(min(begin, s.end) - s.start)
         # follow-ups of citizens served for the first time (a redirected citizen's file is followed elsewhere)
         for v in ids:
             kind = log.kind[v]

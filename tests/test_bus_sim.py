@@ -1,6 +1,7 @@
 """Buses in the simulation: a stop is a site that comes and goes; stops recur weekly, fortnightly, monthly."""
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -116,3 +117,87 @@ def test_unserved_citizens_can_go_to_the_fallback_site():
     red = v[v["kind"] == "redirected"]
     assert len(red) > 0 and set(red["site_id"]) == {"fixed"}
     assert (v[(v["site_id"] == "b1")]["kind"] != "return").all()
+
+
+# --------------------------------------------------------------------------- buses drive between stops
+
+AHUN = (46.08645, 2.04487)   # commune 23001
+FAR = (46.45, 2.40)          # ≈ 50 km north-east: given as the second stop's coordinates
+
+
+def driving_bus(second_start: str, **kw):
+    """Two stops on Mondays: nobody comes to the first, so the bus leaves it at 12:00 sharp."""
+    stops = [{"commune": "23001", "lat": AHUN[0], "lon": AHUN[1], "weekday": "mon", "start": "09:00",
+              "end": "12:00", "visits_per_visit": 0},
+             {"commune": "23002", "lat": FAR[0], "lon": FAR[1], "weekday": "mon", "start": second_start,
+              "end": "16:00", "visits_per_visit": 12}]
+    return base(buses=[{"id": "d1", "agents": 1, "stops": stops, **kw}], replications=2)
+
+
+def drive_minutes() -> float:
+    from fssim.territory import load_territory
+    from fssim.travel import RoadModel
+    density = load_territory().communes.set_index("code").at["23001", "density_class"]
+    return float(RoadModel().minutes([AHUN[0]], [AHUN[1]], [density], [FAR[0]], [FAR[1]])[0, 0])
+
+
+def test_a_stop_the_bus_cannot_reach_in_time_starts_late_by_the_missing_drive():
+    drive, gap = drive_minutes(), 30.0
+    assert drive > gap + 10  # the case is what it claims to be
+    res = simulate(config_from_dict(driving_bus("12:30")))
+    ses, v = res.sessions, res.visits
+    # nobody is served before the bus arrives; citizens who came earlier waited, some gave up meanwhile
+    at = v[v["stop"] == "d1:23002"]
+    minute = lambda col: (at[col] - at[col].dt.normalize()) / pd.Timedelta(minutes=1)
+    arrives = 12 * 60 + drive
+    served = at["outcome"] == "served"
+    assert (minute("service_start")[served] >= arrives - 1e-4).all()  # times are stored to the millisecond
+    early = served & (minute("arrival") < arrives)
+    assert early.sum() > 0 and (at.loc[early, "wait_min"] > 0).all()
+    gave_up = at["outcome"] == "gave_up"
+    left = minute("arrival") + at["time_in_queue_min"]
+    assert (gave_up & (left < arrives)).any()
+    # the stop starts late by exactly the drive it lacks, and has its agent from then on
+    second = ses[ses["stop"] == "d1:23002"]
+    assert len(second) > 5
+    np.testing.assert_allclose(second["late_min"], drive - gap, rtol=0, atol=1e-9)
+    assert (ses.loc[ses["stop"] == "d1:23001", "late_min"] == 0).all()
+    np.testing.assert_allclose(second["staffed_min"], 210 - (drive - gap), atol=1e-9)
+    # lost minutes in the daily table and the summary
+    d = res.daily[res.daily["site_id"] == "d1"]
+    np.testing.assert_allclose(d["late_min"], drive - gap, atol=1e-9)
+    net = res.network()["mean"]
+    per_rep = second.groupby("replication")["late_min"].sum()
+    assert net["bus_late_min"] == pytest.approx(per_rep.mean())
+    assert net["bus_lost_share"] == pytest.approx(per_rep.mean() / (ses.groupby("replication")["open_min"].sum().mean()))
+    assert res.kpi("bus_late_min", "site", "d1") == pytest.approx(per_rep.mean())
+
+
+def test_a_gap_longer_than_the_drive_loses_nothing():
+    assert drive_minutes() < 120
+    res = simulate(config_from_dict(driving_bus("14:00")))
+    assert len(res.sessions) > 10 and (res.sessions["late_min"] == 0).all()
+    assert res.network()["mean"]["bus_late_min"] == 0 and res.network()["mean"]["bus_lost_share"] == 0
+
+
+def test_the_first_drive_of_the_day_is_from_the_base():
+    far_base = {"base": "23002", "base_lat": FAR[0], "base_lon": FAR[1], "leaves_base": "08:30"}
+    res = simulate(config_from_dict(driving_bus("14:00", **far_base)))
+    ses = res.sessions
+    np.testing.assert_allclose(ses.loc[ses["stop"] == "d1:23001", "late_min"], drive_minutes() - 30, atol=1e-9)
+
+
+def test_partials_count_bus_minutes_as_the_tables_do():
+    from fssim.demand import DemandModel
+    from fssim.experiment.partials import unit_partials
+    from fssim.experiment.runner import replication_tables
+    from fssim.metrics import kpis, sessions_table, visits_table
+    from fssim.simulation import simulate_sites
+    cfg = config_from_dict(driving_bus("12:30"))
+    runs = [(r, simulate_sites(cfg, cfg.buses, r, DemandModel(cfg))) for r in range(2)]
+    ref = kpis(visits_table(cfg, runs), sessions_table(cfg, runs), None, threshold=15.0).set_index("replication")
+    for r, plans in runs:
+        net, _ = replication_tables([(p.site.id, unit_partials(cfg, [p])) for p in plans])
+        for k in ("bus_late_min", "bus_lost_share", "overtime_min", "busy_min", "utilisation"):
+            assert net[k] == pytest.approx(ref.loc[r, k], rel=1e-12), k
+        assert net["bus_late_min"] > 0

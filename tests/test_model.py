@@ -10,7 +10,8 @@ from fssim.config import config_from_dict
 from fssim.demand import DemandModel
 from fssim.run import simulate
 
-from conftest import small_network
+from conftest import REPO, small_network
+from fssim.defaults import WEEKDAYS
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +40,102 @@ def test_served_citizens_have_consistent_times(small_run):
     assert np.allclose(s["wait_min"], (s["service_start"] - s["arrival"]).dt.total_seconds() / 60, atol=1e-3)
 
 
-def test_agents_never_exceed_staffing(small_run):
-    """At every service start, citizens in service <= agents on duty at that time."""
-    cfg = small_run.config
-    sites = {s.id: s for s in cfg.sites}
-    v = small_run.visits
-    for (rep, sid), g in v[v["outcome"] == "served"].groupby(["replication", "site_id"], observed=True):
-        starts = g["service_start"].to_numpy()
-        ends = g["service_end"].to_numpy()
-        order = np.argsort(starts)
-        starts, ends = starts[order], ends[order]
-        for i in range(0, len(starts), 7):  # sample of start instants
-            t = starts[i]
-            busy = ((starts <= t) & (ends > t)).sum()
-            day = pd.Timestamp(t)
-            sched = sites[sid].schedule[["mon", "tue", "wed", "thu", "fri", "sat", "sun"][day.weekday()]]
-            minute = day.hour * 60 + day.minute + day.second / 60
-            on_duty = max(c for a, b, c in sched if a <= minute + 1e-6 and minute < b + 1e-6)
-            # an agent going off duty finishes the citizen in front of them: count the previous segment too
-            allowed = max(on_duty, max(c for a, b, c in sched if a <= minute))
-            assert busy <= allowed
+LUNCH_DAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def lunch_case(reopens: str = "14:00") -> dict:
+    """One agent, a lunch closure from 12:00 and long services: some run through the closure."""
+    return {"name": "lunch", "horizon": {"start": "2024-03-04", "days": 28}, "seed": 3, "replications": 2,
+            "demarches": [{"name": "long", "share": 1.0, "service": {"dist": "lognormal", "mean": 60, "cv": 0.8}}],
+            "demand": {"visits_per_open_day": 7, "mix_shifts": []},
+            "sites": [{"id": "solo", "agents": 1, "hours": {d: f"09:00-12:00 / {reopens}-17:00" for d in LUNCH_DAYS}}]}
+
+
+def busy_urban_site() -> dict:
+    from fssim.config import read_yaml
+    cfg = read_yaml(REPO / "configs" / "busy-urban-site.yaml")
+    cfg.update(horizon={"start": "2024-03-04", "days": 28}, replications=2)
+    return cfg
+
+
+def changing_staffing() -> dict:
+    """Staffing that changes inside a session (3 → 1 → 2) and across the lunch closure."""
+    hours = {d: "09:00-10:30 / 10:30-12:00 / 12:00-13:00 / 14:00-17:00" for d in LUNCH_DAYS}
+    return small_network(sites=[{"id": "shift", "hours": hours, "agents": {d: [3, 1, 2, 2] for d in LUNCH_DAYS}}],
+                         demarches=[{"name": "x", "share": 1.0, "service": {"dist": "lognormal", "mean": 45,
+                                                                              "cv": 1.0}}],
+                         demand={"visits_per_open_day": 30, "mix_shifts": []})
+
+
+def long_service_bus() -> dict:
+    stops = [{"commune": "23001", "weekday": "mon", "start": "09:00", "end": "12:00", "visits_per_visit": 6},
+             {"commune": "23002", "weekday": "mon", "start": "12:30", "end": "15:00", "visits_per_visit": 6}]
+    return {"name": "bus", "horizon": {"start": "2024-04-01", "days": 56}, "seed": 5, "replications": 2,
+            "demarches": [{"name": "long", "share": 1.0, "service": {"dist": "lognormal", "mean": 60, "cv": 0.8}}],
+            "demand": {"visits_per_open_day": 6, "mix_shifts": []}, "buses": [{"id": "bus", "agents": 1, "stops": stops}]}
+
+
+def _duty(cfg) -> dict:
+    """Per site or bus and weekday: the (from, to, agents) intervals of the timetable, in minutes."""
+    out = {s.id: s.schedule for s in cfg.sites}
+    for b in cfg.buses:
+        out[b.id] = {}
+        for st in b.stops:
+            a, e = st.window
+            out[b.id].setdefault(st.weekday, []).append((a, e, b.agents))
+    return out
+
+
+@pytest.mark.parametrize("make", [lunch_case, busy_urban_site, changing_staffing, long_service_bus])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_agents_never_serve_two_citizens_at_once(make, seed):
+    """Exactly: an agent serves one citizen at a time, across closures too, and starts only while on duty;
+    so citizens in service never outnumber agents on duty or finishing, and utilisation stays ≤ 1."""
+    res = simulate(config_from_dict(make()), seed=seed)
+    v = res.visits
+    duty = _duty(res.config)
+    served = v[v["outcome"] == "served"]
+    origin = pd.Timestamp(res.config.horizon.start)
+    for (rep, sid), g in served.groupby(["replication", "site_id"], observed=True):
+        a = ((g["service_start"] - origin) / pd.Timedelta(minutes=1)).to_numpy()
+        b = ((g["service_end"] - origin) / pd.Timedelta(minutes=1)).to_numpy()
+        crew = max(c for day in duty[sid].values() for _, _, c in day)
+        # at every service start, citizens in service (whoever serves them) ≤ the site's agents
+        in_service = np.searchsorted(np.sort(a), a, side="right") - np.searchsorted(np.sort(b), a, side="right")
+        assert in_service.max() <= crew, (sid, rep)
+    assert (res.daily["utilisation"].dropna() <= 1 + 1e-9).all()
+    assert (served["agent"] >= 0).all() and (v.loc[v["outcome"] != "served", "agent"] == -1).all()
+    for (rep, sid, k), g in served.groupby(["replication", "site_id", "agent"], observed=True):
+        g = g.sort_values("service_start")
+        a = ((g["service_start"] - origin) / pd.Timedelta(minutes=1)).to_numpy()
+        b = ((g["service_end"] - origin) / pd.Timedelta(minutes=1)).to_numpy()
+        assert (a[1:] >= b[:-1] - 1e-6).all(), (sid, rep, k)  # one citizen at a time, across closures too
+        day = np.floor(a / 1440)
+        minute = a - 1440 * day
+        wd = (origin.day_of_week + day.astype(int)) % 7
+        for m, w in zip(minute, wd):  # staffing at the start instant > agent index
+            on = [c for lo, hi, c in duty[sid].get(WEEKDAYS[w], []) if lo - 1e-6 <= m < hi]
+            assert on and max(on) > k, (sid, rep, k, m)
+    # conservation of visits and of agent time: busy within duty + overtime = service of served citizens
+    assert v["outcome"].notna().all() and len(v) == v["outcome"].value_counts().sum()
+    d = res.daily
+    assert d["busy_min"].sum() + d["overtime_min"].sum() == pytest.approx(served["service_min"].sum())
+    assert (d["busy_min"] <= d["staffed_min"] + 1e-6).all() and (d["overtime_min"] >= -1e-6).all()
+
+
+def test_a_service_through_lunch_keeps_the_agent_busy_after_it():
+    """The agent who serves through the closure starts nobody until done, and the break is reported."""
+    res = simulate(config_from_dict(lunch_case(reopens="12:30")))
+    v = res.visits[res.visits["outcome"] == "served"]
+    minute = lambda col: v[col].dt.hour * 60 + v[col].dt.minute + v[col].dt.second / 60
+    through = v[(minute("service_start") < 720) & (minute("service_end") > 750)]
+    assert len(through) > 0
+    for (rep, date), end in through.groupby(["replication", through["service_start"].dt.date])["service_end"]:
+        same = v[(v["replication"] == rep) & (v["service_start"].dt.date == date)]
+        afternoon = same[minute("service_start")[same.index] >= 750]
+        assert (afternoon["service_start"] >= end.max()).all()
+    d = res.daily
+    assert d["overtime_min"].sum() > 0 and d["utilisation"].max() <= 1 + 1e-9
 
 
 def test_closing_sends_home_exactly_those_still_waiting(small_run):
@@ -195,3 +272,18 @@ def test_visits_per_open_day_matches_the_configured_volume():
     per_day = first.groupby(first["arrival"].dt.date).size()
     # Poisson counts: the mean over ~250 open days is within 4 standard errors of 30
     assert abs(per_day.mean() - 30) < 4 * np.sqrt(30 / len(per_day))
+
+
+def test_busy_time_per_opening_interval_adds_up_and_never_exceeds_staffing():
+    """Experiment partials by opening interval (slots) split busy time within duty exactly as the sessions do."""
+    from fssim.experiment.partials import unit_partials
+    from fssim.simulation import simulate_sites
+    cfg = config_from_dict(changing_staffing())
+    for rep in range(2):
+        plans = simulate_sites(cfg, cfg.sites, rep, DemandModel(cfg))
+        by_slot = unit_partials(cfg, plans, slots=True).frame()
+        whole = unit_partials(cfg, plans).frame()
+        assert (by_slot["busy_min"] <= by_slot["staffed_min"] + 1e-6).all()
+        for k in ("busy_min", "overtime_min", "staffed_min"):
+            assert by_slot[k].sum() == pytest.approx(whole[k].sum(), rel=1e-9), k
+        assert whole["overtime_min"].sum() > 0

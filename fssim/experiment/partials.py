@@ -2,7 +2,7 @@
 
 A work unit (scenario, replication, shard of sites) produces up to millions of visits; the KPIs need only
 additive sums per site (counts by outcome, sum of waits, waits over the threshold, service, staffed and
-busy minutes, open days) plus the waits' distribution for the median and P90. Since a site is never split
+busy minutes within duty, overtime, open days, a bus's late minutes and timetabled minutes) plus the waits' distribution for the median and P90. Since a site is never split
 across shards, each site's own median and P90 are computed exactly in the worker. Network quantiles pool
 every site of every shard, so each unit also sends a histogram of its waits at one-second resolution
 (sparse: only the seconds that occur, zero waits apart; at most a few thousand pairs per unit, against
@@ -31,7 +31,8 @@ DAY = 1440.0
 BINS_PER_MIN = 60
 #: additive fields, then the per-row exact quantiles
 SUMS = ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked", "wait_sum", "wait_over",
-        "service_sum", "staffed_min", "busy_min", "open_days", "open_min")
+        "service_sum", "staffed_min", "busy_min", "open_days", "open_min", "overtime_min", "bus_late_min",
+        "bus_open_min")
 FIELDS = SUMS + ("median_wait_min", "p90_wait_min")
 NETWORK = "network"
 
@@ -89,6 +90,28 @@ def _slots_of(times: np.ndarray, site, start: dt.date) -> np.ndarray:
     return out
 
 
+def _slot_duty(st: np.ndarray, en: np.ndarray, agent: np.ndarray, site, start: dt.date, row_index: dict):
+    """Agent-minutes of served visits within each opening interval where their agent is on duty (rows and
+    minutes, to add up), and each visit's minutes outside duty (overtime). Same-day intervals only: a service
+    never runs into the next day's opening hours."""
+    table, w0 = _slot_table(site, start)
+    day = np.floor(st / DAY).astype(np.int64)
+    a0, a1 = st - day * DAY, en - day * DAY
+    wd = (w0 + day) % 7
+    inside = np.zeros(len(st))
+    rows, minutes = [], []
+    for w, name in enumerate(WEEKDAYS):
+        on = np.flatnonzero(wd == w)
+        if not len(on):
+            continue
+        for a, b, c in site.schedule.get(name, []):
+            ov = np.clip(np.minimum(a1[on], b) - np.maximum(a0[on], a), 0.0, None) * (agent[on] < c)
+            inside[on] += ov
+            rows.append(np.full(len(on), row_index[(site.id, f"{name} {_hhmm(a)}-{_hhmm(b)}")], dtype=np.int64))
+            minutes.append(ov)
+    return rows, minutes, np.maximum(en - st - inside, 0.0)
+
+
 def _group_quantiles(keys: np.ndarray, values: np.ndarray, n_keys: int, qs=(0.5, 0.9)) -> np.ndarray:
     """Exact linear-interpolation quantiles (numpy/pandas default) of ``values`` per integer key."""
     out = np.full((n_keys, len(qs)), np.nan)
@@ -120,8 +143,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     cut = config.horizon.warmup_days * DAY
     start = config.horizon.start
     row_site, row_slot, row_index = [], [], {}
-    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "busy_row")}
-    srow, sstaffed, sbusy, sdays, sopen = [], [], [], [], []
+    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service")}
+    srow, sstaffed, sbusy, sdays, sopen, sover, slate, sbus = [], [], [], [], [], [], [], []
+    xrow, xbusy, xover = [], [], []  # split sites: busy and overtime from the visits, per opening interval
     group_names = [NETWORK] if groups is None else sorted(set(groups.values()))
     gindex = {g: i for i, g in enumerate(group_names)}
     site_group = []
@@ -154,20 +178,24 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
                     row_of(s.id, f"{day} {_hhmm(a)}-{_hhmm(b)}")
             rows = np.array([row_index[(s.id, lab)] for lab in labels], dtype=np.int64)
             served = outcome == SERVED
-            busy_rows = rows.copy()
-            if served.any():  # busy time by the interval service starts in
-                slot_start = _slots_of(st[served], s, start)
-                busy_rows[served] = [row_index[(s.id, lab)] for lab in slot_start]
+            if served.any():  # busy time within each interval; overtime on the interval service starts in
+                sst = st[served]
+                en = sst + np.asarray(log.service, dtype=float)[keep][served]
+                who = np.asarray(log.agent, dtype=np.int64)[keep][served]
+                r_in, m_in, over = _slot_duty(sst, en, who, s, start, row_index)
+                xrow += r_in
+                xbusy += m_in
+                xrow.append(np.array([row_index[(s.id, lab)] for lab in _slots_of(sst, s, start)], dtype=np.int64))
+                xbusy.append(np.zeros(len(sst)))
+                xover += [np.zeros(len(m)) for m in m_in] + [over]
         else:
             r = row_of(s.id, "")
             rows = np.full(len(t), r, dtype=np.int64)
-            busy_rows = rows
         parts["row"].append(rows)
         parts["kind"].append(np.asarray(log.kind, dtype=np.int8)[keep])
         parts["outcome"].append(outcome)
         parts["wait"].append(st - t)
         parts["service"].append(np.asarray(log.service, dtype=float)[keep])
-        parts["busy_row"].append(busy_rows)
         # sessions: staffed and busy agent-minutes, open days
         days = np.asarray(log.session_day, dtype=np.int64)
         on = days >= config.horizon.warmup_days
@@ -184,6 +212,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
                     sbusy.append(0.0)
                     sdays.append(1.0)
                     sopen.append(b - a)
+                    sover.append(0.0)
+                    slate.append(0.0)
+                    sbus.append(0.0)
         else:
             r = row_index[(s.id, "")]
             staffed = np.asarray(log.session_staffed, dtype=float)[on]
@@ -194,6 +225,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             sdays.append(float(len(np.unique(days[on]))))
             # open minutes after the warm-up (an always-open site's one session is cut at the warm-up)
             sopen.append(float(sum(max(0.0, x.end - max(x.start, cut)) for x in plan.sessions)))
+            sover.append(float(np.asarray(log.session_overtime, dtype=float)[on].sum()))
+            slate.append(float(np.asarray(log.session_late, dtype=float)[on].sum()))
+            sbus.append(float(np.asarray(log.session_open, dtype=float)[on].sum()) if plan.is_bus else 0.0)
     n_rows = len(row_site)
     cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
     rows = cat["row"].astype(np.int64)
@@ -218,17 +252,13 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     vals[:, col["staffed_min"]] = np.bincount(srow_a, weights=np.asarray(sstaffed, float), minlength=n_rows)
     vals[:, col["open_days"]] = np.bincount(srow_a, weights=np.asarray(sdays, float), minlength=n_rows)
     vals[:, col["open_min"]] = np.bincount(srow_a, weights=np.asarray(sopen, float), minlength=n_rows)
-    if slots:
-        brow = cat["busy_row"].astype(np.int64)
-        vals[:, col["busy_min"]] = np.bincount(brow[served], weights=cat["service"][served], minlength=n_rows)
-        # session busy time also counts service finishing after the interval; keep the session total where
-        # a site is not split (always-open sites)
-        whole = [i for i, sl in enumerate(row_slot) if sl == ""]
-        if whole:
-            b = np.bincount(srow_a, weights=np.asarray(sbusy, float), minlength=n_rows)
-            vals[whole, col["busy_min"]] = b[whole]
-    else:
-        vals[:, col["busy_min"]] = np.bincount(srow_a, weights=np.asarray(sbusy, float), minlength=n_rows)
+    xrow_a = np.concatenate(xrow) if xrow else np.zeros(0, np.int64)
+    for name, whole, split in (("busy_min", sbusy, xbusy), ("overtime_min", sover, xover)):
+        vals[:, col[name]] = np.bincount(srow_a, weights=np.asarray(whole, float), minlength=n_rows)
+        if xrow:
+            vals[:, col[name]] += np.bincount(xrow_a, weights=np.concatenate(split), minlength=n_rows)
+    vals[:, col["bus_late_min"]] = np.bincount(srow_a, weights=np.asarray(slate, float), minlength=n_rows)
+    vals[:, col["bus_open_min"]] = np.bincount(srow_a, weights=np.asarray(sbus, float), minlength=n_rows)
     q = _group_quantiles(rows[served], wait[served], n_rows)
     vals[:, col["median_wait_min"]] = q[:, 0]
     vals[:, col["p90_wait_min"]] = q[:, 1]
@@ -309,6 +339,9 @@ def kpis_from_sums(df, p50=None, p90=None):
     out["open_days"] = df["open_days"]
     out["utilisation"] = df["busy_min"] / df["staffed_min"].where(df["staffed_min"] > 0)
     out["visits_per_open_day"] = out["arrivals"] / df["open_days"].where(df["open_days"] > 0)
+    out["overtime_min"] = df["overtime_min"]
+    out["bus_late_min"] = df["bus_late_min"]
+    out["bus_lost_share"] = (df["bus_late_min"] / df["bus_open_min"].where(df["bus_open_min"] > 0)).fillna(0.0)
     return out[list(KPIS)]
 
 

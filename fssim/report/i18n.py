@@ -43,6 +43,9 @@ KPI_NAMES: dict[str, tuple[str, str]] = {
     "open_days": ("Jours d'ouverture (site × jour)", "Open days (site × day)"),
     "utilisation": ("Taux d'occupation des agents", "Agent utilisation"),
     "visits_per_open_day": ("Visites par jour d'ouverture", "Visits per open day"),
+    "overtime_min": ("Temps d'entretien hors service des agents", "Agents' service time off duty"),
+    "bus_late_min": ("Retard des bus aux arrêts", "Bus late starts at stops"),
+    "bus_lost_share": ("Part du temps des bus perdue en retards", "Share of bus time lost to late starts"),
 }
 
 #: How a KPI is shown: "minutes" (min), "rate" (a share shown in %), "count", "agent_minutes" (shown in hours).
@@ -51,6 +54,7 @@ KPI_KIND: dict[str, str] = {
     "mean_service_min": "minutes", "share_wait_over_threshold": "rate", "abandonment_rate": "rate",
     "sent_home_rate": "rate", "no_show_rate": "rate", "utilisation": "rate",
     "staffed_min": "agent_minutes", "busy_min": "agent_minutes", "visits_per_open_day": "decimal",
+    "overtime_min": "agent_minutes", "bus_late_min": "minutes", "bus_lost_share": "rate",
 }
 
 #: What each KPI means (STRESS-DES 1.2), (French, English).
@@ -70,8 +74,14 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
     "sent_home_rate": ("usagers encore en file à la fermeture ÷ arrivées",
                        "citizens still queuing at closing ÷ arrivals"),
     "no_show_rate": ("absences ÷ visites sur rendez-vous", "no-shows ÷ booked visits"),
-    "utilisation": ("temps d'entretien des agents ÷ temps d'agents en poste",
-                    "agents' service time ÷ staffed agent time"),
+    "utilisation": ("temps d'entretien des agents pendant leur service ÷ temps d'agents en poste",
+                    "agents' service time while on duty ÷ staffed agent time"),
+    "overtime_min": ("temps d'entretien hors des heures de service de l'agent (pause raccourcie, fin tardive)",
+                     "service time outside the agent's duty hours (shortened break, late finish)"),
+    "bus_late_min": ("minutes d'arrêt perdues : le bus arrive après l'heure prévue (trajet depuis l'arrêt "
+                     "précédent ou la base)", "stop minutes lost: the bus arrives after the scheduled start "
+                     "(drive from the previous stop or the base)"),
+    "bus_lost_share": ("retards des bus ÷ durée prévue de leurs arrêts", "bus late starts ÷ scheduled stop time"),
     "visits_per_open_day": ("arrivées ÷ jours d'ouverture (site × jour)", "arrivals ÷ open site-days"),
 }
 
