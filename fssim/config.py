@@ -506,6 +506,9 @@ class Placement(_Model):
     max_minutes: PositiveFloat = 30.0
     one_per_canton: bool = True
     method: Literal["greedy", "milp", "auto"] = "greedy"
+    nested: bool = Field(True, description="the n + 1 sites placed contain the n (greedy order, no swaps), so "
+                         "networks of growing size differ only by the sites added; false: free placement by "
+                         "method (greedy with swaps, milp, auto)")
 
 
 class RolloutPhase(_Model):
@@ -554,11 +557,14 @@ class Catchment(_Model):
 
     Each commune sends its demand to its nearest open site (``choice: nearest``) or spreads it over its
     ``candidates`` nearest sites with weights exp(-beta × minutes) (``choice: gravity``). Demand per
-    inhabitant falls with travel time (halved every ``decay_half_minutes``, [E]) and is scaled so that the
-    network at ``reference_date`` (default: the last day of the horizon) receives ``annual_visits`` first
-    visits a year: 9 million requests in 2023 [P, Cour des comptes 2024], pro rata of population when the
-    territory is a part of France. New sites start at ``ramp_up_start`` of their volume and reach it after
-    ``ramp_up_months`` [E, facts §9.2].
+    inhabitant is ``annual_visits`` over France's population (the national volume if everyone lived at a site;
+    default 9 million requests in 2023 [P, Cour des comptes 2024]), falling with each commune's travel time
+    (halved every ``decay_half_minutes``, [E]), so a real network receives less (≈ 0.77–0.82 of it nationally).
+    The rate does not depend on the network: adding a site changes only the volumes of the sites whose
+    catchment changes (common random numbers). ``reference_date`` (default: the last day of the horizon) is the
+    date of the network tables. New sites start at ``ramp_up_start`` of their volume and reach it after
+    ``ramp_up_months`` [E, facts §9.2]. A calibrated per-commune demand model (``fssim calibrate``) is to
+    replace this rate.
     """
 
     choice: Literal["nearest", "gravity"] = "nearest"
