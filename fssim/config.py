@@ -489,18 +489,23 @@ class StaffingRule(_Model):
     """How many agents each site of a network gets.
 
     ``density``: by the density class of its commune (``agents``). ``volume``: the smallest number, at least the
-    density rule's, for which Erlang C gives P(wait > outputs.wait_threshold_min) ≤ ``max_wait_share`` at the
-    site's peak rate (its mean rate over opening hours × ``peak_factor`` [E]), at most ``max_agents``.
+    density rule's (itself at least the label's 2), for which Erlang C gives P(wait > outputs.wait_threshold_min)
+    ≤ ``max_wait_share`` at the site's peak rate (its mean rate over opening hours × ``peak_factor`` [E]), at
+    most ``max_agents``. Unset: ``volume`` for a placed network (``source: placement``), ``density`` for the
+    ANCT list (its sites have the staff they have). ``max_agents`` also sets the capacity of one site for a
+    demand-aware placement (``placement.demand_aware``).
     """
 
-    rule: Literal["density", "volume"] = "density"
+    rule: Literal["density", "volume"] | None = Field(
+        None, description="density or volume; unset: volume for a placed network, density for the ANCT list")
     max_wait_share: Share = 0.1
     peak_factor: PositiveFloat = 1.5
     max_agents: PositiveInt = 12
 
 
 class Placement(_Model):
-    """Choose the sites: N communes maximising the population within max_minutes (fssim.placement)."""
+    """Choose the sites: N sites maximising the population within max_minutes (fssim.placement); demand-aware
+    by default, so that no site is expected to receive more than its agents can serve within the wait target."""
 
     n_sites: PositiveInt
     max_minutes: PositiveFloat = 30.0
@@ -509,6 +514,15 @@ class Placement(_Model):
     nested: bool = Field(True, description="the n + 1 sites placed contain the n (greedy order, no swaps), so "
                          "networks of growing size differ only by the sites added; false: free placement by "
                          "method (greedy with swaps, milp, auto)")
+    demand_aware: bool = Field(
+        True, description="relieve overloaded sites before adding the next covering site: a site whose expected "
+        "first visits a year (catchment rule: nearest site, a commune hosting k sites splits its demand equally, "
+        "rate catchment.annual_visits / France's population decayed by travel time) exceed the capacity of one "
+        "site (the visits a year network.staffing.max_agents agents serve with P(wait > "
+        "outputs.wait_threshold_min) ≤ max_wait_share at the peak rate, Erlang C) gets another site in its "
+        "commune or in the commune sending it the most demand; a populous commune can host several sites "
+        "(ids p-<INSEE>, p-<INSEE>-2…). Sites are only ever added, so the n + 1 sites still contain the n. "
+        "false: the covering order alone, one site per commune")
 
 
 class RolloutPhase(_Model):
@@ -546,6 +560,9 @@ class Network(_Model):
     def _coherent(self):
         if self.source == "placement" and self.placement is None:
             raise ValueError("placement: source 'placement' needs a placement block (n_sites, max_minutes…)")
+        if self.staffing.rule is None:  # agents follow the volume a placement gives each site
+            self.staffing = self.staffing.model_copy(
+                update={"rule": "volume" if self.source == "placement" else "density"})
         counts = [p.sites for p in self.phases]
         if counts != sorted(counts) or [p.date for p in self.phases] != sorted(p.date for p in self.phases):
             raise ValueError("phases: dates and site counts must both increase")

@@ -123,8 +123,22 @@ def placed_site_ids(codes) -> list[str]:
     return out
 
 
+def placement_capacity(config: Config):
+    """The SiteCapacity of a demand-aware placement: the visits a year one site with ``staffing.max_agents``
+    agents serves within the wait target (fssim.scenario.site_capacity), and the catchment's demand rule
+    (``catchment.annual_visits`` over France's population, halved every ``decay_half_minutes``)."""
+    from .placement import SiteCapacity
+    from .scenario import site_capacity
+    from .territory import load_territory
+
+    national = float(load_territory().communes["population"].sum())
+    return SiteCapacity(site_capacity(config), config.catchment.annual_visits / national,
+                        config.catchment.decay_half_minutes)
+
+
 def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTable:
-    """Place ``n_sites`` sites (fssim.placement) and open them in placement order along the phases."""
+    """Place ``n_sites`` sites (fssim.placement) and open them in placement order along the phases; demand-aware
+    by default (``placement.demand_aware``): a populous commune hosts as many sites as its demand needs."""
     from .placement import PlacementProblem
     from .travel import TravelMatrix
 
@@ -132,7 +146,8 @@ def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTabl
     if isinstance(model, TravelMatrix):  # placement chooses communes: the matrix must reach communes
         model.check_for_placement(communes)
     problem = PlacementProblem(communes, n_sites=pl.n_sites, max_minutes=pl.max_minutes, model=model,
-                               one_per_canton=pl.one_per_canton)
+                               one_per_canton=pl.one_per_canton,
+                               capacity=placement_capacity(config) if pl.demand_aware else None)
     problem.solve(method=placement_method(pl))
     sel = problem.selected.sort_values("order").reset_index(drop=True)
     known = communes.set_index("code")
@@ -165,7 +180,9 @@ def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTabl
     table = table[table["opens_on"].astype(str) != "never"].reset_index(drop=True)
     table.attrs["placement"] = {"covered_share": float(problem.share_covered), "method": problem.method,
                                 "solve_seconds": float(problem.solve_seconds),
-                                "cantons_without_site": int(len(problem.cantons_without_site))}
+                                "cantons_without_site": int(len(problem.cantons_without_site)),
+                                "site_capacity": float(getattr(problem, "site_capacity", float("nan"))),
+                                "communes_with_several_sites": int((sel["code"].value_counts() > 1).sum())}
     if isinstance(model, TravelMatrix):  # placed ids are generated: sites are found by their commune
         model.check_sites(table, what="placed sites")
     return NetworkTable(table)

@@ -312,25 +312,56 @@ def network_coverage(config: Config, date: dt.date | None = None):
                        date=date, cantons=terr.cantons, aliases=terr.aliases)
 
 
-def volume_staffing(config: Config, net: pd.DataFrame, cp, ref: dt.date) -> list[int]:
-    """Agents per site by the ``volume`` rule (Erlang C at the peak rate), never below the density rule's."""
+def _staffing_inputs(config: Config) -> tuple:
+    """(staffing rule, mean service minutes, wait threshold) of the volume rule and the site capacity."""
+    mean_service = sum(d.share * d.service.expected for d in config.demarches)
+    return config.network.staffing, mean_service, config.outputs.wait_threshold_min
+
+
+def _weekly_hours(hours: dict) -> float:
+    return sum(b - a for text in hours.values() for a, b in parse_day_hours(text)) / 60
+
+
+def _peak_rate(visits_per_year: float, weekly_hours: float, peak_factor: float) -> float:
+    """Arrivals a minute at a site's peak: its mean rate over opening hours × peak_factor."""
+    return visits_per_year / (weekly_hours * 52.18) / 60 * peak_factor if weekly_hours else 0.0
+
+
+def _meets_target(c: int, lam: float, mean_service: float, threshold: float, max_wait_share: float) -> bool:
     from .queueing import erlang_c_wait_exceeds
 
-    rule = config.network.staffing
-    mean_service = sum(d.share * d.service.expected for d in config.demarches)
-    threshold = config.outputs.wait_threshold_min
+    return lam * mean_service < c and erlang_c_wait_exceeds(c, lam, mean_service, threshold) <= max_wait_share
+
+
+def volume_staffing(config: Config, net: pd.DataFrame, cp, ref: dt.date) -> list[int]:
+    """Agents per site by the ``volume`` rule: the fewest agents for which Erlang C at the site's peak rate gives
+    P(wait > wait_threshold_min) ≤ max_wait_share, never below the density rule's (nor the label's 2), at most
+    ``max_agents``."""
+    rule, mean_service, threshold = _staffing_inputs(config)
     vol = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
     per_year = vol.set_index("site_id")["visits_per_year"]
     out = []
     for r in net.itertuples(index=False):
-        hours = sum(b - a for text in r.hours.values() for a, b in parse_day_hours(text)) / 60  # a week
-        lam = float(per_year.get(r.site_id, 0.0)) / (hours * 52.18) / 60 * rule.peak_factor if hours else 0.0
-        c = int(r.agents)
-        while c < rule.max_agents and (lam * mean_service >= c or
-                                       erlang_c_wait_exceeds(c, lam, mean_service, threshold) > rule.max_wait_share):
+        lam = _peak_rate(float(per_year.get(r.site_id, 0.0)), _weekly_hours(r.hours), rule.peak_factor)
+        c = max(int(r.agents), 2)
+        while c < rule.max_agents and not _meets_target(c, lam, mean_service, threshold, rule.max_wait_share):
             c += 1
         out.append(c)
     return out
+
+
+def site_capacity(config: Config, hours: dict | None = None) -> float:
+    """First visits a year one site open ``hours`` (default: the network's) can take with ``max_agents`` agents
+    and still meet the volume rule's wait target (Erlang C at the peak rate): the capacity of a placed site."""
+    rule, mean_service, threshold = _staffing_inputs(config)
+    weekly = _weekly_hours(hours if hours is not None else dict(config.network.hours))
+    c = rule.max_agents
+    per_year = lambda lam: lam / rule.peak_factor * 60 * weekly * 52.18  # inverse of _peak_rate
+    lo, hi = 0.0, c / mean_service
+    for _ in range(60):  # bisection on the peak rate
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _meets_target(c, mid, mean_service, threshold, rule.max_wait_share) else (lo, mid)
+    return per_year(lo)
 
 
 def build_scenario(config: Config) -> Scenario:
