@@ -207,6 +207,27 @@ class Behaviour(_Model):
     return_probability: Share = D.RETURN_PROBABILITY
     return_delay_days: tuple[PositiveInt, PositiveInt] = D.RETURN_DELAY_DAYS
     max_returns: int = Field(2, ge=0)
+    demarches_per_visit: dict[PositiveInt, Share] = Field(
+        default_factory=lambda: dict(D.DEMARCHES_PER_VISIT),
+        description="probability of each number of démarches handled in one visit, e.g. {1: 0.62, 2: 0.26, "
+                    "3: 0.12}; the first is drawn from the day's mix, the others from the same mix, distinct")
+    extra_demarche_factor: float = Field(
+        D.EXTRA_DEMARCHE_FACTOR, gt=0, le=1,
+        description="agent time of each further démarche of a visit, as a share of its own service time")
+
+    @field_validator("demarches_per_visit")
+    @classmethod
+    def _a_distribution(cls, table: dict[int, float]) -> dict[int, float]:
+        """A probability table over 1, 2, …: non-empty, summing to 1."""
+        total = sum(table.values())
+        if not table or abs(total - 1) > 1e-6:
+            raise ValueError(
+                f"probabilities sum to {total:.4f}; they must sum to 1, e.g. {{1: 0.62, 2: 0.26, 3: 0.12}}")
+        return dict(sorted(table.items()))
+
+    def mean_demarches(self) -> float:
+        """Expected démarches per visit (before capping by the number of démarches in the catalogue)."""
+        return sum(k * p for k, p in self.demarches_per_visit.items())
 
 
 # --------------------------------------------------------------------------- sites
@@ -418,6 +439,7 @@ class Outputs(_Model):
 
 #: KPIs computed by fssim.metrics.kpis, usable in targets and experiments.
 KPIS = ("visits", "arrivals", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked",
+        "actes", "actes_per_visit",
         "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold", "mean_service_min",
         "abandonment_rate", "sent_home_rate", "no_show_rate", "staffed_min", "busy_min", "open_days",
         "utilisation", "visits_per_open_day", "overtime_min", "bus_late_min", "bus_lost_share")

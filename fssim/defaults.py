@@ -27,6 +27,16 @@ DEMARCHES = [
     ("autres", "Autres partenaires, orientation et information", 0.04, 10.0, 0.8, 0.0),
 ]
 
+#: Démarches handled per visit (§11) [P/D]: the MSAP network (2017) counted more than 2 M people and 3 M
+#: démarches in a year, ≈ 1.5 démarches per visitor. Only the mean is published; the split over 1, 2 and 3
+#: démarches is [E], chosen to give that mean exactly (0.62 + 2 × 0.26 + 3 × 0.12 = 1.50).
+DEMARCHES_PER_VISIT = {1: 0.62, 2: 0.26, 3: 0.12}
+
+#: Agent time of each further démarche of a visit, as a share of its own service time [E]: the citizen is
+#: already greeted, identified and seated with their papers, so only the démarche itself is repeated (no
+#: published figure; 1 would make service times add up).
+EXTRA_DEMARCHE_FACTOR = 0.7
+
 #: Follow-up delay in days (§9.4: "return after 7–21 days") [E].
 FOLLOW_UP_DELAY_DAYS = (7, 21)
 

@@ -123,10 +123,12 @@ class Arrivals:
 
     time: np.ndarray
     day: np.ndarray
-    demarche: np.ndarray      # index into the catalogue
+    demarche: np.ndarray      # index into the catalogue: the visit's first démarche
+    demarches: np.ndarray     # how many démarches the visit handles (1, 2, …)
+    other_demarches: np.ndarray  # visits × (most démarches − 1): the further ones, −1 where there are fewer
     booked: np.ndarray
     no_show: np.ndarray
-    service: np.ndarray
+    service: np.ndarray       # all of the visit's démarches (see :func:`_visit_service`)
     patience: np.ndarray      # inf for booked citizens or when nobody gives up
     walk_in_patience: np.ndarray  # the same citizen's patience when they come as a walk-in
     follow_up: np.ndarray     # needs a second visit after being served
@@ -268,7 +270,8 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     them). A citizen is the pair (day, index k of the citizen among the day's draws, see
     :func:`_unit_offsets` for a bus): each unit's count is the Poisson quantile of one uniform, and each
     attribute (arrival time, démarche, booking, no-show, service time, follow-up, patience, return) is
-    read from its own named stream at (day, k), before appointments move anyone. So turning on appointments, changing the mix of démarches or adding citizens to a day
+    read from its own named stream at (day, k), before appointments move anyone; so are the number of
+    démarches of the visit and each further démarche (streams ``demarches``, ``demarche_2``, ``service_2``…). So turning on appointments, changing the mix of démarches or adding citizens to a day
     leaves every other citizen exactly as they were.
     """
     streams = rng if isinstance(rng, Streams) else Streams.of(rng)
@@ -288,7 +291,8 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
 
     n = len(time)
     demarche = (draw("demarche")[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
-    a = _attributes(model, demarche, draw)
+    count, others = _further_demarches(model, day, demarche, draw)
+    a = _attributes(model, demarche, count, others, draw)
     a["time"], a["day"], a["drawn_time"] = time, day, time.copy()
     a["booked"] = np.zeros(n, dtype=bool)
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
@@ -348,27 +352,81 @@ def _times_in_units(profile: Profile, units, counts, u_time: np.ndarray) -> np.n
     return time
 
 
-def _attributes(model: DemandModel, demarche: np.ndarray, draw) -> dict[str, np.ndarray]:
+def _further_demarches(model: DemandModel, day: np.ndarray, first: np.ndarray, draw):
+    """How many démarches each visit handles and which further ones (visits × (most − 1), −1 padded).
+
+    The number is read from ``behaviour.demarches_per_visit`` at the uniform of stream ``demarches``,
+    capped by the démarches the day's mix offers; the j-th démarche comes from the day's mix without
+    the ones already drawn, at the uniform of stream ``demarche_j``. Own streams: another distribution
+    of the number changes no citizen's arrival, first démarche or service time of a first démarche.
+    """
+    table = model.config.behaviour.demarches_per_visit
+    sizes = np.array(list(table), dtype=np.int64)
+    cum = np.cumsum(list(table.values()))
+    cum[-1] = 1.0
+    n = len(first)
+    count = sizes[np.minimum(np.searchsorted(cum, draw("demarches"), side="right"), len(sizes) - 1)]
+    mix = model.daily_mix()
+    count = np.minimum(count, (mix > 0).sum(axis=1)[day]).astype(np.int8)
+    most = int(count.max()) if n else 1
+    others = np.full((n, max(most - 1, 0)), -1, dtype=np.int16)
+    left = mix[day]
+    left[np.arange(n), first] = 0.0
+    for j in range(1, most):
+        idx = np.flatnonzero(count > j)
+        w = left[idx]
+        cum_w = np.cumsum(w, axis=1)
+        target = draw(f"demarche_{j + 1}")[idx] * cum_w[:, -1]
+        last = w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # never a démarche already drawn
+        pick = np.minimum((target[:, None] > cum_w).sum(axis=1), last)
+        others[idx, j - 1] = pick
+        left[idx, pick] = 0.0
+    return count, others
+
+
+def _by_demarche(cfg, demarche: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Service time of each démarche index at its uniform (0 where the index is −1: no such démarche)."""
+    out = np.zeros(len(demarche))
+    for i, dem in enumerate(cfg.demarches):
+        idx = np.flatnonzero(demarche == i)
+        if len(idx):
+            out[idx] = dem.service.ppf(u[idx])
+    return out
+
+
+def _visit_service(cfg, first: np.ndarray, others: np.ndarray, draw, name: str) -> np.ndarray:
+    """Agent time of a visit: its first démarche's service time in full, plus each further démarche's
+    own service time × ``behaviour.extra_demarche_factor`` (the citizen is already identified and
+    seated). Stream ``name`` for the first démarche, ``name_2``, ``name_3``… for the further ones."""
+    total = _by_demarche(cfg, first, draw(name))
+    factor = cfg.behaviour.extra_demarche_factor
+    for j in range(others.shape[1]):
+        total += factor * _by_demarche(cfg, others[:, j], draw(f"{name}_{j + 2}"))
+    return total
+
+
+def _attributes(model: DemandModel, demarche: np.ndarray, count: np.ndarray, others: np.ndarray,
+                draw) -> dict[str, np.ndarray]:
     """Each citizen's future, one named stream per attribute; durations by the quantile of their
-    démarche's distribution at their own uniform."""
+    démarches' distributions at their own uniforms. A follow-up handles the same démarches again
+    (its service time by the same rule); whether one is needed depends on the first démarche."""
     cfg, beh = model.config, model.config.behaviour
     n = len(demarche)
-    u_service, u_follow_service = draw("service"), draw("follow_up_service")
+    service = _visit_service(cfg, demarche, others, draw, "service")
+    follow_service = _visit_service(cfg, demarche, others, draw, "follow_up_service")
     u_follow, u_delay = draw("follow_up"), draw("follow_up_delay")
-    service, follow_service = np.empty(n), np.empty(n)
     follow = np.zeros(n, dtype=bool)
     delay = np.zeros(n, dtype=np.int32)
     for i, dem in enumerate(cfg.demarches):
         idx = np.flatnonzero(demarche == i)
         if len(idx) == 0:
             continue
-        service[idx] = dem.service.ppf(u_service[idx])
-        follow_service[idx] = dem.service.ppf(u_follow_service[idx])
         follow[idx] = u_follow[idx] < dem.follow_up.share
         delay[idx] = _whole_days(u_delay[idx], *dem.follow_up.delay_days)
     patience = beh.patience.ppf(draw("patience")) if beh.patience is not None else np.full(n, np.inf)
     return {
-        "demarche": demarche, "no_show_u": draw("no_show"), "service": service, "walk_in_patience": patience,
+        "demarche": demarche, "demarches": count, "other_demarches": others,
+        "no_show_u": draw("no_show"), "service": service, "walk_in_patience": patience,
         "follow_up": follow, "follow_up_delay": delay, "follow_up_service": follow_service,
         "follow_up_u": draw("follow_up_time"), "return_u": draw("return"),
         "return_delay": _whole_days(draw("return_delay"), *beh.return_delay_days),

@@ -1,14 +1,15 @@
 """Metrics: from the simulation's logs to plain tables, and KPIs with confidence intervals.
 
-* :func:`visits_table` — one row per visit (site, démarche, kind, arrival, service start and end, wait,
-  outcome), the raw material of every other figure.
+* :func:`visits_table` — one row per visit (site, first démarche and number of démarches, kind, arrival,
+  service start and end, wait, outcome), the raw material of every other figure.
 * :func:`sessions_table` / :func:`daily_table` — per site and date: opening and staffed time, agents'
   busy time within their duty windows and service time outside them (overtime: shortened breaks, late
   finishes), minutes a bus started its stops late, visit counts, waits. Utilisation = busy / staffed ≤ 1.
 * :func:`kpis` — KPIs per replication, for the network or by site, démarche, weekday, hour or month.
 * :func:`summarise` — across replications: mean, standard deviation and a Student-t confidence interval.
 
-Waits are measured on served citizens (time from arrival to the start of service); ``time_in_queue``
+A visit handles one or more démarches; an *acte* (the unit of the Baromètre) is one démarche handled, so
+``actes`` sums the démarches of served visits. Waits are measured on served citizens (time from arrival to the start of service); ``time_in_queue``
 covers everyone who queued (used for Little's law).
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ SESSION_SUMS = ["open_min", "staffed_min", "busy_min", "overtime_min", "late_min
 def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     """Concatenate the logs of several replications: ``runs`` is [(replication, [plan, …]), …]."""
     cols: dict[str, list] = {k: [] for k in (
-        "replication", "site", "visit", "citizen", "demarche", "kind", "attempt", "arrival", "start", "end",
-        "leave", "service", "outcome", "agent", "stop")}
+        "replication", "site", "visit", "citizen", "demarche", "demarches", "kind", "attempt", "arrival", "start",
+        "end", "leave", "service", "outcome", "agent", "stop")}
     site_ids: list[str] = []
     site_index: dict[str, int] = {}
     stops: list[str] = [""]
@@ -57,6 +58,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
             cols["visit"].append(np.arange(n, dtype=np.int32))
             cols["citizen"].append(np.asarray(log.citizen, dtype=np.int32))
             cols["demarche"].append(np.asarray(log.demarche, dtype=np.int16))
+            cols["demarches"].append(np.asarray(log.demarches, dtype=np.int8))
             cols["kind"].append(np.asarray(log.kind, dtype=np.int8))
             cols["attempt"].append(np.asarray(log.attempt, dtype=np.int8))
             cols["arrival"].append(np.asarray(log.time, dtype=float))
@@ -78,6 +80,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "citizen": a["citizen"],
         "demarche": pd.Categorical.from_codes(a["demarche"].astype(np.int16),
                                               categories=[d.name for d in config.demarches]),
+        "demarches": a["demarches"].astype(np.int8),
         "kind": pd.Categorical.from_codes(a["kind"].astype(np.int8), categories=list(KINDS)),
         "attempt": a["attempt"],
         "arrival": arrival.astype("datetime64[ms]"),
@@ -166,10 +169,11 @@ def _phase_of(dates: pd.Series, phase_starts) -> pd.Categorical:
 UNDEFINED_WHEN = {
     "mean_wait_min": "no citizen served", "median_wait_min": "no citizen served", "p90_wait_min": "no citizen served",
     "share_wait_over_threshold": "no citizen served", "mean_service_min": "no citizen served",
+    "actes_per_visit": "no citizen served",
     "abandonment_rate": "no arrivals", "sent_home_rate": "no arrivals", "no_show_rate": "no booked visit",
     "utilisation": "no staffed time", "visits_per_open_day": "no open day",
 }
-COUNTS = (*OUTCOMES, "visits", "arrivals", "booked")
+COUNTS = (*OUTCOMES, "visits", "arrivals", "booked", "actes")
 
 
 def _after_warmup(visits: pd.DataFrame, sessions: pd.DataFrame, cut: pd.Timestamp):
@@ -225,19 +229,22 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
     # one grouping for everything: waits and service times are NaN except for served citizens, which
     # pandas' mean, median and quantile skip
     wait = visits["wait_min"]
+    demarches = visits["demarches"] if "demarches" in visits else 1  # tables written before démarches
     visits = visits.assign(is_booked=visits["kind"] == "booked", over=wait > threshold,
-                           is_served=wait.notna())
+                           is_served=wait.notna(), acts=np.where(wait.notna(), demarches, 0))
     g = visits.groupby(keys, observed=True)
     out = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0)
     out["visits"] = out.sum(axis=1)
     out["arrivals"] = out["visits"] - out["no_show"]
     out["booked"] = g["is_booked"].sum()
+    out["actes"] = g["acts"].sum()
     w = g["wait_min"]
     out["mean_wait_min"] = w.mean()
     out["median_wait_min"] = w.median()
     out["p90_wait_min"] = w.quantile(0.9)
     served = g["is_served"].sum()
     out["share_wait_over_threshold"] = g["over"].sum() / served.where(served > 0)
+    out["actes_per_visit"] = out["actes"] / served.where(served > 0)
     out["mean_service_min"] = g["service_min"].mean()
     arrivals = out["arrivals"].where(out["arrivals"] > 0)
     out["abandonment_rate"] = out["gave_up"] / arrivals

@@ -39,7 +39,8 @@ class SiteLog:
     points: list = field(default_factory=list)  # stop labels of a bus (visits carry their index)
     # visits, indexed by visit id (primary visits first, then returns, follow-ups and redirections)
     time: list = field(default_factory=list)
-    demarche: list = field(default_factory=list)
+    demarche: list = field(default_factory=list)   # the visit's first démarche
+    demarches: list = field(default_factory=list)  # how many démarches the visit handles
     kind: list = field(default_factory=list)
     citizen: list = field(default_factory=list)
     service: list = field(default_factory=list)
@@ -62,9 +63,10 @@ class SiteLog:
     session_late: list = field(default_factory=list)      # minutes a bus started the stop late (0 for a site)
     deferred: int = 0  # returns and follow-ups that fell after the horizon
 
-    def add_visit(self, time, demarche, kind, citizen, service, patience, attempt, point) -> int:
+    def add_visit(self, time, demarche, demarches, kind, citizen, service, patience, attempt, point) -> int:
         self.time.append(time)
         self.demarche.append(demarche)
+        self.demarches.append(demarches)
         self.kind.append(kind)
         self.citizen.append(citizen)
         self.service.append(service)
@@ -208,6 +210,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
     # primary visits become rows 0..n-1 of the log
     log.time = a.time.tolist()
     log.demarche = a.demarche.tolist()
+    log.demarches = a.demarches.tolist()
     log.kind = np.where(a.booked, BOOKED, WALK_IN).tolist()
     log.citizen = list(range(n))
     log.service = a.service.tolist()
@@ -296,9 +299,10 @@ def _come_back(plan: SitePlan, target: SitePlan, v: int, day: int, delay: int, u
     j, t = where
     c = log.citizen[v]
     point = target.sessions[j].point
-    # whoever comes back does so as a walk-in, with their own patience
+    # whoever comes back does so as a walk-in, with their own patience and the same démarches
     patience = float(plan.arrivals.walk_in_patience[c])
-    w = target.log.add_visit(t, log.demarche[v], kind, c if target is plan else -1, service, patience, attempt, point)
+    w = target.log.add_visit(t, log.demarche[v], log.demarches[v], kind, c if target is plan else -1, service,
+                             patience, attempt, point)
     target.later.setdefault(j, []).append(w)
 
 

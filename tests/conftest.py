@@ -15,7 +15,7 @@ SHARED_DATA = Path(os.environ.get("FSSIM_DATA_DIR", REPO.parent / "shared" / "da
 def queue_config(*, agents: int, rate_per_hour: float, service: dict, patience: dict | None,
                  days: int = 40, warmup_days: int = 2, replications: int = 10, seed: int = 7,
                  threshold: float = 15.0) -> dict:
-    """One always-open site with constant Poisson arrivals and one démarche: a textbook queue."""
+    """One always-open site with constant Poisson arrivals and one démarche a visit: a textbook queue."""
     return {
         "name": "queue",
         "horizon": {"start": "2023-01-02", "days": days, "warmup_days": warmup_days},
@@ -24,7 +24,7 @@ def queue_config(*, agents: int, rate_per_hour: float, service: dict, patience: 
         "holidays": {"closed": False},
         "demarches": [{"name": "any", "share": 1.0, "service": service}],
         "demand": {"rate_per_hour": rate_per_hour, "mix_shifts": []},
-        "behaviour": {"patience": patience, "appointment_share": 0.0},
+        "behaviour": {"patience": patience, "appointment_share": 0.0, "demarches_per_visit": {1: 1.0}},
         "outputs": {"wait_threshold_min": threshold},
         "sites": [{"id": "q", "always_open": True, "agents": agents}],
     }

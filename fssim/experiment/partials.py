@@ -2,7 +2,7 @@
 
 A work unit (scenario, replication, shard of sites) produces up to millions of visits; the KPIs need only
 additive sums per site (counts by outcome, sum of waits, waits over the threshold, service, staffed and
-busy minutes within duty, overtime, open days, a bus's late minutes and timetabled minutes) plus the waits' distribution for the median and P90. Since a site is never split
+busy minutes within duty, overtime, open days, a bus's late minutes and timetabled minutes, actes of served visits) plus the waits' distribution for the median and P90. Since a site is never split
 across shards, each site's own median and P90 are computed exactly in the worker. Network quantiles pool
 every site of every shard, so each unit also sends a histogram of its waits at one-second resolution
 (sparse: only the seconds that occur, zero waits apart; at most a few thousand pairs per unit, against
@@ -32,7 +32,7 @@ BINS_PER_MIN = 60
 #: additive fields, then the per-row exact quantiles
 SUMS = ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked", "wait_sum", "wait_over",
         "service_sum", "staffed_min", "busy_min", "open_days", "open_min", "overtime_min", "bus_late_min",
-        "bus_open_min")
+        "bus_open_min", "actes")
 FIELDS = SUMS + ("median_wait_min", "p90_wait_min")
 NETWORK = "network"
 
@@ -143,7 +143,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     cut = config.horizon.warmup_days * DAY
     start = config.horizon.start
     row_site, row_slot, row_index = [], [], {}
-    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service")}
+    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "demarches")}
     srow, sstaffed, sbusy, sdays, sopen, sover, slate, sbus = [], [], [], [], [], [], [], []
     xrow, xbusy, xover = [], [], []  # split sites: busy and overtime from the visits, per opening interval
     group_names = [NETWORK] if groups is None else sorted(set(groups.values()))
@@ -196,6 +196,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
         parts["outcome"].append(outcome)
         parts["wait"].append(st - t)
         parts["service"].append(np.asarray(log.service, dtype=float)[keep])
+        parts["demarches"].append(np.asarray(log.demarches, dtype=float)[keep])
         # sessions: staffed and busy agent-minutes, open days
         days = np.asarray(log.session_day, dtype=np.int64)
         on = days >= config.horizon.warmup_days
@@ -248,6 +249,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     vals[:, col["wait_sum"]] = np.bincount(rows[served], weights=wait[served], minlength=n_rows)
     vals[:, col["wait_over"]] = count(served & (np.nan_to_num(wait, nan=-1.0) > thr))
     vals[:, col["service_sum"]] = np.bincount(rows[served], weights=cat["service"][served], minlength=n_rows)
+    vals[:, col["actes"]] = np.bincount(rows[served], weights=cat["demarches"][served], minlength=n_rows)
     srow_a = np.asarray(srow, dtype=np.int64)
     vals[:, col["staffed_min"]] = np.bincount(srow_a, weights=np.asarray(sstaffed, float), minlength=n_rows)
     vals[:, col["open_days"]] = np.bincount(srow_a, weights=np.asarray(sdays, float), minlength=n_rows)
@@ -321,7 +323,7 @@ def kpis_from_sums(df, p50=None, p90=None):
     import pandas as pd
 
     out = pd.DataFrame(index=df.index)
-    for c in ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked"):
+    for c in ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked", "actes"):
         out[c] = df[c]
     out["arrivals"] = df["visits"] - df["no_show"]
     served = df["served"].where(df["served"] > 0)
@@ -331,6 +333,7 @@ def kpis_from_sums(df, p50=None, p90=None):
     out["p90_wait_min"] = df["p90_wait_min"] if p90 is None else p90
     out["share_wait_over_threshold"] = df["wait_over"] / served
     out["mean_service_min"] = df["service_sum"] / served
+    out["actes_per_visit"] = df["actes"] / served
     out["abandonment_rate"] = df["gave_up"] / arrivals
     out["sent_home_rate"] = df["sent_home"] / arrivals
     out["no_show_rate"] = df["no_show"] / df["booked"].where(df["booked"] > 0)

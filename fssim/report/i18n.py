@@ -30,6 +30,8 @@ KPI_NAMES: dict[str, tuple[str, str]] = {
     "no_show": ("Absences au rendez-vous", "No-shows"),
     "still_waiting": ("Encore en attente en fin d'horizon", "Still waiting at the end of the horizon"),
     "booked": ("Visites sur rendez-vous", "Booked visits"),
+    "actes": ("Actes (démarches traitées)", "Actes (démarches handled)"),
+    "actes_per_visit": ("Actes par visite servie", "Actes per served visit"),
     "mean_wait_min": ("Attente moyenne", "Mean wait"),
     "median_wait_min": ("Attente médiane", "Median wait"),
     "p90_wait_min": ("Attente P90", "P90 wait"),
@@ -54,6 +56,7 @@ KPI_KIND: dict[str, str] = {
     "mean_service_min": "minutes", "share_wait_over_threshold": "rate", "abandonment_rate": "rate",
     "sent_home_rate": "rate", "no_show_rate": "rate", "utilisation": "rate",
     "staffed_min": "agent_minutes", "busy_min": "agent_minutes", "visits_per_open_day": "decimal",
+    "actes_per_visit": "decimal",
     "overtime_min": "agent_minutes", "bus_late_min": "minutes", "bus_lost_share": "rate",
 }
 
@@ -83,6 +86,10 @@ KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
                      "(drive from the previous stop or the base)"),
     "bus_lost_share": ("retards des bus ÷ durée prévue de leurs arrêts", "bus late starts ÷ scheduled stop time"),
     "visits_per_open_day": ("arrivées ÷ jours d'ouverture (site × jour)", "arrivals ÷ open site-days"),
+    "actes": ("somme des démarches des visites servies (unité du Baromètre : une visite peut en traiter "
+              "plusieurs)", "sum of the démarches of served visits (the Baromètre's unit: a visit may handle "
+              "several)"),
+    "actes_per_visit": ("actes ÷ usagers servis", "actes ÷ citizens served"),
 }
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
