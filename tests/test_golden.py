@@ -88,6 +88,7 @@ def _update() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))  # the checkout's fssim, whatever is installed
     if sys.argv[1:] == ["--update"]:
         _update()
     else:
