@@ -394,6 +394,16 @@ def _by_demarche(cfg, demarche: np.ndarray, u: np.ndarray) -> np.ndarray:
     return out
 
 
+def mean_visit_service(config) -> float:
+    """Expected agent minutes of a first visit: the mix's mean service time for the first démarche, plus
+    ``extra_demarche_factor`` × the same mean for each further démarche (the rule of :func:`_visit_service`,
+    the further démarches' mix taken as the day's mix). Used by the Erlang C staffing and capacity rules."""
+    mean = sum(d.share * d.service.expected for d in config.demarches)
+    beh = config.behaviour
+    extra = max(0.0, min(beh.mean_demarches(), len(config.demarches)) - 1.0)
+    return mean * (1.0 + beh.extra_demarche_factor * extra)
+
+
 def _visit_service(cfg, first: np.ndarray, others: np.ndarray, draw, name: str) -> np.ndarray:
     """Agent time of a visit: its first démarche's service time in full, plus each further démarche's
     own service time × ``behaviour.extra_demarche_factor`` (the citizen is already identified and

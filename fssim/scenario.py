@@ -314,7 +314,8 @@ def network_coverage(config: Config, date: dt.date | None = None):
 
 def _staffing_inputs(config: Config) -> tuple:
     """(staffing rule, mean service minutes, wait threshold) of the volume rule and the site capacity."""
-    mean_service = sum(d.share * d.service.expected for d in config.demarches)
+    from .demand import mean_visit_service
+    mean_service = mean_visit_service(config)
     return config.network.staffing, mean_service, config.outputs.wait_threshold_min
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..config import KPIS, Config, Site, Target
 from ..defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
+from ..demand import mean_visit_service
 from ..errors import InputError
 from ..queueing import erlang_a, erlang_c_mean_wait, erlang_c_wait_exceeds, square_root_staffing
 from .execute import Executor, Job, shards_of
@@ -247,7 +248,7 @@ class StaffingProblem:
                                                           zip(before["site_id"], before["slot"])]))
             stats0 = before_rep.groupby(["site_id", "slot"], sort=False).agg(
                 rate=("rate", "mean"), service=("mean_service_min", "mean"))
-            fallback_service = sum(d.share * d.service.expected for d in self.config.demarches)
+            fallback_service = mean_visit_service(self.config)
             units = list(zip(before["site_id"], before["slot"]))
             start, cand, known, done = {}, {}, {}, {}
             for u in units:
