@@ -35,7 +35,11 @@ class Session:
 
 @lru_cache(maxsize=64)
 def _holidays_for(years: tuple[int, ...], subdiv: str | None) -> dict[dt.date, str]:
-    return dict(_holidays.France(years=list(years), subdiv=subdiv, language="fr"))
+    try:
+        return dict(_holidays.France(years=list(years), subdiv=subdiv, language="fr"))
+    except NotImplementedError:  # the holidays package's answer to an unknown subdivision
+        raise InputError(f"unknown holidays subdivision {subdiv!r}; use one of "
+                         f"{', '.join(_holidays.France.subdivisions)}", field="holidays.subdiv") from None
 
 
 def public_holidays(start: dt.date, end: dt.date, subdiv: str | None = None) -> dict[dt.date, str]:

@@ -16,8 +16,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .config import MAX_REPLICATIONS
 from .defaults import AGENT_COST_EUR
 from .errors import InputError
+
+#: more local worker processes than this is a typo, not a machine
+MAX_WORKERS = 512
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="fssim: simulate the France services network (sites, agents, démarches, coverage).")
@@ -29,14 +33,34 @@ err = Console(stderr=True)
 out = Console()
 
 
+FORCE_HELP = "replace the output even if fssim did not write it (what it replaces is printed)"
+
+
 @contextmanager
-def user_errors():
-    """Turn InputError into a clear message and exit code 2 (never a traceback)."""
+def user_errors(file: Path | str | None = None):
+    """Turn InputError (and a failing disk or network: OSError) into a clear message and exit code 2, never a
+    traceback; an error that names no file gets ``file``, the input the command was given."""
     try:
         yield
     except InputError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        if file is not None and not e.file:
+            from .run import with_file
+            e = with_file(e, str(file))
+        _fail(str(e))
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else (f"{file}: " if file else "")
+        _fail(f"{where}{e.strerror or e}; check the path, its permissions and the free space (or the network)")
+
+
+def _fail(message: str):
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _say(note: str | None) -> None:
+    """A note or warning for the user, on stderr (never mixed with --json output)."""
+    if note:
+        err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -78,21 +102,27 @@ def _kpi_table(result) -> Table:
 def run(
     config: Path = typer.Argument(..., help="scenario YAML file (see configs/)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="run directory (default: runs/<scenario name>)"),
-    seed: Optional[int] = typer.Option(None, help="override the config's seed"),
-    replications: Optional[int] = typer.Option(None, min=1, help="override the config's replications"),
+    seed: Optional[int] = typer.Option(None, min=0, help="override the config's seed"),
+    replications: Optional[int] = typer.Option(None, min=1, max=MAX_REPLICATIONS,
+                                               help="override the config's replications"),
     report: bool = typer.Option(False, "--report", help="also write report.html in the run directory"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no table"),
 ):
     """Simulate a scenario and write its run directory (Parquet tables, resolved config, manifest)."""
     from .config import load_config
-    from .run import simulate
+    from .run import check_output, simulate
 
-    with user_errors():
+    with user_errors(config):
         cfg = load_config(config)
+        for n in cfg.notes:
+            _say(n)
+        target = out_dir or Path("runs") / cfg.name
+        _say(check_output(target, force=force))  # before simulating: refuse early, not after an hour
         with progress_bar(not quiet) as cb:
             result = simulate(cfg, seed=seed, replications=replications, progress=cb)
         result.manifest["command"] = "fssim " + " ".join(sys.argv[1:])
-        target = result.save(out_dir or Path("runs") / cfg.name)
+        target = result.save(target, force=force)
         if report:
             from .report import write_report
             write_report(target, target / "report.html")
@@ -107,8 +137,10 @@ def validate(config: Path = typer.Argument(..., help="scenario YAML file")):
     """Check a scenario file without running it."""
     from .config import load_config
 
-    with user_errors():
+    with user_errors(config):
         cfg = load_config(config)
+    for n in cfg.notes:
+        _say(n)
     network = f", network from {cfg.network.source}" if cfg.network else ""
     out.print(f"{config}: valid ({len(cfg.sites)} sites listed{network}, {len(cfg.buses)} buses, "
               f"{len(cfg.demarches)} démarches, {cfg.horizon.days} days from {cfg.horizon.start})")
@@ -119,7 +151,9 @@ def schema():
     """Print the JSON schema of scenario files (every field, default and description)."""
     from .config import Config
 
-    out.print_json(json.dumps(Config.model_json_schema()))
+    with user_errors():
+        schema_json = json.dumps(Config.model_json_schema())
+    out.print_json(schema_json)
 
 
 @app.command()
@@ -134,7 +168,7 @@ def coverage(
     from .config import load_config
     from .scenario import network_coverage
 
-    with user_errors():
+    with user_errors(config):
         cfg = load_config(config)
         day = None
         if date:
@@ -177,13 +211,16 @@ def _coverage_table(name: str, cov) -> Table:
 
 @data_app.command("fetch")
 def data_fetch(cache: Path = typer.Option(Path(".fssim-cache"), help="folder where downloads are kept"),
-               timeout: float = typer.Option(30.0, help="seconds per download"),
+               timeout: float = typer.Option(30.0, min=0.1, max=3600, help="seconds per download"),
                source: Optional[list[str]] = typer.Option(
-                   None, "--source", help="NAME=URL to fetch instead of the official sources (repeatable)")):
+                   None, "--source", help="NAME=URL to fetch instead of the official sources (repeatable)"),
+               force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Download the current official site list and the territory sources into a cache, with checksums."""
     from .fetch import fetch
+    from .run import claim_output_dir
 
-    with user_errors():
+    with user_errors(cache):
+        _say(claim_output_dir(cache, force=force, kind="data cache"))
         sources = None
         if source:
             bad = [s for s in source if "=" not in s]
@@ -202,23 +239,31 @@ def data_fetch(cache: Path = typer.Option(Path(".fssim-cache"), help="folder whe
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="run directory written by `fssim run`"),
            out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: RUN_DIR/report.html)"),
-           lang: str = typer.Option("fr", help="fr or en")):
+           lang: str = typer.Option("fr", help="fr or en"),
+           force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Write a self-contained HTML report of a run (opens offline)."""
     from .report import write_report
+    from .run import check_output
 
-    with user_errors():
-        path = write_report(run_dir, out_file, lang=lang)
+    with user_errors(run_dir):
+        target = out_file if out_file is not None else run_dir / "report.html"
+        _say(check_output(target, force=force, kind="file"))
+        path = write_report(run_dir, target, lang=lang)
     out.print(f"report written to [bold]{path}[/]", highlight=False)
 
 
 @app.command()
 def rerun(report_file: Path = typer.Argument(..., help="an HTML report written by fssim"),
-          out_dir: Path = typer.Option(Path("runs/rerun"), "--out", help="run directory to write")):
+          out_dir: Path = typer.Option(Path("runs/rerun"), "--out", help="run directory to write"),
+          force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Redo the run embedded in a report (same config, same seed, same numbers)."""
     from .report import rerun as rerun_report
+    from .run import allow_replacing, check_output
 
-    with user_errors():
-        result = rerun_report(report_file, out_dir)
+    with user_errors(report_file):
+        _say(check_output(out_dir, force=force))
+        with allow_replacing(out_dir if force else None):
+            result = rerun_report(report_file, out_dir)
     out.print(f"rerun written to [bold]{out_dir}[/] ({len(result.visits):,} visits)", highlight=False)
 
 
@@ -226,18 +271,25 @@ def rerun(report_file: Path = typer.Argument(..., help="an HTML report written b
 def experiment(
     file: Path = typer.Argument(..., help="experiment YAML file (see experiments/)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory (default: runs/<experiment name>)"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=0,
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, max=MAX_WORKERS,
                                           help="local worker processes (default: one per CPU; 0 = this process)"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Run an experiment: scenarios × replications, common random numbers, intervals, paired differences (resumable)."""
-    from .experiment import run_experiment
+    from .experiment import load_experiment, run_experiment
     from .experiment.commands import differences_table, experiment_table
+    from .experiment.design import scheduler_address
+    from .run import claim_output_dir
 
-    with user_errors():
+    with user_errors(file):
+        scheduler = scheduler_address(scheduler)
+        exp = load_experiment(file)
+        target = out_dir or Path("runs") / exp.name
+        _say(claim_output_dir(target, force=force, kind="experiment"))  # a resumed experiment is fssim's
         with progress_bar(not quiet) as cb:
-            res = run_experiment(file, out_dir, workers=workers, scheduler=scheduler, progress=cb)
+            res = run_experiment(exp, target, workers=workers, scheduler=scheduler, progress=cb)
     if not quiet:
         out.print(experiment_table(res))
         out.print(differences_table(res))
@@ -252,26 +304,36 @@ def staffing(
     target: Optional[list[str]] = typer.Option(None, "--target",
                                                help="KPI<=VALUE, repeatable (default: the config's targets)"),
     per_interval: bool = typer.Option(False, "--per-interval", help="a staffing per opening interval"),
-    replications: int = typer.Option(5, min=2),
+    replications: int = typer.Option(5, min=2, max=MAX_REPLICATIONS),
     confidence: float = typer.Option(0.95, min=0.5, max=0.999),
-    min_agents: int = typer.Option(2, min=1, help="the label requires 2"),
-    max_agents: int = typer.Option(12, min=1),
-    cost: float = typer.Option(AGENT_COST_EUR, "--cost-per-agent-year", help="[E] euros per agent and year"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=0),
+    min_agents: int = typer.Option(2, min=1, max=1000, help="the label requires 2"),
+    max_agents: int = typer.Option(12, min=1, max=1000),
+    cost: float = typer.Option(AGENT_COST_EUR, "--cost-per-agent-year", min=0, help="[E] euros per agent and year"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, max=MAX_WORKERS),
     scheduler: Optional[str] = typer.Option(None, "--scheduler"),
     out_dir: Optional[Path] = typer.Option(None, "--out"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
     """Smallest staffing per site (or per opening interval) meeting the wait targets: Erlang C, then simulation."""
     from .config import load_config
     from .experiment.commands import staffing_table
     from .experiment.staffing import StaffingProblem
 
-    with user_errors():
+    from .experiment.design import scheduler_address
+    from .run import claim_output_dir
+
+    with user_errors(config):
+        scheduler = scheduler_address(scheduler)
+        if min_agents > max_agents:
+            raise InputError(f"--min-agents {min_agents} is above --max-agents {max_agents}; raise --max-agents",
+                             field="--min-agents")
         cfg = load_config(config)
+        target_dir = out_dir or Path("runs") / f"{cfg.name}-staffing"
+        _say(claim_output_dir(target_dir, force=force, kind="staffing"))
         problem = StaffingProblem(cfg, target=list(target or []), per_interval=per_interval, replications=replications,
                                   confidence=confidence, min_agents=min_agents, max_agents=max_agents,
                                   cost_per_agent_year=cost, workers=workers, scheduler=scheduler).solve()
-        target_dir = problem.save(out_dir or Path("runs") / f"{cfg.name}-staffing")
+        target_dir = problem.save(target_dir)
     out.print(staffing_table(problem))
     out.print(f"staffing written to [bold]{target_dir}[/]", highlight=False)
 
@@ -303,7 +365,8 @@ def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one
     """Visits per second of the full site model against an idiomatic SimPy M/M/c baseline."""
     from .bench import bench_site
 
-    res = bench_site(visits)
+    with user_errors():
+        res = bench_site(visits)
     if as_json:
         print(json.dumps(res))
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,10 +37,17 @@ from .travel import RoadModel
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Share = Annotated[float, Field(ge=0, le=1)]
 _TIME = re.compile(r"^\s*(\d{1,2})[:h](\d{2})\s*$")
+#: INSEE commune code: 2 digits of département (2A/2B in Corsica) + 3 digits; overseas 97x + 2 digits.
+_COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+#: Longest horizon: the calendar, holiday and rollout tables are built day by day.
+MAX_HORIZON_YEARS = 50
+MAX_HORIZON_DAYS = round(MAX_HORIZON_YEARS * 365.25)
+#: More replications than this is a typo (confidence intervals are tight long before).
+MAX_REPLICATIONS = 10_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 def parse_clock(text: str) -> int:
@@ -178,11 +186,11 @@ class SiteDemand(_Model):
     ``ramp_up``: a site opening during the horizon starts at ``catchment.ramp_up_start`` of its volume.
     """
 
-    visits_per_open_day: PositiveFloat | None = None
-    visits_per_year: PositiveFloat | None = None
-    rate_per_hour: PositiveFloat | None = None
+    visits_per_open_day: NonNegativeFloat | None = None
+    visits_per_year: NonNegativeFloat | None = None
+    rate_per_hour: NonNegativeFloat | None = None
     schedule: list[VolumePhase] = Field(default_factory=list)
-    multiplier: PositiveFloat = 1.0
+    multiplier: NonNegativeFloat = 1.0
     ramp_up: bool = False
 
     @model_validator(mode="after")
@@ -190,7 +198,13 @@ class SiteDemand(_Model):
         starts = [p.start for p in self.schedule]
         if starts != sorted(starts):
             raise ValueError("schedule: phases must be in date order")
+        if 0 in (self.visits_per_open_day, self.visits_per_year, self.rate_per_hour):
+            self.multiplier = 0.0  # a site nobody visits (0 would otherwise read as "no volume given")
         return self
+
+    def volumes_given(self) -> list[str]:
+        return [k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour")
+                if getattr(self, k) is not None] + (["schedule"] if self.schedule else [])
 
 
 class Behaviour(_Model):
@@ -233,6 +247,91 @@ class Behaviour(_Model):
 # --------------------------------------------------------------------------- sites
 
 
+def commune_code(v):
+    """Validate an INSEE commune code; a 5-digit YAML number is taken as its text (75056 → '75056')."""
+    if isinstance(v, bool):
+        raise ValueError("an INSEE commune code is text, e.g. '08105'")
+    if isinstance(v, int):
+        if not 10000 <= v <= 99999:
+            raise ValueError(f"{v} is not an INSEE commune code (5 characters); write it in quotes so that a "
+                             "leading 0 is kept, e.g. commune: \"08105\"")
+        v = str(v)
+    if isinstance(v, str):
+        v = v.strip().upper()
+        if not _COMMUNE.match(v):
+            raise ValueError(f"{v!r} is not an INSEE commune code: 5 characters, the département then 3 digits "
+                             "('08105', '2A004' in Corsica, '97411' overseas); in YAML, quote it: \"08105\"")
+    return v
+
+
+#: (name, lat min, lat max, lon min, lon max) of the parts of France, with a margin of about 20 km.
+FRANCE_BOXES = (
+    ("metropolitan France and Corsica", 41.2, 51.3, -5.3, 9.8),
+    ("Guadeloupe", 15.7, 16.7, -61.9, -60.8), ("Saint-Martin and Saint-Barthélemy", 17.7, 18.3, -63.3, -62.6),
+    ("Martinique", 14.2, 15.0, -61.4, -60.7), ("Guyane", 2.0, 5.9, -54.8, -51.4),
+    ("La Réunion", -21.5, -20.7, 55.1, 56.0), ("Mayotte", -13.2, -12.5, 44.9, 45.4),
+    ("Saint-Pierre-et-Miquelon", 46.6, 47.3, -56.6, -56.0), ("Nouvelle-Calédonie", -23.0, -19.4, 163.4, 168.3),
+    ("Polynésie française", -28.1, -7.7, -155.0, -134.2), ("Wallis-et-Futuna", -14.5, -13.0, -178.4, -176.0),
+)
+#: A site or stop further than this from its commune's town hall is an error unless flagged far_from_commune.
+MAX_KM_FROM_COMMUNE = 25.0
+
+
+def in_france(lat: float, lon: float) -> bool:
+    return any(a <= lat <= b and c <= lon <= d for _, a, b, c, d in FRANCE_BOXES)
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _places(config) -> list[tuple[str, Any]]:
+    """(field path, site or stop, generated) of every place written in the config (network sites come from data;
+    the stops of a bus ``generated`` by fssim take their coordinates from the territory it was given)."""
+    out = [(f"sites[{i}]", s, False) for i, s in enumerate(config.sites)]
+    out += [(f"buses[{i}].stops[{j}]", st, b.generated) for i, b in enumerate(config.buses)
+            for j, st in enumerate(b.stops)]
+    return out
+
+
+def check_places(config) -> None:
+    """Coordinates of the sites and stops written in a config: both or neither, inside France, not swapped, and
+    within 25 km of the town hall of their commune when the embedded territory knows it (unless flagged)."""
+    near = []
+    for where, p, generated in _places(config):
+        if (p.lat is None) != (p.lon is None):
+            raise ValueError(f"{where}.{'lon' if p.lon is None else 'lat'}: give both lat and lon, or neither")
+        if p.lat is None:
+            continue
+        if not in_france(p.lat, p.lon):
+            if in_france(p.lon, p.lat):
+                raise ValueError(f"{where}.lat: lat {p.lat} and lon {p.lon} look swapped (that point is outside "
+                                 f"France; lat {p.lon}, lon {p.lat} is inside): exchange them")
+            raise ValueError(f"{where}.lat: ({p.lat}, {p.lon}) is outside France (metropolitan and overseas); give "
+                             "WGS84 decimal degrees, latitude first (Paris is lat 48.86, lon 2.35)")
+        if p.commune and not p.far_from_commune and not generated:
+            near.append((where, p))
+    if not near:
+        return
+    from .territory import load_territory
+
+    terr = load_territory()
+    codes = terr.current_code([p.commune for _, p in near])
+    town = terr.communes.set_index("code")[["lat", "lon", "name"]]
+    for (where, p), code in zip(near, codes):
+        if not code or code not in town.index:
+            continue  # a commune the embedded territory does not know: nothing to compare with
+        t = town.loc[code]
+        km = _km(p.lat, p.lon, float(t["lat"]), float(t["lon"]))
+        if km > MAX_KM_FROM_COMMUNE:
+            raise ValueError(
+                f"{where}.lat: ({p.lat}, {p.lon}) is {km:.0f} km from the town hall of {t['name']} ({p.commune}), "
+                f"more than {MAX_KM_FROM_COMMUNE:g} km; fix the coordinates or the commune, or set "
+                "far_from_commune: true if the place really is that far")
+
+
 class Site(_Model):
     """A France services counter: where, when it is open, with how many agents.
 
@@ -254,6 +353,9 @@ class Site(_Model):
     closes_on: dt.date | None = None
     always_open: bool = False
     kind: str = Field("fixe", description="fixe, antenne, bus stop…: carried into the outputs")
+    far_from_commune: bool = Field(
+        False, description="lat/lon are knowingly more than 25 km from the town hall of the commune (otherwise "
+        "an error: swapped or mistyped coordinates are the usual cause)")
 
     _schedule: dict[str, list[tuple[int, int, int]]] = PrivateAttr(default_factory=dict)
 
@@ -261,6 +363,11 @@ class Site(_Model):
     @classmethod
     def _id_text(cls, v):
         return str(v) if isinstance(v, int) else v
+
+    @field_validator("commune", mode="before")
+    @classmethod
+    def _commune(cls, v):
+        return None if v in (None, "") else commune_code(v)
 
     @model_validator(mode="after")
     def _build_schedule(self):
@@ -347,6 +454,12 @@ class Stop(_Model):
     every: Recurrence = Recurrence()
     visits_per_visit: NonNegativeFloat | None = None
     visits_per_year: NonNegativeFloat | None = None
+    far_from_commune: bool = Field(False, description="as for a site: lat/lon knowingly > 25 km from the town hall")
+
+    @field_validator("commune", mode="before")
+    @classmethod
+    def _commune(cls, v):
+        return commune_code(v)
 
     @field_validator("every", mode="before")
     @classmethod
@@ -417,8 +530,18 @@ class Bus(_Model):
 
 class Horizon(_Model):
     start: dt.date = dt.date(2024, 1, 1)
-    days: PositiveInt = 365
+    days: PositiveInt = Field(365, description=f"at most {MAX_HORIZON_YEARS} years ({MAX_HORIZON_DAYS} days)")
     warmup_days: int = Field(0, ge=0, description="days excluded from the metrics (only useful for always_open sites)")
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.days > MAX_HORIZON_DAYS:
+            raise ValueError(f"days: {self.days} days is {self.days / 365.25:.0f} years; the horizon is at most "
+                             f"{MAX_HORIZON_YEARS} years ({MAX_HORIZON_DAYS} days): shorten it (a year, 365, is usual)")
+        if self.warmup_days >= self.days:
+            raise ValueError(f"warmup_days: {self.warmup_days} warm-up days leave nothing of the {self.days}-day "
+                             "horizon to measure; make the warm-up shorter than the horizon")
+        return self
 
     @property
     def end(self) -> dt.date:
@@ -430,6 +553,20 @@ class Holidays(_Model):
 
     closed: bool = Field(True, description="sites are closed on public holidays")
     subdiv: str | None = Field(None, description="holidays subdivision: '57' Moselle, '971' Guadeloupe…")
+
+    @field_validator("subdiv", mode="before")
+    @classmethod
+    def _known(cls, v):
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = str(v)
+        if isinstance(v, str):
+            import holidays
+
+            known = holidays.France.subdivisions
+            if v not in known and v not in getattr(holidays.France, "subdivisions_aliases", {}):
+                raise ValueError(f"unknown holidays subdivision {v!r}; use one of {', '.join(known)} "
+                                 "(57 Moselle, 6AE Alsace, 971 Guadeloupe…), or leave it out for the national days")
+        return v
 
 
 class Outputs(_Model):
@@ -634,7 +771,7 @@ class Config(_Model):
     description: str = ""
     horizon: Horizon = Horizon()
     seed: int = Field(20240801, ge=0)
-    replications: PositiveInt = 1
+    replications: int = Field(1, ge=1, le=MAX_REPLICATIONS)
     data_dir: str | None = None
     demarches: list[Demarche] = Field(default_factory=default_catalogue, min_length=1)
     demand: Demand = Field(default_factory=lambda: Demand(visits_per_open_day=D.VISITS_PER_OPEN_DAY))
@@ -651,6 +788,18 @@ class Config(_Model):
     coverage: Coverage = Coverage()
 
     _base_dir: Path | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def source(self) -> str | None:
+        """The file the config was read from (None when built in code)."""
+        return self._source
+
+    @property
+    def notes(self) -> list[str]:
+        """What validation adjusted without error (e.g. default seasonal shifts left out), for the user."""
+        return self._notes
 
     @property
     def base_dir(self) -> Path | None:
@@ -680,6 +829,15 @@ class Config(_Model):
         total = sum(d.share for d in self.demarches)
         if abs(total - 1) > 1e-6:
             raise ValueError(f"demarches: shares sum to {total:.4f}; they must sum to 1")
+        if "mix_shifts" not in self.demand.model_fields_set:  # the defaults fit the default catalogue only
+            kept = [s for s in self.demand.mix_shifts if s.demarche in names]
+            dropped = sorted({s.demarche for s in self.demand.mix_shifts} - set(names))
+            if dropped:
+                self.demand.mix_shifts = kept
+                self._notes = [*self._notes, (
+                    f"demand.mix_shifts: the default seasonal shifts of {', '.join(dropped)} are left out (not in "
+                    f"your démarche catalogue); {len(kept)} default shifts kept. Write demand.mix_shifts to set "
+                    "your own (or [] for none)")]
         for i, s in enumerate(self.demand.mix_shifts):
             if s.demarche not in names:
                 raise ValueError(
@@ -695,9 +853,9 @@ class Config(_Model):
         if dup:
             raise ValueError(f"sites: duplicate site or bus ids {dup}")
         for i, s in enumerate(self.sites):
-            if len([k for k in ("visits_per_open_day", "visits_per_year", "rate_per_hour", "schedule")
-                    if getattr(s.demand, k)]) > 1:
-                raise ValueError(f"sites[{i}].demand: give at most one volume")
+            if len(s.demand.volumes_given()) > 1:
+                raise ValueError(f"sites[{i}].demand: give at most one volume (got {s.demand.volumes_given()})")
+        check_places(self)
         return self
 
     def digest(self) -> str:
@@ -749,14 +907,32 @@ def format_validation_error(err: ValidationError, file: str) -> InputError:
     return InputError("invalid configuration:\n" + "\n".join(lines), file=file)
 
 
+def non_finite(data: Any, path: str = "") -> tuple[str, float] | None:
+    """(field path, value) of the first infinite or NaN number in nested mappings and lists, or None."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "(top level)", data
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for k, v in items:
+        found = non_finite(v, f"{path}[{k}]" if isinstance(k, int) else f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return None
+
+
 def config_from_dict(data: dict, *, source: str = "<config>", base: Path | None = None) -> Config:
     """Validate a mapping into a Config; errors become InputError naming ``source``."""
     if not isinstance(data, dict):
         raise InputError("the top level must be a mapping of keys (name, horizon, sites…)", file=source)
+    bad = non_finite(data)
+    if bad:
+        raise InputError(f"{bad[1]} is not a finite number; write a number (.inf and .nan are not accepted)",
+                         file=source, field=bad[0])
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         raise format_validation_error(e, source) from None
+    if source != "<config>":
+        cfg._source = source
     if base is not None:
         cfg._base_dir = Path(base).resolve()
         for d in cfg.demarches:
@@ -765,17 +941,83 @@ def config_from_dict(data: dict, *, source: str = "<config>", base: Path | None 
     return cfg
 
 
-def read_yaml(path: str | Path, what: str = "a YAML scenario (see configs/)") -> Any:
-    """The content of a YAML file, or an InputError naming the file (and the line of a syntax error)."""
-    path = Path(path)
+#: Scenario and experiment files are a few kilobytes; anything above this is not one (and would keep the
+#: YAML parser busy for minutes).
+MAX_YAML_BYTES = 5_000_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a repeated key or an impossible date is an error at its line."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<: *anchor' merges are meant to be overridden
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    line = first.setdefault(key, key_node.start_mark.line)
+                except TypeError:
+                    continue  # an unhashable key: the base loader reports it
+                if line != key_node.start_mark.line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given at line {line + 1}); keep only one",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a real date ({e}); write an existing date as YYYY-MM-DD",
+                node.start_mark) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a small file, or an InputError saying what is wrong and how to fix it."""
     if not path.exists():
         raise InputError(f"file not found; give the path of {what}", file=str(path))
+    if path.is_dir():
+        raise InputError(f"this is a folder, not a file; give the path of {what}", file=str(path))
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise InputError(f"{size / 1e6:.1f} MB is too large for {what} (at most {MAX_YAML_BYTES / 1e6:g} MB); "
+                             "check that this is the right file (data tables go in CSV/Parquet files that the "
+                             "scenario names)", file=str(path))
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the file ({e.strerror}); check its permissions", file=str(path)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise InputError(
+            f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02X}); fssim reads YAML files as UTF-8. Convert "
+            f"the file, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.stem}-utf8{path.suffix}`, or save it "
+            "as UTF-8 in your editor", file=str(path)) from None
+
+
+def read_yaml(path: str | Path, what: str = "a YAML scenario (see configs/)") -> Any:
+    """The content of a YAML file, or an InputError naming the file (and the line of a syntax error).
+
+    Repeated keys and impossible dates are errors (PyYAML would keep the last key silently, or crash)."""
+    path = Path(path)
+    text = _read_text(path, what)
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise InputError(f"{where}not valid YAML ({getattr(e, 'problem', e)})", file=str(path)) from None
+        problem = getattr(e, "problem", None) or str(e)
+        if not isinstance(e, yaml.constructor.ConstructorError):
+            problem = f"not valid YAML ({problem})"
+        raise InputError(where + problem, file=str(path)) from None
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:

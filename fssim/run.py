@@ -7,13 +7,16 @@
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -55,13 +58,28 @@ class RunResult:
         s = self.summary
         return s[s["scope"] == "network"].drop(columns=["scope", "key"]).set_index("kpi")
 
-    def save(self, out: str | Path) -> Path:
-        """Write the run directory atomically (a partial directory is never left under the final name)."""
+    def save(self, out: str | Path, *, force: bool = False) -> Path:
+        """Write the run directory atomically (a partial directory is never left under the final name).
+
+        ``out`` must be new, empty or an fssim output folder; ``force`` replaces any folder (see check_output)."""
         out = Path(out)
-        tmp = out.with_name(out.name + ".partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
+        check_output(out, force=force)
+        with _writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary folder
+        try:
+            with _writing(out):
+                self._write(tmp)
+                _replace_dir(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+    def _write(self, tmp: Path) -> None:
         if self.config.outputs.visits:
             self.visits.to_parquet(tmp / "visits.parquet", index=False)
         self.daily.to_parquet(tmp / "daily.parquet", index=False)
@@ -70,10 +88,122 @@ class RunResult:
             table.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "config.yaml").write_text(self.config.to_yaml(), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
+
+
+# --------------------------------------------------------------------------- output folders
+#
+# One rule for every command that writes: never delete or overwrite what fssim did not write. A target is
+# accepted when it does not exist, is an empty folder, or is an fssim output (a folder holding a marker below,
+# a file carrying fssim's generator tag); anything else needs ``force``, and then the caller says what it replaces.
+
+#: file in a folder → key its JSON must have for the folder to be fssim's
+FSSIM_MARKERS = {"manifest.json": "fssim_run", "experiment.json": "definition", "staffing.json": "config_sha256",
+                 "checksums.json": None, ".fssim-output": "fssim_output"}
+#: text a file written by fssim starts with (HTML reports carry it in their head)
+FSSIM_FILE_TAG = '<meta name="generator" content="fssim'
+_ALLOWED: contextvars.ContextVar[frozenset] = contextvars.ContextVar("fssim_allowed_outputs", default=frozenset())
+
+
+def is_fssim_output(path: Path) -> bool:
+    """Was this folder (or file) written by fssim?"""
+    if path.is_file():
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return FSSIM_FILE_TAG in f.read(4096)
+        except OSError:
+            return False
+    for name, key in FSSIM_MARKERS.items():
+        try:
+            data = json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and (key is None or key in data):
+            return True
+    return False
+
+
+def check_output(path: str | Path, *, force: bool = False, kind: str = "folder") -> str | None:
+    """Refuse (InputError) to write into ``path`` unless it is new, empty, written by fssim, or ``force``.
+
+    ``kind`` is "folder" or "file". Returns None, or (with ``force``) a sentence saying what will be replaced.
+    Also refuses a target that is the wrong kind (a file for a folder…) or in a folder fssim cannot write in.
+    """
+    path = Path(path)
+    force = force or path.resolve() in _ALLOWED.get()
+    want_dir = kind == "folder"
+    if path.exists():
+        if want_dir and not path.is_dir():
+            raise InputError("this is a file, not a folder; give the path of a new or empty folder (or a run "
+                             "directory fssim wrote)", file=str(path))
+        if not want_dir and path.is_dir():
+            raise InputError("this is a folder; give a file name, e.g. report.html", file=str(path))
+    parent = next((p for p in ([path] if want_dir else []) + list(path.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise InputError(f"{parent} is a file, so nothing can be written under it; choose another place",
+                         file=str(path))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"no permission to write in {parent}; choose a folder you can write in", file=str(path))
+    if not path.exists() or is_fssim_output(path) or (want_dir and not any(path.iterdir())):
+        return None
+    foreign = sorted(p.name for p in path.iterdir()) if want_dir else [path.name]
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    if not force:
+        holds, fix = (f" (it holds {shown})", "choose a new folder, empty it") if want_dir else ("", "choose "
+                                                                                               "another file name")
+        raise InputError(f"the {kind} exists and was not written by fssim{holds}; fssim never replaces what it "
+                         f"did not write: {fix}, or add --force to replace it", file=str(path))
+    n = f"{len(foreign)} {'entry' if len(foreign) == 1 else 'entries'}"
+    return f"--force: replacing {path}, which was not written by fssim ({n}: {shown})"
+
+
+@contextmanager
+def allow_replacing(*paths: str | Path | None):
+    """Within this block, ``check_output`` accepts these paths as if ``force`` were given (the CLI's --force,
+    for commands whose writing happens deep inside another function)."""
+    token = _ALLOWED.set(_ALLOWED.get() | {Path(p).resolve() for p in paths if p is not None})
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
+
+
+def claim_output_dir(path: str | Path, *, force: bool = False, kind: str = "output") -> str | None:
+    """``check_output`` then create the folder and mark it as fssim's (for commands that write into it in
+    place, such as resumable experiments); returns check_output's sentence."""
+    path = Path(path)
+    note = check_output(path, force=force)
+    with _writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+        marker = path / ".fssim-output"
+        if not marker.exists():
+            marker.write_text(json.dumps({"fssim_output": 1, "kind": kind}) + "\n", encoding="utf-8")
+    return note
+
+
+@contextmanager
+def _writing(path: Path):
+    """OSError while writing ``path`` → InputError naming it (disk full, permissions…)."""
+    try:
+        yield
+    except OSError as e:
+        raise InputError(f"cannot write here ({e.strerror or e}); choose another folder or free some space",
+                         file=str(path)) from None
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Put the finished folder ``tmp`` under the name ``out``; an old ``out`` is kept aside until then."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old)
+    try:
         os.replace(tmp, out)
-        return out
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def package_versions() -> dict[str, str]:
@@ -108,6 +238,31 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
         config = load_config(config)
     elif isinstance(config, dict):
         config = config_from_dict(config)
+    with naming_config(config):
+        return _simulate(config, seed, replications, shard_size, progress)
+
+
+@contextmanager
+def naming_config(config: Config):
+    """An InputError raised without a file while working on ``config`` (territory, stops, data_dir, snapshot…)
+    gets the config's file name, so that every message says which scenario is wrong."""
+    try:
+        yield
+    except InputError as e:
+        if e.file or not config.source:
+            raise
+        raise with_file(e, config.source) from None
+
+
+def with_file(e: InputError, file: str) -> InputError:
+    """The same error, naming ``file``."""
+    named = InputError(str(e), file=file)
+    named.field = e.field
+    return named
+
+
+def _simulate(config: Config, seed, replications, shard_size, progress) -> RunResult:
+    notes = list(config.notes)
     updates = {}
     if seed is not None:
         updates["seed"] = seed
@@ -116,7 +271,9 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
             raise InputError("replications must be at least 1", field="replications")
         updates["replications"] = replications
     if updates:
-        config = config_from_dict({**config.model_dump(mode="json"), **updates}, base=config.base_dir)
+        source = config.source
+        config = config_from_dict({**config.model_dump(mode="json"), **updates}, base=config.base_dir,
+                                  source=source or "<config>")
     t0 = time.perf_counter()
     scenario = build_scenario(config)
     t_build = time.perf_counter() - t0
@@ -167,6 +324,8 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
     }
+    if notes:
+        manifest["notes"] = notes
     return RunResult(config, visits, daily, summary, sessions, manifest, scenario.tables())
 
 

@@ -67,3 +67,16 @@ def test_bench_site_json_line():
     figures = json.loads(res.output.strip().splitlines()[-1])
     assert set(figures) == {"visits_per_s", "baseline_visits_per_s", "ratio", "visits"}
     assert figures["visits"] >= 2000 and figures["visits_per_s"] > 0
+
+
+def test_validate_and_run_print_notes_about_adjusted_defaults(tmp_path):
+    data = small_network()
+    data["demarches"] = [{"name": "caf", "share": 1, "service": {"dist": "fixed", "value": 10}}]
+    p = tmp_path / "own-catalogue.yaml"
+    p.write_text(yaml.safe_dump(data))
+    res = runner.invoke(app, ["validate", str(p)])
+    assert res.exit_code == 0, res.output
+    assert "note:" in res.output and "default seasonal shifts" in res.output
+    res = runner.invoke(app, ["run", str(p), "--out", str(tmp_path / "r"), "-q", "--replications", "1"])
+    assert res.exit_code == 0, res.output
+    assert any("seasonal" in n for n in json.loads((tmp_path / "r" / "manifest.json").read_text())["notes"])

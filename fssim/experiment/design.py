@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -293,6 +294,21 @@ def _baseline(spec: ExperimentSpec, scenarios: list[PlannedScenario], cols: dict
             return s.name
     raise InputError(f"no scenario has the levels {want}; scenarios are: {', '.join(names)}", file=source,
                      field="baseline")
+
+
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+def scheduler_address(address: str | None) -> str | None:
+    """Check a Dask scheduler address (``tcp://host:8786``) before anything is built; InputError if malformed."""
+    if address is None:
+        return None
+    text = address.strip()
+    m = _SCHEDULER.match(text)
+    if not m or not 0 < int(m.group(1)) < 65536:
+        raise InputError(f"{address!r} is not a Dask scheduler address; write tcp://HOST:PORT, e.g. "
+                         "tcp://10.0.0.5:8786 (the address `dask scheduler` prints)", field="--scheduler")
+    return text
 
 
 def load_experiment(path: str | Path) -> Experiment:
