@@ -137,8 +137,11 @@ def validate(config: Path = typer.Argument(..., help="scenario YAML file")):
     """Check a scenario file without running it."""
     from .config import load_config
 
+    from .travel import check_matrix_file
+
     with user_errors(config):
         cfg = load_config(config)
+        check_matrix_file(cfg)  # a missing or malformed travel matrix is caught here, not at run time
     for n in cfg.notes:
         _say(n)
     network = f", network from {cfg.network.source}" if cfg.network else ""
