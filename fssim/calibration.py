@@ -345,6 +345,7 @@ class CalibrationProblem:
     # -- output
     def to_dict(self) -> dict:
         return {
+            "generator": "fssim calibrate",
             "model": "fssim demand per inhabitant (see fssim.calibration)",
             "fitted_on": dt.date.today().isoformat(),
             "constants": {"reach_minutes": REACH_MINUTES, "kernel_minutes": KERNEL_MINUTES,
@@ -360,9 +361,12 @@ class CalibrationProblem:
         }
 
     def save(self, path: str | Path) -> Path:
+        """Write the calibration file atomically (a temporary file renamed into place)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
         return path
 
 

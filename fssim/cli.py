@@ -390,13 +390,18 @@ if __name__ == "__main__":  # pragma: no cover
 def calibrate(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the Baromètre and ANCT files"),
     out_file: Path = typer.Option(Path("calibration.json"), "--out", help="calibration file to write (JSON)"),
-    folds: int = typer.Option(5, "--folds", min=2, help="folds of the cross-validation over départements"),
+    folds: int = typer.Option(5, "--folds", min=2, max=50, help="folds of the cross-validation over départements"),
+    force: bool = typer.Option(False, "--force", help="replace an existing file that fssim did not write"),
 ):
     """Fit demand per inhabitant to the observed monthly actes by département (Baromètre IND-323)."""
     from .calibration import calibrate as solve_calibration
     from .calibration import fit_table
+    from .run import check_output
 
     with user_errors():
+        note = check_output(out_file, force=force, kind="file")
+        if note:
+            _say(note)
         problem = solve_calibration(data_dir, folds=folds)
         path = problem.save(out_file)
     for table in fit_table(problem):

@@ -101,6 +101,8 @@ FSSIM_MARKERS = {"manifest.json": "fssim_run", "experiment.json": "definition", 
                  "checksums.json": None, ".fssim-output": "fssim_output"}
 #: text a file written by fssim starts with (HTML reports carry it in their head)
 FSSIM_FILE_TAG = '<meta name="generator" content="fssim'
+#: the same mark in the JSON files fssim writes (e.g. a calibration file)
+FSSIM_JSON_TAG = '"generator": "fssim'
 _ALLOWED: contextvars.ContextVar[frozenset] = contextvars.ContextVar("fssim_allowed_outputs", default=frozenset())
 
 
@@ -109,7 +111,8 @@ def is_fssim_output(path: Path) -> bool:
     if path.is_file():
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
-                return FSSIM_FILE_TAG in f.read(4096)
+                head = f.read(4096)
+                return FSSIM_FILE_TAG in head or FSSIM_JSON_TAG in head
         except OSError:
             return False
     for name, key in FSSIM_MARKERS.items():

@@ -42,9 +42,10 @@ BAD_ARGUMENTS = {
     ("rerun",): (["rerun", "--out"], "--out"),
     ("experiment",): (["experiment", EXPERIMENT, "--workers", "-1"], "--workers"),
     ("staffing",): (["staffing", ONE_SITE, "--replications", "1"], "--replications"),
-    ("bench", "national"): (["bench", "national", "--workers", "0"], "--workers"),
+    ("bench", "national"): (["bench", "national", "--workers", "-1"], "--workers"),
     ("bench", "site"): (["bench", "site", "--visits", "-3"], "--visits"),
     ("data", "fetch"): (["data", "fetch", "--source", "no-equal-sign"], "NAME=URL"),
+    ("calibrate",): (["calibrate", "--folds", "1"], "--folds"),
 }
 # command → (arguments, the function it calls that is made to raise InputError)
 PLANTED = {
@@ -59,6 +60,7 @@ PLANTED = {
     ("bench", "national"): (["bench", "national"], "fssim.experiment.bench.bench_national"),
     ("bench", "site"): (["bench", "site"], "fssim.bench.bench_site"),
     ("data", "fetch"): (["data", "fetch"], "fssim.fetch.fetch"),
+    ("calibrate",): (["calibrate", "--out", "cal.json"], "fssim.calibration.calibrate"),
 }
 # numbers and addresses that used to run (for ever, or into a traceback) instead of being refused
 NEW_CASES = [

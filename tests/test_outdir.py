@@ -144,3 +144,18 @@ def test_a_failed_save_leaves_the_previous_run_intact(tmp_path, monkeypatch):
         result.save(out)
     assert (out / "manifest.json").read_text() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_calibrate_never_overwrites_a_users_file(tmp_path, monkeypatch):
+    """The calibration file follows the same rule: a user's file is refused before any fitting."""
+    mine = tmp_path / "calibration.json"
+    mine.write_text('{"my": "own notes"}', encoding="utf-8")
+    called = []
+    monkeypatch.setattr("fssim.calibration.calibrate", lambda *a, **k: called.append(1))
+    res = runner.invoke(app, ["calibrate", "--out", str(mine)])
+    assert res.exit_code == 2 and "not written by fssim" in res.output, res.output
+    assert mine.read_text(encoding="utf-8") == '{"my": "own notes"}' and not called
+    from fssim.run import is_fssim_output
+    written = tmp_path / "fitted.json"
+    written.write_text('{\n  "generator": "fssim calibrate",\n  "parameters": {}\n}\n', encoding="utf-8")
+    assert is_fssim_output(written)
