@@ -129,8 +129,8 @@ def driving_bus(second_start: str, **kw):
     """Two stops on Mondays: nobody comes to the first, so the bus leaves it at 12:00 sharp."""
     stops = [{"commune": "23001", "lat": AHUN[0], "lon": AHUN[1], "weekday": "mon", "start": "09:00",
               "end": "12:00", "visits_per_visit": 0},
-             {"commune": "23002", "lat": FAR[0], "lon": FAR[1], "weekday": "mon", "start": second_start,
-              "end": "16:00", "visits_per_visit": 12}]
+             {"commune": "23002", "lat": FAR[0], "lon": FAR[1], "far_from_commune": True, "weekday": "mon",
+              "start": second_start, "end": "16:00", "visits_per_visit": 12}]
     return base(buses=[{"id": "d1", "agents": 1, "stops": stops, **kw}], replications=2)
 
 

@@ -156,7 +156,8 @@ def test_placed_site_ids_come_from_their_commune():
 
 def sharded_network() -> dict:
     """Six sites in two départements and a bus redirecting its citizens to one of them."""
-    sites = [{"id": f"s{i}", "commune": c, "lat": 49.7, "lon": 4.7, "agents": 2, "appointments": i % 2 == 0}
+    sites = [{"id": f"s{i}", "commune": c, "lat": 49.7, "lon": 4.7, "far_from_commune": True, "agents": 2,
+              "appointments": i % 2 == 0}
              for i, c in enumerate(["08105", "08409", "08362", "08116", "23096", "23176"])]
     bus = {"id": "bus", "agents": 1, "fallback_site": "s2", "unserved": "nearest_site", "stops": [
         {"commune": "08003", "lat": 49.8, "lon": 4.6, "weekday": "tue", "start": "09:00", "end": "12:00",
