@@ -52,3 +52,16 @@ def small_network(**site_overrides) -> dict:
 @pytest.fixture
 def cfg_small():
     return config_from_dict(small_network())
+
+
+def arrivals_of(cfg, site_index: int = 0, replication: int = 0):
+    """The primary visits the demand stage draws for one listed site of ``cfg`` (no holidays closed)."""
+    from fssim.calendar import site_sessions
+    from fssim.demand import DemandModel, generate_arrivals, profile_of
+    from fssim.randomness import stream
+
+    site = cfg.sites[site_index]
+    model = DemandModel(cfg)
+    sessions = site_sessions(site, cfg.horizon, set())
+    return generate_arrivals(model, site, sessions, profile_of(model, site, sessions),
+                             stream(cfg.seed, replication, site.id, "demand"))

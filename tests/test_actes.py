@@ -7,24 +7,14 @@ so another distribution of that number leaves every citizen's arrival and first 
 import numpy as np
 import pytest
 
-from fssim.calendar import site_sessions
 from fssim.config import config_from_dict
-from fssim.demand import DemandModel, generate_arrivals, profile_of
+from fssim.demand import DemandModel
 from fssim.errors import InputError
 from fssim.experiment.partials import kpis_from_sums, unit_partials
 from fssim.metrics import kpis, sessions_table, visits_table
-from fssim.randomness import stream
 from fssim.simulation import simulate_sites
 
-from conftest import queue_config, small_network
-
-
-def arrivals_of(cfg, site_index=0, replication=0):
-    site = cfg.sites[site_index]
-    model = DemandModel(cfg)
-    sessions = site_sessions(site, cfg.horizon, set())
-    return generate_arrivals(model, site, sessions, profile_of(model, site, sessions),
-                             stream(cfg.seed, replication, site.id, "demand"))
+from conftest import arrivals_of, queue_config, small_network
 
 
 def run_tables(cfg, replications=1):

@@ -9,25 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.calendar import site_sessions
 from fssim.config import config_from_dict
-from fssim.demand import DemandModel, generate_arrivals, profile_of
-from fssim.randomness import stream
 from fssim.run import simulate
 from fssim.scenario import build_scenario
 
-from conftest import small_network
+from conftest import arrivals_of, small_network
 
 CITIZEN = ["demarche", "service", "walk_in_patience", "follow_up", "follow_up_delay", "follow_up_service",
            "return_u", "return_delay"]
-
-
-def arrivals_of(cfg, site_index=0, replication=0):
-    site = cfg.sites[site_index]
-    model = DemandModel(cfg)
-    sessions = site_sessions(site, cfg.horizon, set())
-    return generate_arrivals(model, site, sessions, profile_of(model, site, sessions),
-                             stream(cfg.seed, replication, site.id, "demand"))
 
 
 def citizens(a) -> pd.DataFrame:
