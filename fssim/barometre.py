@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fssim.anct import _read_csv, _sha256
-from fssim.datadir import require_data_file, resolve_data_dir
+from fssim.fetch import file_sha256
+from fssim.datadir import read_csv_text, require_data_file, resolve_data_dir
 from fssim.errors import InputError
 
 ACTES_FILE = "barometre-ind323-actes-france-services.csv"
@@ -188,6 +188,14 @@ def _zones(frame: pd.DataFrame, path: Path, lines: np.ndarray, known: set[str] |
     return levels, zones, deps
 
 
+def _read(path: Path, what: str, fix: str) -> pd.DataFrame:
+    """The file's rows as text (the shared CSV reader's checks), and a clear error when it has none."""
+    frame = read_csv_text(path, what=what, fix=fix)
+    if frame.empty:
+        raise InputError(f"the file has a header but no row; expected {what}: {fix}", file=str(path))
+    return frame
+
+
 def load_actes(path: str | Path | None = None, data_dir: str | Path | None = None,
                *, check_territory: bool = True) -> ActesSeries:
     """Load IND-323 (monthly actes): ``path``, or :data:`ACTES_FILE` in the data folder.
@@ -196,7 +204,7 @@ def load_actes(path: str | Path | None = None, data_dir: str | Path | None = Non
     rows with only ``indic_vc`` are the targets.
     """
     path = _locate(path, ACTES_FILE, data_dir)
-    frame = _read_csv(path)
+    frame = _read(path, "the Baromètre IND-323 file", "the file data/ind-323.csv of the Baromètre")
     _require(frame, ACTES_COLUMNS, path, "the Baromètre IND-323 file")
     lines = np.arange(len(frame)) + 2
     other = frame["indic_id"] != ACTES_INDICATOR
@@ -229,7 +237,7 @@ def load_actes(path: str | Path | None = None, data_dir: str | Path | None = Non
     actes = table[~np.isfinite(vc) | np.isfinite(value)].drop(columns="target").reset_index(drop=True)
     targets = table[np.isfinite(vc)].drop(columns="actes").reset_index(drop=True)
     return ActesSeries(actes=actes, targets=targets, problems=problems.frame(), source=str(path),
-                       sha256=_sha256(path))
+                       sha256=file_sha256(path))
 
 
 # ---------------------------------------------------------------- labels by département
@@ -238,7 +246,8 @@ def load_labels(path: str | Path | None = None, data_dir: str | Path | None = No
                 *, check_territory: bool = True) -> LabelSeries:
     """Load the cumulative labels by département and month: ``path``, or :data:`LABELS_FILE`."""
     path = _locate(path, LABELS_FILE, data_dir)
-    frame = _read_csv(path)
+    frame = _read(path, "the Baromètre labels file", "the Baromètre file of France services labels by "
+                  "département")
     _require(frame, LABELS_COLUMNS, path, "the Baromètre labels file")
     lines = np.arange(len(frame)) + 2
     problems = _Problems()
@@ -271,4 +280,4 @@ def load_labels(path: str | Path | None = None, data_dir: str | Path | None = No
     for row in table[table["new"] < 0].itertuples(index=False):
         problems.add(row.source_row, "valeur", "decreasing_cumulative", f"{row.labels:g}",
                      f"cumulative count falls by {-row.new:g} in {row.dep} (a label withdrawn or a correction)")
-    return LabelSeries(labels=table, problems=problems.frame(), source=str(path), sha256=_sha256(path))
+    return LabelSeries(labels=table, problems=problems.frame(), source=str(path), sha256=file_sha256(path))

@@ -30,7 +30,12 @@ class Session:
 
     @property
     def staffed_minutes(self) -> float:
-        return sum((b - a) * c for a, b, c in self.segments)
+        return staffed_minutes(self.segments)
+
+
+def staffed_minutes(segments) -> float:
+    """Agent-minutes on duty of (from, to, agents) segments."""
+    return sum((b - a) * c for a, b, c in segments)
 
 
 @lru_cache(maxsize=64)

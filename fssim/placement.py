@@ -738,9 +738,21 @@ class PlacementProblem:
         return st
 
     def _finish(self, st: _State) -> None:
-        cols = self.columns
-        com = self.communes
         sel = np.array(st.selected, dtype=np.int64)
+        self._record(sel, st.marginal, st.cnt)
+        if self.budget is not None:
+            self.selected["cost"] = self._cost[sel]
+            self.cost_total = float(self._cost[sel].sum())
+        self.objective_trace = [int(round(x)) for x in self.trace]
+        added = int((~self.selected["existing"]).sum())
+        if added < self._slots:
+            self.warnings.append(f"only {added} of {self._slots} free site(s) placed: the others would cover "
+                                 f"no one more" + (" or exceed the budget" if self.budget is not None else ""))
+        self.warnings = list(dict.fromkeys(self.warnings))
+
+    def _record(self, sel: np.ndarray, marginal, cnt) -> None:
+        """The selection table of columns ``sel`` (in placement order) and the coverage totals."""
+        cols, com = self.columns, self.communes
         rows = self._row.reindex(cols["commune"].to_numpy()[sel]).to_numpy()
         get = lambda c: [com[c].iloc[int(r)] if r == r else None for r in rows] if c in com else [None] * len(sel)
         self.selected = pd.DataFrame({
@@ -752,25 +764,15 @@ class PlacementProblem:
             "lat": cols["lat"].to_numpy()[sel],
             "lon": cols["lon"].to_numpy()[sel],
             "existing": cols["fixed"].to_numpy()[sel],
-            "population_covered_marginal": np.asarray(st.marginal, float).round().astype(np.int64),
+            "population_covered_marginal": np.asarray(marginal, float).round().astype(np.int64),
             "order": np.arange(1, len(sel) + 1),
         })
-        if self.budget is not None:
-            self.selected["cost"] = self._cost[sel]
-            self.cost_total = float(self._cost[sel].sum())
-        covered = np.asarray(st.cnt > 0)
-        self.covered = covered
-        self.covered_population = int(round(float(self.w[covered].sum())))
+        self.covered = np.asarray(cnt > 0)
+        self.covered_population = int(round(float(self.w[self.covered].sum())))
         self.share_covered = self.covered_population / self.population_total if self.population_total else 0.0
         all_cantons = pd.unique(pd.Series(codes_of(com["canton"]), dtype=object).dropna())
         have = set(self.selected["canton"].dropna())
         self.cantons_without_site = sorted(k for k in all_cantons if k not in have)
-        self.objective_trace = [int(round(x)) for x in self.trace]
-        added = int((~self.selected["existing"]).sum())
-        if added < self._slots:
-            self.warnings.append(f"only {added} of {self._slots} free site(s) placed: the others would cover "
-                                 f"no one more" + (" or exceed the budget" if self.budget is not None else ""))
-        self.warnings = list(dict.fromkeys(self.warnings))
 
     # --- demand-aware placement -----------------------------------------------------------------------
     def _relieve(self, base: pd.DataFrame) -> None:
@@ -857,25 +859,9 @@ class PlacementProblem:
         marginal = []
         for j, _ in seq:
             marginal.append(st.add(j) if j not in st.selected else 0.0)
-        cols, com = self.columns, self.communes
-        sel = np.array([j for j, _ in seq], dtype=np.int64)
-        rows = self._row.reindex(cols["commune"].to_numpy()[sel]).to_numpy()
-        get = lambda c: [com[c].iloc[int(r)] if r == r else None for r in rows] if c in com else [None] * len(sel)
-        self.selected = pd.DataFrame({
-            "code": cols["commune"].to_numpy()[sel], "site_id": cols["id"].to_numpy()[sel], "name": get("name"),
-            "dep": get("dep"), "canton": cols["canton"].to_numpy()[sel], "lat": cols["lat"].to_numpy()[sel],
-            "lon": cols["lon"].to_numpy()[sel], "existing": cols["fixed"].to_numpy()[sel],
-            "population_covered_marginal": np.asarray(marginal, float).round().astype(np.int64),
-            "order": np.arange(1, len(sel) + 1),
-            "relief": np.array([b for _, b in seq], bool),
-            "expected_visits": volumes,
-        })
-        self.covered = np.asarray(st.cnt > 0)
-        self.covered_population = int(round(float(self.w[self.covered].sum())))
-        self.share_covered = self.covered_population / self.population_total if self.population_total else 0.0
-        have = set(self.selected["canton"].dropna())
-        all_cantons = pd.unique(pd.Series(codes_of(com["canton"]), dtype=object).dropna())
-        self.cantons_without_site = sorted(k for k in all_cantons if k not in have)
+        self._record(np.array([j for j, _ in seq], dtype=np.int64), marginal, st.cnt)
+        self.selected["relief"] = np.array([b for _, b in seq], bool)
+        self.selected["expected_visits"] = volumes
         self.site_capacity = self.capacity.visits_per_site
         self.warnings = [w for w in self.warnings if not w.startswith("only ")]
         if len(seq) < self.n_sites:

@@ -40,31 +40,24 @@ def _mix(z: np.ndarray) -> np.ndarray:
 class Streams:
     """The named streams of one site or bus in one replication.
 
-    ``generator(name)`` is the ordinary Generator of ``(seed, replication, *names, name)``. ``uniforms(name,
-    unit, index)`` is counter-based: the uniform of citizen ``index`` of demand unit ``unit`` (an open day,
-    a bus's stop visit) is a hash of the stream key and the pair, so it does not depend on how many other
+    ``uniforms(name, unit, index)`` is counter-based: the uniform of citizen ``index`` of demand unit ``unit``
+    (an open day, a bus's stop visit) is a hash of the stream key and the pair, so it does not depend on how many other
     citizens there are nor on the order they are drawn in. That is what keeps a citizen's démarche, service
     time and decisions when appointments re-sort the day or the volume of the site changes.
     """
 
     def __init__(self, seed: int, replication: int, *names: str | int):
-        self.seed, self.replication, self.names = int(seed), int(replication), tuple(names)
+        self.seed = int(seed)
         self._spawn = (int(replication),) + tuple(stable_key(n) for n in names)
 
     @classmethod
     def of(cls, rng: np.random.Generator) -> "Streams":
         """The streams below an existing stream's key (``stream(seed, rep, site, "demand")``)."""
         ss = rng.bit_generator.seed_seq
-        out = cls.__new__(cls)
-        out.seed, out.replication, out.names = int(ss.entropy), int(ss.spawn_key[0]), tuple(ss.spawn_key[1:])
-        out._spawn = tuple(int(k) for k in ss.spawn_key)
-        return out
+        return cls(ss.entropy, *(int(k) for k in ss.spawn_key))  # keys are already integers
 
     def _seq(self, name: str) -> np.random.SeedSequence:
         return np.random.SeedSequence(self.seed, spawn_key=self._spawn + (stable_key(name),))
-
-    def generator(self, name: str) -> np.random.Generator:
-        return np.random.Generator(np.random.PCG64(self._seq(name)))
 
     def uniforms(self, name: str, unit, index) -> np.ndarray:
         """Uniforms in (0, 1), one per (unit, index) pair, identical whatever the other pairs asked for."""

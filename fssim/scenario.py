@@ -92,7 +92,7 @@ def road_model(config: Config):
     path = matrix_path(config)
     if path:
         return TravelMatrix.from_file(path)
-    return RoadModel(**config.territory.travel.model_dump())
+    return RoadModel.of(config)
 
 
 def load_scenario_territory(config: Config):

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import simpy
 
-from .calendar import DAY, Session, bus_sessions, public_holidays, site_sessions
+from .calendar import DAY, Session, bus_sessions, public_holidays, site_sessions, staffed_minutes
 from .config import Bus, Config, Site, parse_clock
 from .counter import NO_SHOW, STILL_WAITING, serve_session
 from .demand import BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals, profile_of
@@ -170,7 +170,7 @@ def bus_legs(config: Config, bus: Bus, sessions: list[Session]) -> tuple[list, l
 def _road_model(config: Config):
     """The road model of ``territory.travel`` (a commune → site travel matrix cannot time a bus's drives)."""
     from .travel import RoadModel
-    return RoadModel(**config.territory.travel.model_dump())
+    return RoadModel.of(config)
 
 
 def _densities(codes: list) -> np.ndarray:
@@ -261,7 +261,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
         log.session_day.append(s.day)
         log.session_point.append(s.point)
         log.session_open.append(s.end - s.start)
-        log.session_staffed.append(sum((b - a) * c for a, b, c in segments))
+        log.session_staffed.append(staffed_minutes(segments))
         log.session_busy.append(busy)
         log.session_overtime.append(overtime)
         log.session_late.append(min(begin, s.end) - s.start)

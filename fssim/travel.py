@@ -75,6 +75,11 @@ class RoadModel:
     speed_tres_peu_dense: float = 65.0
     access_minutes: float = 2.0
 
+    @classmethod
+    def of(cls, config) -> "RoadModel":
+        """The road model of a scenario's ``territory.travel`` settings."""
+        return cls(**config.territory.travel.model_dump())
+
     def __post_init__(self):
         if not self.detour >= 1.0:
             raise InputError(f"detour must be ≥ 1 (road is never shorter than the great circle), got {self.detour}",
