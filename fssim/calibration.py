@@ -38,7 +38,7 @@ from scipy import sparse
 from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 
-from .defaults import MONTH_FACTORS
+from .defaults import DEMAND_CALIBRATION, MONTH_FACTORS
 from .errors import InputError
 from .travel import RoadModel, chord_to_km, km_to_chord, travel_times, unit_vectors
 
@@ -290,7 +290,7 @@ class CalibrationProblem:
                 raw = float(site_volume(self.features, i, shape).sum()) * MONTH_FACTORS[month.month - 1]
                 rows.append((month, float(obs.iloc[0]), raw))
         table = pd.DataFrame(rows, columns=["month", "observed", "raw"])
-        years = (table["month"] - pd.Timestamp("2023-01-01")).dt.days / 365.25
+        years = (table["month"] - pd.Timestamp(DEMAND_CALIBRATION["epoch"])).dt.days / 365.25
         y = np.log(table["observed"] / table["raw"])
         growth, level = np.polyfit(years, y, 1) if len(table) > 1 else (0.0, float(y.mean()))
         table["predicted"] = table["raw"] * np.exp(level + growth * years)

@@ -1,13 +1,18 @@
-"""Catchments: how the demand of each commune reaches the sites, phase by phase of a rollout.
+"""Catchments: how much demand each site receives, and from which communes, phase by phase of a rollout.
 
-``CatchmentProblem(communes, sites, spec, model).solve(dates)`` assigns each commune's demand to its
-nearest open site (or spreads it over its nearest candidates with a gravity choice model) on each date.
-Demand is a rate per inhabitant that does not depend on the network (``catchment.annual_visits`` over
-France's population: the national volume if everyone lived at zero minutes from a site), falling with
-each commune's travel time. Site volumes therefore come from geography alone: a site opening nearby takes
-demand from its neighbours and creates some of its own, and a site whose catchment is unchanged keeps a
-bit-identical volume (sums in a fixed order, rounded to ``VOLUME_DECIMALS``) whatever the other sites, so
-its citizens stay the same (common random numbers across networks).
+``CatchmentProblem(communes, sites, spec, model).solve(dates, reference_date)`` gives every access point (site
+or bus stop) its volume (visits a year) on each date, and each commune its visits at the reference date.
+
+- ``catchment.model: calibrated`` (default): the demand model fitted by ``fssim calibrate`` on the observed
+  actes (fssim.calibration): a point's actes depend on its weekly hours, its age (ramp-up), the density of its
+  commune and the year (network growth), divided by the mean démarches per visit. Communes share each point's
+  volume by the kernel of the calibration (two-step floating catchment), so demand per inhabitant falls with
+  travel time to the sites and rises near a new one.
+- ``catchment.model: population``: demand per inhabitant ``annual_visits`` over France's population, decayed
+  by travel time, sent to the nearest site (or spread by a gravity choice).
+
+Either way a site whose own inputs are unchanged keeps a bit-identical volume whatever the other sites (sums in
+a fixed order, rounded to ``VOLUME_DECIMALS``), so its citizens stay the same (common random numbers).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import defaults as D
 from .config import Catchment
 from .errors import InputError
 
@@ -46,6 +52,7 @@ class CatchmentProblem:
         self.rate_per_inhabitant: float | None = None  # first visits a year per inhabitant at zero minutes
         self.volumes: pd.DataFrame | None = None     # site_id, start, visits_per_year
         self.by_commune: pd.DataFrame | None = None  # at the reference date
+        self._actes_per_visit = 1.0  # calibrated model: mean démarches per visit (set from the behaviour)
 
     def _flows(self, date: dt.date) -> pd.DataFrame:
         """commune × site flows on ``date``: population weight × choice share × distance decay."""
@@ -127,7 +134,7 @@ class CatchmentProblem:
         pop = float(self.communes["population"].sum())
         if pop <= 0:
             raise InputError("the territory has no inhabitants; check territory.departements", field="territory")
-        return self.spec.annual_visits * self.population_share / pop
+        return self.spec.population_visits * self.population_share / pop
 
     def site_volumes(self, flows: pd.DataFrame) -> pd.Series:
         """Visits a year per site: its flows summed in (site, commune) order and rounded, so that a site
@@ -139,6 +146,8 @@ class CatchmentProblem:
         return pd.Series(np.round(totals, VOLUME_DECIMALS), index=pd.Index(ids, name="site_id"))
 
     def solve(self, dates: list[dt.date], reference_date: dt.date) -> "CatchmentProblem":
+        if self.spec.model == "calibrated":
+            return self._solve_calibrated(dates, reference_date)
         ref = self._flows(reference_date)
         if ref["weight"].sum() <= 0:
             raise InputError(f"no site is open on the catchment reference date {reference_date}; "
@@ -149,7 +158,7 @@ class CatchmentProblem:
             f = self._flows(d)
             if f.empty:
                 continue
-            v = self.site_volumes(f)
+            v = self.site_volumes(f) * self.spec.multiplier
             rows.append(pd.DataFrame({"site_id": v.index, "start": d, "visits_per_year": v.to_numpy()}))
         self.volumes = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
             columns=["site_id", "start", "visits_per_year"])
@@ -168,3 +177,150 @@ class CatchmentProblem:
         """The site's volume phases: [{start, visits_per_year}, …] in date order."""
         v = self.volumes[self.volumes["site_id"] == site_id].sort_values("start")
         return [{"start": s, "visits_per_year": float(x)} for s, x in zip(v["start"], v["visits_per_year"])]
+
+    # -- calibrated model
+    def _points(self) -> pd.DataFrame:
+        """Sites and stops as access points: site_id, lat, lon, opens_on, closes_on, hours_per_week, density."""
+        if "hours_per_week" in self.sites:
+            sites = self.sites
+        elif "hours" in self.sites:
+            sites = self.sites.assign(hours_per_week=self.sites["hours"].map(weekly_hours))
+        else:
+            raise InputError("the calibrated demand model needs each site's opening hours: a column 'hours' "
+                             "(weekday → HH:MM-HH:MM) or 'hours_per_week'", field="hours")
+        parts = [sites[["site_id", "lat", "lon", "opens_on", "closes_on", "hours_per_week"]
+                       + (["commune"] if "commune" in sites else [])]]
+        if self.stops is not None:
+            parts.append(self.stops[["site_id", "lat", "lon", "opens_on", "closes_on", "hours_per_week", "commune"]])
+        points = pd.concat(parts, ignore_index=True)
+        if "closes_on" not in points:
+            points["closes_on"] = None
+        points["density"] = point_density(points, self.communes)
+        return points
+
+    def _solve_calibrated(self, dates: list[dt.date], reference_date: dt.date) -> "CatchmentProblem":
+        points = self._points()
+        params = self.calibration
+        rows = []
+        for p in points.itertuples(index=False):
+            for d in point_dates(p.opens_on, p.closes_on, dates):
+                rows.append((p.site_id, d, calibrated_visits(p.hours_per_week, p.density, p.opens_on, d, params,
+                                                            self.actes_per_visit)))
+        volumes = pd.DataFrame(rows, columns=["site_id", "start", "visits_per_year"])
+        if volumes.empty or not (_at(volumes, reference_date)["visits_per_year"].sum() > 0):
+            raise InputError(f"no site is open on the catchment reference date {reference_date}; "
+                             "set catchment.reference_date to a date when sites are open", field="catchment")
+        scale = self.spec.multiplier
+        if self.spec.annual_visits is not None:  # an override of the territory's total on the reference date
+            scale *= self.spec.annual_visits * self.population_share / _at(volumes, reference_date)["visits_per_year"].sum()
+        volumes["visits_per_year"] = np.round(volumes["visits_per_year"].to_numpy(float) * scale, VOLUME_DECIMALS)
+        self.volumes = volumes
+        at_ref = _at(volumes, reference_date).set_index("site_id")["visits_per_year"]
+        self.by_commune = self._shared(points, at_ref, reference_date)
+        pop = float(self.communes["population"].sum())
+        self.rate_per_inhabitant = float(at_ref.sum()) / pop if pop > 0 else 0.0
+        return self
+
+    def _shared(self, points: pd.DataFrame, at_ref: pd.Series, date: dt.date) -> pd.DataFrame:
+        """code, site_id (nearest open point), minutes, population, visits_per_year: each point's volume shared
+        over the population around it with the calibration's kernel (exp(−minutes / KERNEL_MINUTES) within
+        REACH_MINUTES), so Σ communes = Σ points reached by some commune."""
+        from .calibration import KERNEL_MINUTES, REACH_MINUTES
+        from .travel import travel_times
+
+        live = _open_on(points, date)
+        live = live[live["site_id"].isin(at_ref.index)]
+        pop = self.communes["population"].to_numpy(float)
+        k = min(SHARED_NEIGHBOURS, len(live))
+        near = travel_times(self.communes, live, self.model, k=k)
+        minutes = near.minutes
+        kernel = np.where(np.isfinite(minutes) & (minutes <= REACH_MINUTES),
+                          np.exp(-np.where(np.isfinite(minutes), minutes, 0) / KERNEL_MINUTES), 0.0)
+        ids = pd.Index(near.site_ids.ravel())
+        column = pd.Index(live["site_id"]).get_indexer(ids).reshape(minutes.shape)
+        around = np.bincount(column.ravel(), (kernel * pop[:, None]).ravel(), minlength=len(live))
+        volume = at_ref.reindex(live["site_id"]).to_numpy(float)
+        per_head = np.divide(volume, around, out=np.zeros(len(live)), where=around > 0)
+        visits = (pop[:, None] * kernel * per_head[column]).sum(axis=1)
+        return pd.DataFrame({"code": near.codes, "site_id": near.site_ids[:, 0], "minutes": minutes[:, 0],
+                             "population": pop, "visits_per_year": visits})
+
+    @property
+    def calibration(self) -> dict:
+        return D.DEMAND_CALIBRATION["parameters"]
+
+    @property
+    def actes_per_visit(self) -> float:
+        return self._actes_per_visit
+
+    @actes_per_visit.setter
+    def actes_per_visit(self, value: float) -> None:
+        if not value >= 1:
+            raise InputError(f"mean démarches per visit must be ≥ 1, got {value!r}",
+                             field="behaviour.demarches_per_visit")
+        self._actes_per_visit = float(value)
+
+
+SHARED_NEIGHBOURS = 20
+"""Communes share the volumes of at most this many nearest points (the kernel beyond is negligible)."""
+
+
+def _at(volumes: pd.DataFrame, date: dt.date) -> pd.DataFrame:
+    """Each point's volume phase in force on ``date``."""
+    v = volumes[pd.to_datetime(volumes["start"]) <= pd.Timestamp(date)]
+    return v.sort_values("start", kind="stable").drop_duplicates("site_id", keep="last")
+
+
+def weekly_hours(hours) -> float:
+    """Opening hours a week of a site's timetable (weekday → "HH:MM-HH:MM / …")."""
+    from .config import parse_day_hours
+
+    if not isinstance(hours, dict):
+        return 0.0
+    return sum(b - a for text in hours.values() for a, b in parse_day_hours(text)) / 60
+
+
+def point_density(points: pd.DataFrame, communes: pd.DataFrame) -> np.ndarray:
+    """Index in fssim.calibration.DENSITY of each point's commune (the nearest commune when unknown)."""
+    from scipy.spatial import cKDTree
+
+    from .calibration import DENSITY
+    from .travel import unit_vectors
+
+    codes = pd.Categorical(communes["density_class"], categories=DENSITY).codes
+    by_code = dict(zip(communes["code"], codes))
+    known = points["commune"].map(by_code) if "commune" in points else pd.Series(np.nan, index=points.index)
+    tree = cKDTree(unit_vectors(communes["lat"].to_numpy(float), communes["lon"].to_numpy(float)))
+    _, nearest = tree.query(unit_vectors(points["lat"].to_numpy(float), points["lon"].to_numpy(float)))
+    out = np.where(known.notna(), known.fillna(0), codes[nearest]).astype(int)
+    return np.where(out < 0, 0, out)
+
+
+def point_dates(opens_on, closes_on, dates: list[dt.date]) -> list[dt.date]:
+    """The dates a point's volume changes: its opening (if within the dates' span), then each later date
+    given, while it is open."""
+    opens = None if opens_on is None or pd.isna(opens_on) else pd.Timestamp(opens_on).date()
+    closes = None if closes_on is None or pd.isna(closes_on) else pd.Timestamp(closes_on).date()
+    ds = sorted(set(dates))
+    out = [d for d in ds if (opens is None or d >= opens) and (closes is None or d < closes)]
+    if opens is not None and ds and ds[0] < opens < ds[-1] and (not out or out[0] != opens):
+        out = [opens] + out
+    return out
+
+
+def calibrated_visits(hours_per_week: float, density: int, opens_on, date: dt.date, params: dict,
+                      actes_per_visit: float) -> float:
+    """Visits a year of an access point from ``date`` to the next volume date (taken at mid-month):
+    12 × exp(level + growth × years since 2023) × hours / 30 × (1 − exp(−age months / ramp_months))
+    × exp(density factor) / actes per visit, the fitted model of fssim.calibration."""
+    mid = pd.Timestamp(date) + pd.Timedelta(days=14)
+    years = (mid - pd.Timestamp(D.DEMAND_CALIBRATION["epoch"])).days / 365.25
+    factor = (0.0, params["density_intermediaire"], params["density_peu_dense"], params["density_tres_peu_dense"])
+    if opens_on is None or pd.isna(opens_on):
+        ramp = 1.0
+    else:
+        age = max((mid - pd.Timestamp(opens_on)).days / 30.44, 0.0)
+        ramp = 1 - math.exp(-(age + 0.5) / params["ramp_months"])
+    actes = (12 * math.exp(params["level"] + params["growth_per_year"] * years) * hours_per_week / 30.0 * ramp
+             * math.exp(factor[int(density)]))
+    return actes / actes_per_visit

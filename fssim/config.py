@@ -676,7 +676,8 @@ class Placement(_Model):
     demand_aware: bool = Field(
         True, description="relieve overloaded sites before adding the next covering site: a site whose expected "
         "first visits a year (catchment rule: nearest site, a commune hosting k sites splits its demand equally, "
-        "rate catchment.annual_visits / France's population decayed by travel time) exceed the capacity of one "
+        "rate catchment.annual_visits, default 9 M, over France's population decayed by travel time: the "
+        "planning rule, whatever catchment.model) exceed the capacity of one "
         "site (the visits a year network.staffing.max_agents agents serve with P(wait > "
         "outputs.wait_threshold_min) ≤ max_wait_share at the peak rate, Erlang C) gets another site in its "
         "commune or in the commune sending it the most demand; a populous commune can host several sites "
@@ -731,23 +732,31 @@ class Network(_Model):
 class Catchment(_Model):
     """How communes' demand reaches sites, and how much there is.
 
-    Each commune sends its demand to its nearest open site (``choice: nearest``) or spreads it over its
-    ``candidates`` nearest sites with weights exp(-beta × minutes) (``choice: gravity``). Demand per
-    inhabitant is ``annual_visits`` over France's population (the national volume if everyone lived at a site;
-    default 9 million requests in 2023 [P, Cour des comptes 2024]), falling with each commune's travel time
-    (halved every ``decay_half_minutes``, [E]), so a real network receives less (≈ 0.77–0.82 of it nationally).
-    The rate does not depend on the network: adding a site changes only the volumes of the sites whose
-    catchment changes (common random numbers). ``reference_date`` (default: the last day of the horizon) is the
-    date of the network tables. New sites start at ``ramp_up_start`` of their volume and reach it after
-    ``ramp_up_months`` [E, facts §9.2]. A calibrated per-commune demand model (``fssim calibrate``) is to
-    replace this rate.
+    ``model: calibrated`` (default): each access point (site, or bus stop) receives the actes of the model
+    fitted by ``fssim calibrate`` on the observed actes by département and month (Baromètre IND-323):
+    exp(level + growth × years) × weekly hours / 30 × ramp-up since its opening × a factor for the density of
+    its commune (parameters in :data:`fssim.defaults.DEMAND_CALIBRATION`, with their provenance), divided by
+    the mean démarches per visit to give visits. A site's volume depends only on itself, so adding a site
+    changes no other site's citizens (common random numbers); demand per inhabitant follows by sharing each
+    site's volume over the population around it (fssim.calibration.rate_per_inhabitant).
+    ``model: population``: the earlier rule, demand per inhabitant = ``annual_visits`` over France's population
+    (default 9 million requests in 2023 [P, Cour des comptes 2024]), falling with travel time (halved every
+    ``decay_half_minutes`` [E]), sent to the nearest open site (``choice: nearest``) or spread over the
+    ``candidates`` nearest with weights exp(−beta × minutes) (``choice: gravity``); new sites start at
+    ``ramp_up_start`` of their volume and reach it after ``ramp_up_months`` [E, facts §9.2].
+    ``annual_visits`` with the calibrated model is an override: volumes are scaled so that the territory
+    receives ``annual_visits`` × its share of France's population on the reference date. ``multiplier``
+    scales every volume (a what-if on demand; 2 doubles it). ``reference_date`` (default: the last day of the
+    horizon) is the date of the network tables.
     """
 
+    model: Literal["calibrated", "population"] = "calibrated"
+    multiplier: PositiveFloat = 1.0
     choice: Literal["nearest", "gravity"] = "nearest"
     candidates: PositiveInt = 5
     beta_per_minute: PositiveFloat = 0.1
     decay_half_minutes: PositiveFloat | None = 30.0
-    annual_visits: PositiveFloat = float(D.NETWORK_REQUESTS_2023)
+    annual_visits: PositiveFloat | None = None
     reference_date: dt.date | None = None
     ramp_up_start: Share = 0.5
     ramp_up_months: float = Field(12.0, ge=0)
@@ -757,6 +766,24 @@ class Catchment(_Model):
     stop_max_per_visit: PositiveFloat = Field(
         20.0, description="[E] at most this many first visits per visit of a bus to a stop (a crew of 2 serves "
         "≈ 15 in a half-day); catchment demand above it is left out and reported (bus_demand_capped)")
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if self.model == "calibrated":
+            fields = type(self).model_fields
+            wrong = sorted(name for name in ("choice", "candidates", "beta_per_minute", "ramp_up_start",
+                                             "ramp_up_months") if getattr(self, name) != fields[name].default)
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: only for model: population (the calibrated model has its "
+                                 "own ramp-up and sends each commune to the sites around it); remove them or set "
+                                 "model: population")
+        return self
+
+    @property
+    def population_visits(self) -> float:
+        """National visits a year at zero minutes from a site under the population rule (also the planning
+        demand of placement)."""
+        return float(self.annual_visits if self.annual_visits is not None else D.NETWORK_REQUESTS_2023)
 
 
 class Coverage(_Model):

@@ -62,6 +62,40 @@ MIX_SHIFTS = [
     ("caf", "08-01", "09-30", 1.2),     # back-to-school allowance, student housing aid
 ]
 
+#: Demand model fitted on the observed actes by département and month (Baromètre IND-323, facts §11) [D]:
+#: a site's actes a month = exp(level + growth_per_year × years since ``epoch``) × weekly hours / 30
+#: × (1 − exp(−(age in months + 0.5) / ramp_months)) × exp(density factor of its commune, dense = 0)
+#: × the month factor (fssim.calibration, fssim.catchment). Fitted numbers, not data: refit with
+#: ``fssim calibrate --data-dir ../shared/data --out calibration.json`` and copy ``parameters`` here.
+DEMAND_CALIBRATION = {
+    "epoch": "2023-01-01",
+    "parameters": {
+        "density_intermediaire": 0.4241,   # s.e. 0.23
+        "density_peu_dense": -0.09497,       # s.e. 0.18
+        "density_tres_peu_dense": -0.08425,  # s.e. 0.35
+        "ramp_months": 38.09,               # s.e. 41.5 (the ramp-up is the least certain term)
+        "level": 6.25739,                   # log actes a month of a dense 30 h/week site at maturity in 2023
+        "growth_per_year": -0.007393,      # the 2022–2024 growth is carried by the ramp-up of new sites
+    },
+    "provenance": {
+        "command": "fssim calibrate --data-dir ../shared/data",
+        "fitted_on": "2026-12-02",
+        "observations": "402 (département, month) cells: 67 départements × "
+                        "6 months 2022-05 … 2024-01",
+        "sources": {
+            "france-services-2024-08.csv": "be53291e3eeb224707ab5ade8f308cba5c94b2f1d63fdaee12f43d52697b78c7",
+            "barometre-ind323-actes-france-services.csv": "ccf10c57a4488221e1909009a719d0c7b632af74ad4e78fb7b49bffeae748c97",
+            "barometre-labellisations-france-services-departements.csv": "fd805e1ce2e10c8290b4f6a5fdb0e94ed79f15ad8e46b48ac1d021655e68e307",
+        },
+        "fit": "département shares, 5-fold CV: median |log error| 0.202 (population rule "
+               "0.470), log correlation 0.814 "
+               "(population rule 0.494)",
+    },
+}
+
+#: Mean démarches per visit of the default split above (1.5): actes = visits × this.
+ACTES_PER_VISIT = sum(k * p for k, p in DEMARCHES_PER_VISIT.items())
+
 #: Mean requests per site per open day in 2023 (§2, §9.2): 9 M ÷ ≈2,700 sites ÷ ≈235 days ≈ 14 [E from P].
 VISITS_PER_OPEN_DAY = 14.0
 

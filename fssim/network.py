@@ -126,13 +126,14 @@ def placed_site_ids(codes) -> list[str]:
 def placement_capacity(config: Config):
     """The SiteCapacity of a demand-aware placement: the visits a year one site with ``staffing.max_agents``
     agents serves within the wait target (fssim.scenario.site_capacity), and the catchment's demand rule
-    (``catchment.annual_visits`` over France's population, halved every ``decay_half_minutes``)."""
+    (the population rule, whatever ``catchment.model``: ``catchment.population_visits`` over France's
+    population, halved every ``decay_half_minutes``): the planning demand, where people live)."""
     from .placement import SiteCapacity
     from .scenario import site_capacity
     from .territory import load_territory
 
     national = float(load_territory().communes["population"].sum())
-    return SiteCapacity(site_capacity(config), config.catchment.annual_visits / national,
+    return SiteCapacity(site_capacity(config), config.catchment.population_visits / national,
                         config.catchment.decay_half_minutes)
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .config import Config, Site, parse_day_hours
+from .catchment import weekly_hours
+from .config import Config, Site
 from .errors import InputError
 
 
@@ -255,9 +256,20 @@ def _nearest_fixed(bus, stops, fixed: pd.DataFrame, where: pd.DataFrame) -> str 
     return str(pool.loc[d.idxmin(), "site_id"])
 
 
+def month_starts(horizon) -> list[dt.date]:
+    """The first day of each month of the horizon, and its first day: where calibrated volumes change
+    (ramp-up of new sites and network growth, month by month)."""
+    out, d = [horizon.start], dt.date(horizon.start.year, horizon.start.month, 1)
+    while d < horizon.end:
+        if d > horizon.start:
+            out.append(d)
+        d = dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+    return out
+
+
 def stop_points(buses: list) -> pd.DataFrame:
     """Bus stops as access points for catchments and coverage: one point per (bus, commune), with the
-    number of visits of the bus a week there."""
+    number of visits of the bus a week there and the hours it stays a week (on average over its recurrence)."""
     rows = {}
     for b in buses:
         for st in b.stops:
@@ -265,10 +277,13 @@ def stop_points(buses: list) -> pd.DataFrame:
                 continue
             key = f"{b.id}:{st.commune}"
             row = rows.setdefault(key, {"site_id": key, "commune": st.commune, "lat": st.lat, "lon": st.lon,
-                                        "opens_on": b.opens_on, "closes_on": b.closes_on, "visits_per_week": 0.0})
+                                        "opens_on": b.opens_on, "closes_on": b.closes_on, "visits_per_week": 0.0,
+                                        "hours_per_week": 0.0})
             row["visits_per_week"] += _visits_per_year_weight(st)
+            a, z = st.window
+            row["hours_per_week"] += _visits_per_year_weight(st) * (z - a) / 60
     return pd.DataFrame(list(rows.values()), columns=["site_id", "commune", "lat", "lon", "opens_on", "closes_on",
-                                                      "visits_per_week"])
+                                                      "visits_per_week", "hours_per_week"])
 
 
 def with_stop_volumes(buses: list, volumes: pd.Series, max_per_visit: float, days: int) -> tuple[list, list]:
@@ -319,8 +334,6 @@ def _staffing_inputs(config: Config) -> tuple:
     return config.network.staffing, mean_service, config.outputs.wait_threshold_min
 
 
-def _weekly_hours(hours: dict) -> float:
-    return sum(b - a for text in hours.values() for a, b in parse_day_hours(text)) / 60
 
 
 def _peak_rate(visits_per_year: float, weekly_hours: float, peak_factor: float) -> float:
@@ -343,7 +356,7 @@ def volume_staffing(config: Config, net: pd.DataFrame, cp, ref: dt.date) -> list
     per_year = vol.set_index("site_id")["visits_per_year"]
     out = []
     for r in net.itertuples(index=False):
-        lam = _peak_rate(float(per_year.get(r.site_id, 0.0)), _weekly_hours(r.hours), rule.peak_factor)
+        lam = _peak_rate(float(per_year.get(r.site_id, 0.0)), weekly_hours(r.hours), rule.peak_factor)
         c = max(int(r.agents), 2)
         while c < rule.max_agents and not _meets_target(c, lam, mean_service, threshold, rule.max_wait_share):
             c += 1
@@ -355,7 +368,7 @@ def site_capacity(config: Config, hours: dict | None = None) -> float:
     """First visits a year one site open ``hours`` (default: the network's) can take with ``max_agents`` agents
     and still meet the volume rule's wait target (Erlang C at the peak rate): the capacity of a placed site."""
     rule, mean_service, threshold = _staffing_inputs(config)
-    weekly = _weekly_hours(hours if hours is not None else dict(config.network.hours))
+    weekly = weekly_hours(hours if hours is not None else dict(config.network.hours))
     c = rule.max_agents
     per_year = lambda lam: lam / rule.peak_factor * 60 * weekly * 52.18  # inverse of _peak_rate
     lo, hi = 0.0, c / mean_service
@@ -382,7 +395,9 @@ def build_scenario(config: Config) -> Scenario:
     dates = phase_dates(config, net)
     cp = CatchmentProblem(communes, net, config.catchment, model,
                           population_share=float(communes["population"].sum()) / national, stops=points)
-    cp.solve(dates, ref)
+    cp.actes_per_visit = config.behaviour.mean_demarches()
+    calibrated = config.catchment.model == "calibrated"
+    cp.solve(sorted(set(dates) | set(month_starts(config.horizon))) if calibrated else dates, ref)
     if len(points):
         at_ref = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
         buses, capped = with_stop_volumes(buses, at_ref.set_index("site_id")["visits_per_year"],
@@ -403,7 +418,7 @@ def build_scenario(config: Config) -> Scenario:
             id=r.site_id, name=r.name, commune=r.commune, lat=r.lat, lon=r.lon, hours=r.hours, agents=int(r.agents),
             appointments=bool(r.appointments), kind=r.format,
             opens_on=r.opens_on if r.opens_on is not None and not pd.isna(r.opens_on) else None,
-            demand={"schedule": sched, "ramp_up": True},
+            demand={"schedule": sched, "ramp_up": not calibrated},  # the calibrated volumes carry their ramp-up
         ))
     if not sites:
         raise InputError("no site of the network is open during the horizon; check horizon.start and the "

@@ -119,3 +119,14 @@ def test_real_fit_is_identified_no_parameter_at_a_bound(real_fit):
     assert np.all(shape > LOWER + 0.02 * width) and np.all(shape < UPPER - 0.02 * width)
     se = np.array([real_fit.standard_errors[name] for name in SHAPE])
     assert np.all(np.isfinite(se)) and np.all(se < 0.5 * width)
+
+
+def test_the_shipped_default_is_what_fssim_calibrate_fits_on_the_shared_data(real_fit):
+    """The fitted numbers in fssim.defaults are the calibration's, to their printed precision (refit and copy
+    them when the data or the model change); the data they were fitted on are the ones in the data directory."""
+    from fssim.defaults import DEMAND_CALIBRATION
+
+    shipped = DEMAND_CALIBRATION["parameters"]
+    for name, value in shipped.items():
+        assert real_fit.parameters[name] == pytest.approx(value, rel=1e-3, abs=1e-5), name
+    assert DEMAND_CALIBRATION["provenance"]["sources"] == real_fit.sources

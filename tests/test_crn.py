@@ -11,7 +11,7 @@ import pytest
 
 from fssim.config import config_from_dict
 from fssim.run import simulate
-from fssim.scenario import build_scenario
+from fssim.scenario import build_network, build_scenario
 
 from conftest import arrivals_of, small_network
 
@@ -71,13 +71,17 @@ def test_another_demarche_mix_keeps_the_other_citizens():
     pd.testing.assert_frame_equal(a[same], b[same])
 
 
-def placed(dep: str, n: int, days: int = 42, **placement):
+def placed(dep: str, n: int, days: int = 42, demand: str = "calibrated", **placement):
     return config_from_dict({
         "name": f"placed-{dep}-{n}", "horizon": {"start": "2024-01-01", "days": days}, "seed": 17,
         "replications": 1, "territory": {"departements": [dep]},
         "network": {"source": "placement", "placement": {"n_sites": n, "max_minutes": 30, **placement}},
-        "outputs": {"visits": True},
+        "catchment": {"model": demand}, "outputs": {"visits": True},
     })
+
+
+VISIT_COLUMNS = ["citizen", "demarche", "kind", "attempt", "arrival", "service_start", "service_end", "service_min",
+                 "wait_min", "outcome"]
 
 
 def catchments(cfg) -> dict[str, frozenset]:
@@ -97,13 +101,13 @@ def catchments(cfg) -> dict[str, frozenset]:
 
 @pytest.mark.parametrize("dep", ["48", "23"])
 def test_adding_a_site_changes_only_the_sites_whose_catchment_changes(dep):
-    small, big = placed(dep, 10), placed(dep, 11)
+    """Population rule: the new site takes communes (and so citizens) from some of its neighbours only."""
+    small, big = placed(dep, 10, demand="population"), placed(dep, 11, demand="population")
     va, vb = simulate(small).visits, simulate(big).visits
     ids_a, ids_b = set(va["site_id"].astype(str)), set(vb["site_id"].astype(str))
     assert len(ids_a) == 10 and ids_a < ids_b  # the same ids: nested placement, ids from communes
     ca, cb = catchments(small), catchments(big)
-    cols = ["citizen", "demarche", "kind", "attempt", "arrival", "service_start", "service_end", "service_min",
-            "wait_min", "outcome"]
+    cols = VISIT_COLUMNS
     changed = set()
     for sid in ids_a:
         x = va[va["site_id"] == sid][cols].reset_index(drop=True)
@@ -113,6 +117,34 @@ def test_adding_a_site_changes_only_the_sites_whose_catchment_changes(dep):
             changed.add(sid)
     assert changed == {s for s in ids_a if ca[s] != cb[s]}
     assert 0 < len(changed) < len(ids_a)  # the new site takes communes from some of its neighbours only
+
+
+def test_with_calibrated_demand_adding_a_site_changes_no_other_site():
+    """Calibrated demand: a site's volume depends on its own hours, age and commune only, so every site of the
+    smaller network keeps exactly its citizens, and the communes near the new site get more demand."""
+    small, big = placed("48", 10), placed("48", 11)
+    va, vb = simulate(small).visits, simulate(big).visits
+    ids_a = set(va["site_id"].astype(str))
+    new = set(vb["site_id"].astype(str)) - ids_a
+    assert len(new) == 1
+    for sid in ids_a:
+        x = va[va["site_id"] == sid][VISIT_COLUMNS].reset_index(drop=True)
+        y = vb[vb["site_id"] == sid][VISIT_COLUMNS].reset_index(drop=True)
+        assert len(x) > 10 and x.equals(y), sid
+    ca, cb = commune_visits(small), commune_visits(big)
+    host = build_network(big)[1].sites.set_index("site_id").loc[new.pop(), "commune"]
+    assert cb[host] > ca[host]  # demand rises near the new site
+    assert cb.sum() > ca.sum()
+
+
+def commune_visits(cfg) -> pd.Series:
+    from fssim.catchment import CatchmentProblem
+
+    terr, nt, model = build_network(cfg)
+    cp = CatchmentProblem(terr.communes, nt.sites, cfg.catchment, model)
+    cp.actes_per_visit = cfg.behaviour.mean_demarches()
+    cp.solve([cfg.horizon.start], cfg.horizon.end - dt.timedelta(days=1))
+    return cp.by_commune.set_index("code")["visits_per_year"]
 
 
 def test_placement_of_n_plus_one_sites_contains_placement_of_n():

@@ -40,7 +40,7 @@ def _departement():
         "network": {"source": "placement", "placement": {"n_sites": 6, "max_minutes": 30},
                     "phases": [{"date": "2024-03-04", "sites": 4, "label": "vague 1"},
                                {"date": "2024-04-01", "sites": 6, "label": "vague 2"}]},
-        "catchment": {"annual_visits": 9_000_000},
+        "catchment": {"model": "population", "annual_visits": 9_000_000},
     })
 
 

@@ -19,7 +19,7 @@ def placed(**kw):
     cfg = {"name": "placed-08", "horizon": {"start": "2022-01-03", "days": 56}, "seed": 5, "replications": 2,
            "territory": {"departements": ["08"]},
            "network": {"source": "placement", "placement": {"n_sites": 8, "max_minutes": 30}, "phases": PHASES},
-           "catchment": {"annual_visits": 9_000_000, "reference_date": "2022-01-28"},
+           "catchment": {"model": "population", "annual_visits": 9_000_000, "reference_date": "2022-01-28"},
            "outputs": {"visits": True}}
     cfg.update(kw)
     return config_from_dict(cfg)

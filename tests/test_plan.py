@@ -42,7 +42,7 @@ def simulated_volumes(communes: pd.DataFrame, selected: pd.DataFrame) -> pd.Seri
                           "lat": selected["lat"].to_numpy(float), "lon": selected["lon"].to_numpy(float),
                           "opens_on": None, "closes_on": None})
     pop = float(communes["population"].sum())
-    spec = Catchment(annual_visits=RATE * pop, decay_half_minutes=30.0)
+    spec = Catchment(model="population", annual_visits=RATE * pop, decay_half_minutes=30.0)
     cp = CatchmentProblem(communes, sites, spec, RoadModel(), population_share=1.0).solve([DAY], DAY)
     return cp.volumes.set_index("site_id")["visits_per_year"]
 

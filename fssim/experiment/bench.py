@@ -26,8 +26,6 @@ from .execute import Executor, Job, shards_of, site_weight
 from .partials import SUMS, histogram_quantiles, merge_histograms
 
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
-#: annual first visits giving ≈ 10 million visits on national-1800 (returns, follow-ups and no-shows add ≈ 10 %)
-NATIONAL_1800_ANNUAL = 9_000_000
 
 
 def synthetic_national(n_sites: int = 2600, scale: float = 1.0, seed: int = 2024) -> Config:
@@ -100,24 +98,22 @@ def national_workload(scale: float = 1.0, config: str | Path | None = None,
         have_territory = True
     except ImportError:
         have_territory = False
+    demand = f"demand × {scale:g}" if scale != 1 else "demand as configured"
     if config is not None:
         path = Path(config)
-        cfg = load_config(path)
-        annual = cfg.catchment.annual_visits * scale
-        cfg, what = load_config(path, {"catchment.annual_visits": annual}), f"{path} ({annual:,.0f} first visits)"
+        cfg = load_config(path, {"catchment.multiplier": load_config(path).catchment.multiplier * scale})
+        what = f"{path} ({demand})"
     elif not have_territory:
         return synthetic_national(scale=scale), \
             f"synthetic network of 2,600 sites, 14 visits per open day × {scale:g} (fssim.territory not available)"
     elif _has_anct_data():
         path = workload_path("france-services-2024.yaml")
-        annual = load_config(path).catchment.annual_visits * scale
-        cfg = load_config(path, {"catchment.annual_visits": annual})
-        what = f"{_named(path)}: ANCT list of August 2024, {annual:,.0f} first visits"
+        cfg = load_config(path, {"catchment.multiplier": scale})
+        what = f"{_named(path)}: ANCT list of August 2024, calibrated demand ({demand})"
     else:
         path = workload_path("national-1800.yaml")
-        annual = NATIONAL_1800_ANNUAL * scale
-        cfg = load_config(path, {"catchment.annual_visits": annual})
-        what = f"{_named(path)} scaled to {annual:,.0f} first visits (no ANCT data directory)"
+        cfg = load_config(path, {"catchment.multiplier": scale})
+        what = f"{_named(path)}, calibrated demand ({demand}; no ANCT data directory)"
     if departements:
         cfg = restrict(cfg, departements)
         what += f", départements {', '.join(departements)} only (demand pro rata of population)"
