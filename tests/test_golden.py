@@ -19,10 +19,12 @@ sys.path.insert(0, str(HERE))
 
 from conftest import REPO  # noqa: E402
 
-#: one ordinary site (the one-site example, shortened) and a placed network on one département
+#: one ordinary site (the one-site example, shortened) and a placed network on one département, with the
+#: population rule and with the calibrated demand model (the default)
 CASES = {
     "one-site": lambda: _one_site(),
     "departement-48": lambda: _departement(),
+    "departement-48-calibrated": lambda: _departement(calibrated=True),
 }
 
 
@@ -32,15 +34,16 @@ def _one_site():
     return cfg.model_copy(update={"horizon": cfg.horizon.model_copy(update={"days": 91}), "replications": 3})
 
 
-def _departement():
+def _departement(calibrated: bool = False):
     from fssim.config import config_from_dict
+    demand = {} if calibrated else {"model": "population", "annual_visits": 9_000_000}
     return config_from_dict({
         "name": "golden-48", "horizon": {"start": "2024-03-04", "days": 56}, "seed": 48, "replications": 2,
         "territory": {"departements": ["48"]},
         "network": {"source": "placement", "placement": {"n_sites": 6, "max_minutes": 30},
                     "phases": [{"date": "2024-03-04", "sites": 4, "label": "vague 1"},
                                {"date": "2024-04-01", "sites": 6, "label": "vague 2"}]},
-        "catchment": {"model": "population", "annual_visits": 9_000_000},
+        "catchment": demand,
     })
 
 
