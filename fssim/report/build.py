@@ -16,6 +16,7 @@ from plotly.offline import get_plotlyjs
 from .. import __version__
 from .blocks import Section, script_json
 from .extras import section_coverage, section_experiment, section_rollout
+from .validation import section_validation
 from .i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
 from .method import section_methodology
 from .provenance import ELEMENT_ID, embedded_document, section_reproduce
@@ -29,7 +30,7 @@ SectionBuilder = Callable[[RunData, Translator], "Section | None"]
 #: The report's sections in order; a builder returning None (no data) leaves its section out.
 SECTIONS: list[SectionBuilder] = [
     section_overview, section_scenario, section_kpis, section_waits, section_utilisation, section_abandonment,
-    section_daily, section_coverage, section_rollout, section_experiment, section_methodology,
+    section_daily, section_coverage, section_rollout, section_validation, section_experiment, section_methodology,
     section_reproduce, section_stress,
 ]
 

@@ -19,7 +19,7 @@ from ..config import Config, config_from_dict
 from ..errors import InputError
 
 REQUIRED = ("config.yaml", "manifest.json", "summary.parquet", "daily.parquet")
-OPTIONAL = ("coverage", "rollout", "experiment")
+OPTIONAL = ("coverage", "rollout", "experiment", "network")
 
 
 @dataclass
