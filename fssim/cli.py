@@ -80,14 +80,17 @@ def progress_bar(enabled: bool = True):
         yield update
 
 
+#: network KPIs ``fssim run`` prints (every KPI is in summary.parquet)
+RUN_KPIS = ("arrivals", "served", "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
+            "abandonment_rate", "sent_home_rate", "no_show_rate", "utilisation", "visits_per_open_day")
+
+
 def _kpi_table(result) -> Table:
     net = result.network()
     t = Table(title=f"{result.config.name}: network KPIs ({result.config.replications} replications, 95 % CI)")
     for c in ("KPI", "mean", "95 % interval"):
         t.add_column(c, justify="right" if c != "KPI" else "left")
-    show = ["arrivals", "served", "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
-            "abandonment_rate", "sent_home_rate", "no_show_rate", "utilisation", "visits_per_open_day"]
-    for k in show:
+    for k in RUN_KPIS:
         if k in net.index:
             r = net.loc[k]
             if r["n"] == 0:  # a rate over an empty denominator: no value, said so rather than "nan"

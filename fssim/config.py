@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from . import defaults as D
+from . import kpis as kpi_registry
 from .distributions import Distribution, LogNormal, Triangular
 from .errors import InputError
 from .travel import RoadModel
@@ -574,12 +575,8 @@ class Outputs(_Model):
     visits: bool = Field(True, description="write one row per visit (visits.parquet)")
 
 
-#: KPIs computed by fssim.metrics.kpis, usable in targets and experiments.
-KPIS = ("visits", "arrivals", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked",
-        "actes", "actes_per_visit",
-        "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold", "mean_service_min",
-        "abandonment_rate", "sent_home_rate", "no_show_rate", "staffed_min", "busy_min", "open_days",
-        "utilisation", "visits_per_open_day", "overtime_min", "bus_late_min", "bus_lost_share")
+#: KPIs usable in targets and experiments: the registry's (fssim.kpis)
+KPIS = kpi_registry.names()
 
 
 class Target(_Model):
@@ -593,8 +590,8 @@ class Target(_Model):
 
     @model_validator(mode="after")
     def _bound(self):
-        if self.kpi not in KPIS:
-            raise ValueError(f"kpi: unknown KPI {self.kpi!r}; choose among {', '.join(KPIS)}")
+        if kpi_registry.find(self.kpi) is None:
+            raise ValueError(f"kpi: {kpi_registry.unknown(self.kpi)}")
         if self.max is None and self.min is None:
             raise ValueError("give max, min or both")
         return self

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import kpis as registry
 from .config import Config
 from .counter import OUTCOMES
 from .demand import KINDS
@@ -165,15 +166,8 @@ def _phase_of(dates: pd.Series, phase_starts) -> pd.Categorical:
     return pd.Categorical.from_codes(np.maximum(idx, 0), categories=labels)
 
 
-#: what leaves a KPI undefined (NaN): the denominator it needs is zero
-UNDEFINED_WHEN = {
-    "mean_wait_min": "no citizen served", "median_wait_min": "no citizen served", "p90_wait_min": "no citizen served",
-    "share_wait_over_threshold": "no citizen served", "mean_service_min": "no citizen served",
-    "actes_per_visit": "no citizen served",
-    "abandonment_rate": "no arrivals", "sent_home_rate": "no arrivals", "no_show_rate": "no booked visit",
-    "utilisation": "no staffed time", "visits_per_open_day": "no open day",
-}
-COUNTS = (*OUTCOMES, "visits", "arrivals", "booked", "actes")
+#: the visits' sums that are counts: 0 (not NaN) for a group with sessions and no visit
+COUNTS = (*OUTCOMES, "visits", "booked", "actes", "wait_over")
 
 
 def _after_warmup(visits: pd.DataFrame, sessions: pd.DataFrame, cut: pd.Timestamp):
@@ -208,8 +202,19 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
     """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour, month, or phase of a
     rollout when ``phase_starts`` gives the phase dates, see ``_phase_of``).
 
-    Counts of a group with sessions and no visit are 0; rates whose denominator is 0 are NaN
-    (``UNDEFINED_WHEN`` says why). ``open_days`` counts the days of a multi-day (always-open) session."""
+    The KPIs are those of :mod:`fssim.kpis`, from the sums of :func:`kpi_sums` (capacity KPIs only for the
+    network, site, phase and stop). Rates whose denominator is 0 are NaN (the registry's ``undefined_when``
+    says why)."""
+    return registry.from_sums(kpi_sums(visits, sessions, by, threshold=threshold, warmup_days=warmup_days,
+                                       origin=origin, phase_starts=phase_starts)).reset_index()
+
+
+def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
+             threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None) -> pd.DataFrame:
+    """The registry's sums (:data:`fssim.kpis.SUMS`) per replication and group of ``by``, and each group's
+    exact wait quantiles under the quantile KPIs' names; the sessions' sums only for the network, site, phase
+    and stop. Counts of a group with sessions and no visit are 0. ``open_days`` counts the days of a
+    multi-day (always-open) session."""
     if warmup_days and origin is not None:
         visits, sessions = _after_warmup(visits, sessions, pd.Timestamp(origin) + pd.Timedelta(days=warmup_days))
     keys = ["replication"]
@@ -227,55 +232,51 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
             visits = visits[visits["stop"] != ""]
         keys.append(col)
     # one grouping for everything: waits and service times are NaN except for served citizens, which
-    # pandas' mean, median and quantile skip
-    wait = visits["wait_min"]
+    # pandas' sum and quantile skip
     demarches = visits["demarches"] if "demarches" in visits else 1  # tables written before démarches
-    visits = visits.assign(is_booked=visits["kind"] == "booked", over=wait > threshold,
-                           is_served=wait.notna(), acts=np.where(wait.notna(), demarches, 0))
+    served = visits["wait_min"].notna()
+    visits = visits.assign(is_booked=visits["kind"] == "booked", over=visits["wait_min"] > threshold,
+                           acts=np.where(served, demarches, 0))
     g = visits.groupby(keys, observed=True)
-    out = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES), fill_value=0)
-    out["visits"] = out.sum(axis=1)
-    out["arrivals"] = out["visits"] - out["no_show"]
-    out["booked"] = g["is_booked"].sum()
-    out["actes"] = g["acts"].sum()
-    w = g["wait_min"]
-    out["mean_wait_min"] = w.mean()
-    out["median_wait_min"] = w.median()
-    out["p90_wait_min"] = w.quantile(0.9)
-    served = g["is_served"].sum()
-    out["share_wait_over_threshold"] = g["over"].sum() / served.where(served > 0)
-    out["actes_per_visit"] = out["actes"] / served.where(served > 0)
-    out["mean_service_min"] = g["service_min"].mean()
-    arrivals = out["arrivals"].where(out["arrivals"] > 0)
-    out["abandonment_rate"] = out["gave_up"] / arrivals
-    out["sent_home_rate"] = out["sent_home"] / arrivals
-    out["no_show_rate"] = out["no_show"] / out["booked"].where(out["booked"] > 0)
+    sums = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES),
+                                                                                fill_value=0)
+    sums["visits"] = sums.sum(axis=1)
+    sums["booked"] = g["is_booked"].sum()
+    sums["actes"] = g["acts"].sum()
+    sums["wait_over"] = g["over"].sum()
+    sums["wait_sum"] = g["wait_min"].sum()
+    sums["service_sum"] = g["service_min"].sum()
+    for k in registry.quantile_kpis():  # a group's exact quantiles, under the KPI's name
+        sums[k.name] = g["wait_min"].quantile(k.quantile)
     if by in (None, "site", "phase", "stop"):
-        extra = {"site": ["site_id"], "phase": ["phase"], "stop": ["stop"]}.get(by, [])
-        ses = sessions.assign(site_id=sessions["site_id"].astype(str))
-        if by == "stop":
-            ses = ses[ses["stop"] != ""]
-        s = ses.groupby(["replication"] + extra, observed=True)
-        day_keys = ["replication", "site_id", "date"] + (["stop"] if by == "stop" else [])
-        days = ses.groupby(day_keys + [k for k in extra if k not in day_keys], observed=True, as_index=False)[
-            "open_min"].sum()
-        days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / 1440 - 1e-9)).astype(np.int64)
-        bus = ses.assign(bus_open_min=ses["open_min"].where(ses["stop"] != "", 0.0)).groupby(
-            ["replication"] + extra, observed=True)
-        cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
-                            "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum(),
-                            "overtime_min": s["overtime_min"].sum(), "bus_late_min": s["late_min"].sum(),
-                            "bus_open_min": bus["bus_open_min"].sum()})
-        if by in ("site", "stop"):
-            out.index = out.index.set_levels(out.index.levels[1].astype(str), level=1)
-        out = out.join(cap, how="outer")
-        out[list(COUNTS)] = out[list(COUNTS)].fillna(0).astype(np.int64)
-        out["utilisation"] = out["busy_min"] / out["staffed_min"]
-        out["visits_per_open_day"] = out["arrivals"] / out["open_days"]
-        # share of the bus timetable lost to late starts (0 where there is no bus: nothing lost)
-        bus_open = out.pop("bus_open_min")
-        out["bus_lost_share"] = (out["bus_late_min"] / bus_open.where(bus_open > 0)).fillna(0.0)
-    return out.reset_index()
+        sums = _with_capacity(sums, sessions, by)
+    return sums
+
+
+def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """The visits' sums joined with the sessions' (staffed, busy, overtime, bus late and timetabled minutes,
+    open days) per replication and group; a group with sessions and no visit counts 0 visits."""
+    extra = {"site": ["site_id"], "phase": ["phase"], "stop": ["stop"]}.get(by, [])
+    ses = sessions.assign(site_id=sessions["site_id"].astype(str))
+    if by == "stop":
+        ses = ses[ses["stop"] != ""]
+    s = ses.groupby(["replication"] + extra, observed=True)
+    day_keys = ["replication", "site_id", "date"] + (["stop"] if by == "stop" else [])
+    days = ses.groupby(day_keys + [k for k in extra if k not in day_keys], observed=True, as_index=False)[
+        "open_min"].sum()
+    days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / 1440 - 1e-9)).astype(np.int64)
+    bus = ses.assign(bus_open_min=ses["open_min"].where(ses["stop"] != "", 0.0)).groupby(
+        ["replication"] + extra, observed=True)
+    cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
+                        "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum(),
+                        "overtime_min": s["overtime_min"].sum(), "bus_late_min": s["late_min"].sum(),
+                        "bus_open_min": bus["bus_open_min"].sum()})
+    if by in ("site", "stop"):
+        sums.index = sums.index.set_levels(sums.index.levels[1].astype(str), level=1)
+    sums = sums.join(cap, how="outer")
+    sums[list(COUNTS)] = sums[list(COUNTS)].fillna(0).astype(np.int64)
+    sums[["wait_sum", "service_sum"]] = sums[["wait_sum", "service_sum"]].fillna(0.0)
+    return sums
 
 
 def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
@@ -299,7 +300,7 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
 
     ``phase_starts`` (start date → label, or dates) adds the ``phase`` scope when there are two phases or
     more. ``undefined`` counts the replications where a KPI has no value, ``undefined_when`` says why
-    (``UNDEFINED_WHEN``): a rate over zero arrivals is NaN, not 0."""
+    (the registry's ``undefined_when``): a rate over zero arrivals is NaN, not 0."""
     parts = []
     scopes = [None, *BREAKDOWNS] + (["phase"] if phase_starts is not None and len(phase_starts) > 1 else [])
     if not (visits["stop"] != "").any():
@@ -314,6 +315,7 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
         s.insert(1, "key", s.pop(col).astype(str) if col else "")
         rows.index = rows.index.astype(str)
         s["undefined"] = (s["key"].map(rows).fillna(0).astype(np.int64) - s["n"]).clip(lower=0)
-        s["undefined_when"] = np.where(s["undefined"] > 0, s["kpi"].map(UNDEFINED_WHEN).fillna("no value"), "")
+        why = s["kpi"].map(registry.undefined_when()).fillna("no value")
+        s["undefined_when"] = np.where(s["undefined"] > 0, why, "")
         parts.append(s)
     return pd.concat(parts, ignore_index=True)

@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..config import Config, config_from_dict, load_config, set_path
 from ..errors import InputError
 from .execute import Executor, Job, shards_of, site_weight
-from .partials import SUMS, histogram_quantiles, merge_histograms
+from .partials import QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
 
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
 
@@ -154,8 +155,9 @@ def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None =
         _, hb, hc = merge_histograms(np.zeros(sum(len(p.hist_bin) for p in parts), np.int64),
                                      np.concatenate([p.hist_bin for p in parts]),
                                      np.concatenate([p.hist_count for p in parts]))
-        p50, p90 = histogram_quantiles(hb, hc)
+        quantiles = dict(zip(QUANTILE_KPIS, histogram_quantiles(hb, hc)))
         wall = time.perf_counter() - t2
+    net = kpis_from_sums(pd.DataFrame([dict(zip(SUMS, sums))]), quantiles).iloc[0]
     visits = sum(int(p.info["visits"]) for p in parts)
     rss = {}
     for p in parts:
@@ -163,14 +165,14 @@ def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None =
     sim_s = sum(p.info["simulate_s"] for p in parts)
     part_s = sum(p.info["partials_s"] for p in parts)
     cpu_s = sum(p.info["simulate_cpu_s"] + p.info["partials_cpu_s"] for p in parts)
-    served = sums[SUMS.index("served")]
     return {"visits": visits, "wall_s": round(wall, 2), "visits_per_s": round(visits / wall, 1),
             "peak_rss_mb": round(max(rss.values()), 1), "workers": workers, "sites": len(scenario.entities()),
             "shards": len(shards), "build_s": round(build_s, 2), "startup_s": round(startup_s, 2),
             "worker_simulate_s": round(sim_s, 2), "worker_partials_s": round(part_s, 2),
             "worker_cpu_s": round(cpu_s, 2), "visits_per_cpu_s": round(visits / cpu_s, 1),
             "load_average": round(os.getloadavg()[0], 2),
-            "mean_wait_min": round(float(sums[SUMS.index("wait_sum")] / served), 3), "p90_wait_min": round(p90, 3),
+            "mean_wait_min": round(float(net["mean_wait_min"]), 3),
+            "p90_wait_min": round(float(net["p90_wait_min"]), 3),
             "workload": what}
 
 

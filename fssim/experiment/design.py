@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
-from ..config import KPIS, Config, config_from_dict, load_config, read_yaml
+from .. import kpis as kpi_registry
+from ..config import Config, config_from_dict, load_config, read_yaml
 from ..errors import InputError
 from .paths import get_setting, set_setting, short_name, tokens
 
@@ -49,9 +50,9 @@ class ReplicationRule(_Model):
 
     @model_validator(mode="after")
     def _check(self):
-        bad = [k for k in self.kpis if k not in KPIS]
+        bad = [k for k in self.kpis if kpi_registry.find(k) is None]
         if bad:
-            raise ValueError(f"kpis: unknown KPI {bad[0]!r}; choose among {', '.join(KPIS)}")
+            raise ValueError(f"kpis: {kpi_registry.unknown(bad[0])}")
         if self.max < self.min:
             raise ValueError(f"max: {self.max} is below min ({self.min})")
         return self

@@ -11,8 +11,8 @@ inside the second, see :func:`histogram_quantiles`), and histograms add up exact
 result does not depend on the sharding, the backend or the number of workers. Shipping the visits instead
 would cost ≈ 100 bytes a visit (1 GB per national replication) through the scheduler and the disk.
 
-Same definitions as :func:`fssim.metrics.kpis`: waits of served visits, arrivals = visits − no-shows,
-visits arriving before ``horizon.warmup_days`` left out.
+The KPIs come from these sums through the registry (:mod:`fssim.kpis`), as in :func:`fssim.metrics.kpis`:
+waits of served visits, arrivals = visits − no-shows, visits arriving before ``horizon.warmup_days`` left out.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import KPIS, Config
+from .. import kpis as registry
+from ..config import Config
 from ..counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
 from ..defaults import WEEKDAYS
 from ..demand import BOOKED
@@ -29,11 +30,11 @@ from ..demand import BOOKED
 DAY = 1440.0
 #: histogram resolution: bins per minute (one second)
 BINS_PER_MIN = 60
-#: additive fields, then the per-row exact quantiles
-SUMS = ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked", "wait_sum", "wait_over",
-        "service_sum", "staffed_min", "busy_min", "open_days", "open_min", "overtime_min", "bus_late_min",
-        "bus_open_min", "actes")
-FIELDS = SUMS + ("median_wait_min", "p90_wait_min")
+#: additive fields (the registry's sums), then the per-row exact quantiles of the quantile KPIs
+SUMS = tuple(registry.SUMS)
+QUANTILE_KPIS = tuple(k.name for k in registry.quantile_kpis())
+QUANTILES = tuple(k.quantile for k in registry.quantile_kpis())
+FIELDS = SUMS + QUANTILE_KPIS
 NETWORK = "network"
 
 
@@ -112,7 +113,7 @@ def _slot_duty(st: np.ndarray, en: np.ndarray, agent: np.ndarray, site, start: d
     return rows, minutes, np.maximum(en - st - inside, 0.0)
 
 
-def _group_quantiles(keys: np.ndarray, values: np.ndarray, n_keys: int, qs=(0.5, 0.9)) -> np.ndarray:
+def _group_quantiles(keys: np.ndarray, values: np.ndarray, n_keys: int, qs=QUANTILES) -> np.ndarray:
     """Exact linear-interpolation quantiles (numpy/pandas default) of ``values`` per integer key."""
     out = np.full((n_keys, len(qs)), np.nan)
     if len(values) == 0:
@@ -261,9 +262,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             vals[:, col[name]] += np.bincount(xrow_a, weights=np.concatenate(split), minlength=n_rows)
     vals[:, col["bus_late_min"]] = np.bincount(srow_a, weights=np.asarray(slate, float), minlength=n_rows)
     vals[:, col["bus_open_min"]] = np.bincount(srow_a, weights=np.asarray(sbus, float), minlength=n_rows)
-    q = _group_quantiles(rows[served], wait[served], n_rows)
-    vals[:, col["median_wait_min"]] = q[:, 0]
-    vals[:, col["p90_wait_min"]] = q[:, 1]
+    q = _group_quantiles(rows[served], wait[served], n_rows, QUANTILES)
+    for j, name in enumerate(QUANTILE_KPIS):
+        vals[:, col[name]] = q[:, j]
     # sparse one-second histograms per group
     g = np.asarray(site_group, dtype=np.int64)[rows[served]] if n_rows else np.zeros(0, dtype=np.int64)
     w = wait[served]
@@ -284,7 +285,7 @@ def merge_histograms(group: np.ndarray, bins: np.ndarray, counts: np.ndarray):
     return g[idx].astype(np.int64), b[idx].astype(np.int64), np.add.reduceat(c, idx).astype(np.int64)
 
 
-def histogram_quantiles(bins: np.ndarray, counts: np.ndarray, qs=(0.5, 0.9)) -> list[float]:
+def histogram_quantiles(bins: np.ndarray, counts: np.ndarray, qs=QUANTILES) -> list[float]:
     """Linear-interpolation quantiles (numpy's default) of waits given as one-second bins.
 
     Bin −1 holds waits of exactly 0; the n waits of bin k ≥ 0 are taken evenly spread over [k, k + 1)
@@ -315,37 +316,12 @@ def histogram_quantiles(bins: np.ndarray, counts: np.ndarray, qs=(0.5, 0.9)) -> 
     return out
 
 
-def kpis_from_sums(df, p50=None, p90=None):
-    """KPI columns (the names of fssim.config.KPIS) from summed partial columns of a DataFrame.
+def kpis_from_sums(df, quantiles=None):
+    """Every registered KPI (:mod:`fssim.kpis`) from summed partial columns of a DataFrame.
 
-    ``p50``/``p90``: the quantiles to use (e.g. from histograms); default the rows' own exact quantiles.
-    """
-    import pandas as pd
-
-    out = pd.DataFrame(index=df.index)
-    for c in ("visits", "served", "gave_up", "sent_home", "no_show", "still_waiting", "booked", "actes"):
-        out[c] = df[c]
-    out["arrivals"] = df["visits"] - df["no_show"]
-    served = df["served"].where(df["served"] > 0)
-    arrivals = out["arrivals"].where(out["arrivals"] > 0)
-    out["mean_wait_min"] = df["wait_sum"] / served
-    out["median_wait_min"] = df["median_wait_min"] if p50 is None else p50
-    out["p90_wait_min"] = df["p90_wait_min"] if p90 is None else p90
-    out["share_wait_over_threshold"] = df["wait_over"] / served
-    out["mean_service_min"] = df["service_sum"] / served
-    out["actes_per_visit"] = df["actes"] / served
-    out["abandonment_rate"] = df["gave_up"] / arrivals
-    out["sent_home_rate"] = df["sent_home"] / arrivals
-    out["no_show_rate"] = df["no_show"] / df["booked"].where(df["booked"] > 0)
-    out["staffed_min"] = df["staffed_min"]
-    out["busy_min"] = df["busy_min"]
-    out["open_days"] = df["open_days"]
-    out["utilisation"] = df["busy_min"] / df["staffed_min"].where(df["staffed_min"] > 0)
-    out["visits_per_open_day"] = out["arrivals"] / df["open_days"].where(df["open_days"] > 0)
-    out["overtime_min"] = df["overtime_min"]
-    out["bus_late_min"] = df["bus_late_min"]
-    out["bus_lost_share"] = (df["bus_late_min"] / df["bus_open_min"].where(df["bus_open_min"] > 0)).fillna(0.0)
-    return out[list(KPIS)]
+    ``quantiles``: KPI name → values for the quantile KPIs (e.g. the network's, from histograms); default
+    the rows' own exact quantiles."""
+    return registry.from_sums(df, quantiles)
 
 
 __all__ = ["FIELDS", "SUMS", "UnitPartials", "unit_partials", "merge_histograms", "histogram_quantiles",

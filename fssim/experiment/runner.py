@@ -28,12 +28,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..config import KPIS, Config, Site
+from .. import kpis as registry
+from ..config import Config, Site
 from ..errors import InputError
 from ..scenario import Scenario, build_scenario
 from .design import Experiment, load_experiment
 from .execute import Executor, Job, shards_of, site_weight
-from .partials import FIELDS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
+from .partials import FIELDS, QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
 from .stats import paired_differences, precise_enough, replications_needed, summarise
 from .store import UnitStore, sites_digest, slug, unit_key
 
@@ -112,14 +113,13 @@ def replication_tables(parts: list):
     b = np.concatenate([p.hist_bin for _, p in parts]) if parts else np.zeros(0, np.int64)
     c = np.concatenate([p.hist_count for _, p in parts]) if parts else np.zeros(0, np.int64)
     _, hb, hc = merge_histograms(g, b, c)
-    p50, p90 = histogram_quantiles(hb, hc)
-    network = kpis_from_sums(tot, p50=p50, p90=p90)
+    network = kpis_from_sums(tot, dict(zip(QUANTILE_KPIS, histogram_quantiles(hb, hc))))
     per_site = kpis_from_sums(sites.set_index("site_id"))
     return network.iloc[0], per_site
 
 
 def _long(df: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
-    return df.melt(id_vars=id_cols, value_vars=list(KPIS), var_name="kpi", value_name="value")
+    return df.melt(id_vars=id_cols, value_vars=list(registry.names()), var_name="kpi", value_name="value")
 
 
 # --------------------------------------------------------------------------- the run

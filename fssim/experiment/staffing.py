@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import KPIS, Config, Site, Target
+from .. import kpis as kpi_registry
+from ..config import Config, Site, Target
 from ..defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
 from ..demand import mean_visit_service
 from ..errors import InputError
@@ -60,8 +61,8 @@ def parse_target(text: str | Target | dict) -> Target:
         raise InputError(f"{text!r} is not a target: write KPI<=VALUE or KPI>=VALUE, e.g. p90_wait_min<=15 or "
                          "abandonment_rate<=5%", field="--target")
     kpi, op, value, pct = m.groups()
-    if kpi not in KPIS:
-        raise InputError(f"unknown KPI {kpi!r} in {text!r}; choose among {', '.join(KPIS)}", field="--target")
+    if kpi_registry.find(kpi) is None:
+        raise InputError(f"{kpi_registry.unknown(kpi)} (in {text!r})", field="--target")
     v = float(value) / (100 if pct else 1)
     return Target(kpi=kpi, **({"max": v} if op.startswith("<") else {"min": v}), label=str(text).strip())
 

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .. import kpis as kpi_registry
 from ..errors import InputError
 from .blocks import Grid, Note, Plot, Section, Table, plot_text
 from .figures import BLUE, GREY, _arr, _error, _layout, coverage_map, ref_line, rollout_timeline
-from .i18n import KPI_KIND, Translator
+from .i18n import Translator
 from .rundata import RunData
 from .sections import target_line
 
@@ -128,7 +129,7 @@ def phase_table(d: pd.DataFrame, t: Translator) -> Table:
 
 def experiment_plot(df: pd.DataFrame, kpi: str, run: RunData, t: Translator, order: list[str]) -> Plot:
     rows = df[df["kpi"] == kpi].set_index("scenario").reindex(order).dropna(subset=["mean"])
-    rate = KPI_KIND.get(kpi) == "rate"
+    rate = t.kpi_unit(kpi) == "rate"
     scale = 100.0 if rate else 1.0
     low = rows["ci_low"] if "ci_low" in rows else pd.Series(np.nan, index=rows.index)
     high = rows["ci_high"] if "ci_high" in rows else pd.Series(np.nan, index=rows.index)
@@ -140,14 +141,16 @@ def experiment_plot(df: pd.DataFrame, kpi: str, run: RunData, t: Translator, ord
     if bound is not None:
         ref_line(fig, "x", bound * scale, text=plot_text(label))
     fig.update_yaxes(type="category", autorange="reversed", showgrid=True, gridcolor="#f0f2f4")
-    fig.update_xaxes(title_text=t.kpi(kpi) + (" (min)" if KPI_KIND.get(kpi) == "minutes" else ""),
+    fig.update_xaxes(title_text=t.kpi(kpi) + (" (min)" if t.kpi_unit(kpi) == "minutes" else ""),
                      ticksuffix=t.pct_suffix if rate else "", showgrid=True, gridcolor="#e6e9ed", linecolor=GREY)
     _layout(fig, t, showlegend=False)
     ci = t("ci.bars") if np.isfinite(low.to_numpy(float)).any() else ""
     side = next((t("exp.left") if tg.max is not None else t("exp.right")
                  for tg in run.config.targets if tg.kpi == kpi), "")
+    k = kpi_registry.find(kpi)
+    better = t(f"exp.better.{k.direction}") if k and k.direction != "none" else ""  # said when no target line
     caption = (t("exp.caption", kpi=t.kpi(kpi), ci=ci, target=t("exp.target", t=label)) + side
-               if bound is not None else t("exp.caption_nt", kpi=t.kpi(kpi), ci=ci))
+               if bound is not None else t("exp.caption_nt", kpi=t.kpi(kpi), ci=ci) + better)
     return Plot(f"fig-exp-{kpi}", fig, caption, height=max(260, 34 * len(rows) + 110))
 
 

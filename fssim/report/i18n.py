@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 
+from .. import kpis as kpi_registry
 from ..errors import InputError
 
 LANGS = ("fr", "en")
@@ -20,77 +21,11 @@ FRENCH_SPACES = ((" :", "\u00a0:"), (" ;", NNBSP + ";"), (" !", NNBSP + "!"), ("
 
 # --------------------------------------------------------------------------- KPI names and units
 
+# Views of the KPI registry (fssim.kpis), where each KPI's labels, unit and definition are written.
 #: KPI → (French, English). ``{thr}`` is the wait threshold of the run, in minutes.
-KPI_NAMES: dict[str, tuple[str, str]] = {
-    "visits": ("Visites", "Visits"),
-    "arrivals": ("Arrivées (hors absences au RDV)", "Arrivals (excluding no-shows)"),
-    "served": ("Usagers servis", "Citizens served"),
-    "gave_up": ("Abandons", "Gave up"),
-    "sent_home": ("Renvoyés à la fermeture", "Sent home at closing"),
-    "no_show": ("Absences au rendez-vous", "No-shows"),
-    "still_waiting": ("Encore en attente en fin d'horizon", "Still waiting at the end of the horizon"),
-    "booked": ("Visites sur rendez-vous", "Booked visits"),
-    "actes": ("Actes (démarches traitées)", "Actes (démarches handled)"),
-    "actes_per_visit": ("Actes par visite servie", "Actes per served visit"),
-    "mean_wait_min": ("Attente moyenne", "Mean wait"),
-    "median_wait_min": ("Attente médiane", "Median wait"),
-    "p90_wait_min": ("Attente P90", "P90 wait"),
-    "share_wait_over_threshold": ("Part attendant plus de {thr} min", "Share waiting over {thr} min"),
-    "mean_service_min": ("Durée moyenne d'entretien", "Mean service time"),
-    "abandonment_rate": ("Taux d'abandon", "Abandonment rate"),
-    "sent_home_rate": ("Taux de renvoi à la fermeture", "Sent-home rate"),
-    "no_show_rate": ("Taux d'absence au rendez-vous", "No-show rate"),
-    "staffed_min": ("Temps d'agents en poste", "Staffed agent time"),
-    "busy_min": ("Temps d'agents occupés", "Busy agent time"),
-    "open_days": ("Jours d'ouverture (site × jour)", "Open days (site × day)"),
-    "utilisation": ("Taux d'occupation des agents", "Agent utilisation"),
-    "visits_per_open_day": ("Visites par jour d'ouverture", "Visits per open day"),
-    "overtime_min": ("Temps d'entretien hors service des agents", "Agents' service time off duty"),
-    "bus_late_min": ("Retard des bus aux arrêts", "Bus late starts at stops"),
-    "bus_lost_share": ("Part du temps des bus perdue en retards", "Share of bus time lost to late starts"),
-}
-
-#: How a KPI is shown: "minutes" (min), "rate" (a share shown in %), "count", "agent_minutes" (shown in hours).
-KPI_KIND: dict[str, str] = {
-    "mean_wait_min": "minutes", "median_wait_min": "minutes", "p90_wait_min": "minutes",
-    "mean_service_min": "minutes", "share_wait_over_threshold": "rate", "abandonment_rate": "rate",
-    "sent_home_rate": "rate", "no_show_rate": "rate", "utilisation": "rate",
-    "staffed_min": "agent_minutes", "busy_min": "agent_minutes", "visits_per_open_day": "decimal",
-    "actes_per_visit": "decimal",
-    "overtime_min": "agent_minutes", "bus_late_min": "minutes", "bus_lost_share": "rate",
-}
-
+KPI_NAMES: dict[str, tuple[str, str]] = {k.name: (k.label_fr, k.label_en) for k in kpi_registry.REGISTRY}
 #: What each KPI means (STRESS-DES 1.2), (French, English).
-KPI_DEFINITIONS: dict[str, tuple[str, str]] = {
-    "arrivals": ("visites moins absences au rendez-vous, sur tout l'horizon",
-                 "visits minus no-shows, over the whole horizon"),
-    "served": ("usagers dont l'entretien a commencé", "citizens whose service started"),
-    "mean_wait_min": ("moyenne, sur les usagers servis, du temps entre l'arrivée et le début de l'entretien",
-                      "mean over served citizens of the time from arrival to the start of service"),
-    "median_wait_min": ("médiane de ce même temps", "median of the same time"),
-    "p90_wait_min": ("90ᵉ centile de ce même temps : 90 % des usagers servis ont attendu moins",
-                     "90th percentile of the same time: 90 % of served citizens waited less"),
-    "share_wait_over_threshold": ("part des usagers servis ayant attendu plus que le seuil",
-                                  "share of served citizens who waited longer than the threshold"),
-    "abandonment_rate": ("usagers partis avant d'être reçus (patience épuisée) ÷ arrivées",
-                         "citizens who left before being called (patience ran out) ÷ arrivals"),
-    "sent_home_rate": ("usagers encore en file à la fermeture ÷ arrivées",
-                       "citizens still queuing at closing ÷ arrivals"),
-    "no_show_rate": ("absences ÷ visites sur rendez-vous", "no-shows ÷ booked visits"),
-    "utilisation": ("temps d'entretien des agents pendant leur service ÷ temps d'agents en poste",
-                    "agents' service time while on duty ÷ staffed agent time"),
-    "overtime_min": ("temps d'entretien hors des heures de service de l'agent (pause raccourcie, fin tardive)",
-                     "service time outside the agent's duty hours (shortened break, late finish)"),
-    "bus_late_min": ("minutes d'arrêt perdues : le bus arrive après l'heure prévue (trajet depuis l'arrêt "
-                     "précédent ou la base)", "stop minutes lost: the bus arrives after the scheduled start "
-                     "(drive from the previous stop or the base)"),
-    "bus_lost_share": ("retards des bus ÷ durée prévue de leurs arrêts", "bus late starts ÷ scheduled stop time"),
-    "visits_per_open_day": ("arrivées ÷ jours d'ouverture (site × jour)", "arrivals ÷ open site-days"),
-    "actes": ("somme des démarches des visites servies (unité du Baromètre : une visite peut en traiter "
-              "plusieurs)", "sum of the démarches of served visits (the Baromètre's unit: a visit may handle "
-              "several)"),
-    "actes_per_visit": ("actes ÷ usagers servis", "actes ÷ citizens served"),
-}
+KPI_DEFINITIONS: dict[str, tuple[str, str]] = {k.name: k.definition for k in kpi_registry.REGISTRY if k.definition}
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAYS = {
@@ -444,6 +379,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "exp.right": (" Les variantes à droite de la ligne d'objectif le respectent.",
                   " Variants right of the target line meet it."),
     "exp.caption_nt": ("{kpi} par variante{ci}.", "{kpi} by variant{ci}."),
+    "exp.better.lower": (" Plus la valeur est basse, mieux c'est.", " Lower is better."),
+    "exp.better.higher": (" Plus la valeur est haute, mieux c'est.", " Higher is better."),
     "exp.target": (" ; objectif : {t}", "; target: {t}"),
     "exp.scenario": ("Variante", "Variant"),
     # methodology
@@ -528,8 +465,9 @@ class Translator:
         return "—" if x is None or x != x else f"{self.num(x, digits)}{NNBSP if self.lang == 'fr' else ' '}min"
 
     def kpi_value(self, kpi: str, x, *, compact: bool = False) -> str:
-        """A KPI value with its unit: minutes, % or a count; ``compact`` drops a zero decimal (target bounds)."""
-        kind = KPI_KIND.get(kpi, "count")
+        """A KPI value as its registry unit reads: minutes (min), a rate (%), agent-minutes (in hours), a decimal,
+        or a count (days too); ``compact`` drops a zero decimal (target bounds)."""
+        kind = self.kpi_unit(kpi)
         if kind == "minutes":
             return self.minutes(x, 0 if compact and x == round(x) else 1)
         if kind == "rate":
@@ -576,14 +514,20 @@ class Translator:
 
     # ---------------------------------------------------------------- domain words
     def kpi(self, name: str) -> str:
-        names = KPI_NAMES.get(name)
-        if names is None:
+        k = kpi_registry.find(name)
+        if k is None:
             return name
-        return names[self.i].format(thr=self.num(self.threshold, 0))
+        return k.label(self.lang).format(thr=self.num(self.threshold, 0))
 
     def kpi_definition(self, name: str) -> str | None:
-        d = KPI_DEFINITIONS.get(name)
-        return d[self.i] if d else None
+        k = kpi_registry.find(name)
+        return k.definition[self.i] if k and k.definition else None
+
+    @staticmethod
+    def kpi_unit(name: str) -> str:
+        """The registry's unit of a KPI ("count" for a name it does not know)."""
+        k = kpi_registry.find(name)
+        return k.unit if k else "count"
 
     def weekday(self, key: str, short: bool = False) -> str:
         table = WEEKDAYS_SHORT if short else WEEKDAYS

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import kpis as kpi_registry
 from ..config import Config, Site, Target
 from ..metrics import summarise
 from .blocks import Card, Cards, Grid, Heading, Note, Paragraph, Plot, Section, Table
@@ -291,7 +292,8 @@ def section_kpis(run: RunData, t: Translator) -> Section:
         keys = ("p90_wait_min", "abandonment_rate", "sent_home_rate", "utilisation", "visits_per_open_day")
         s = run.summary[(run.summary["scope"] == "site") & run.summary["kpi"].isin(keys)]
         wide = s.pivot_table(index="key", columns="kpi", values="mean", aggfunc="first")
-        wide = wide.reindex(columns=list(keys)).sort_values("p90_wait_min", ascending=False, kind="stable")
+        worst_first = kpi_registry.get("p90_wait_min").direction == "higher"  # ascending when higher is better
+        wide = wide.reindex(columns=list(keys)).sort_values("p90_wait_min", ascending=worst_first, kind="stable")
         shown = wide.head(MAX_LISTED_SITES)
         rows = [[str(site)] + [t.kpi_value(k, v) for k, v in zip(keys, vals)]
                 for site, vals in zip(shown.index, shown.to_numpy())]

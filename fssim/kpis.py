@@ -1,0 +1,257 @@
+"""The KPI registry: one entry per KPI, the single place where a KPI is defined.
+
+Each :class:`Kpi` gives its name, French and English labels, unit, whether lower or higher is better, how
+it combines across sites and opening intervals, its formula from additive sums (:data:`SUMS`), and when it
+is undefined. Both engines compute their KPIs through :func:`from_sums`: the run tables
+(:func:`fssim.metrics.kpis`, sums per group of visits and sessions) and the experiment partials
+(:func:`fssim.experiment.partials.kpis_from_sums`, sums sent back by the workers). The targets, the
+experiments, the report and the terminal tables take their KPI names, labels and units from here.
+
+Quantile KPIs (median and P90 wait) cannot come from sums: each engine computes them from the pooled
+waits (exact per group in the run tables and per site in the workers, from one-second histograms for an
+experiment's network) at the entry's ``quantile``; they are registered like the others so that every list
+of KPIs is this one. Across replications every KPI is summarised the same way: mean, standard deviation and
+Student-t interval (:func:`fssim.metrics.summarise`).
+
+Adding a KPI computed from existing sums is one entry of :data:`REGISTRY`; a KPI needing a new sum also
+needs that sum in both engines (:func:`fssim.metrics.kpis` and :func:`fssim.experiment.partials.unit_partials`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+#: additive sums per group (site, opening interval, breakdown key…) that KPI formulas read
+SUMS: dict[str, str] = {
+    "visits": "visits, whatever their outcome",
+    "served": "visits whose service started",
+    "gave_up": "visits that left the queue before being called (patience ran out)",
+    "sent_home": "visits still queuing at closing",
+    "no_show": "booked visits whose citizen did not come",
+    "still_waiting": "visits still queuing at the end of the horizon",
+    "booked": "visits on appointment",
+    "wait_sum": "sum of the waits of served visits (min)",
+    "wait_over": "served visits that waited longer than the wait threshold",
+    "service_sum": "sum of the service times of served visits (min)",
+    "staffed_min": "agent-minutes staffed",
+    "busy_min": "agent-minutes in service within the agents' duty windows",
+    "open_days": "open site-days",
+    "open_min": "minutes open (the timetable's)",
+    "overtime_min": "agent-minutes in service outside the duty windows",
+    "bus_late_min": "minutes a bus started its stops late",
+    "bus_open_min": "minutes of the buses' timetabled stops",
+    "actes": "démarches handled by served visits",
+}
+UNITS = ("count", "days", "minutes", "agent_minutes", "rate", "decimal")
+DIRECTIONS = ("lower", "higher", "none")
+#: how a KPI combines across sites and opening intervals (never a mean of the sites' values)
+AGGREGATIONS = {
+    "sum": "sum of the sites' values",
+    "ratio": "ratio of the summed numerator and denominator",
+    "quantile": "quantile of the pooled samples (waits of served visits)",
+}
+LANGS = ("fr", "en")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI. ``formula`` maps sums (a DataFrame, a dict of Series or of numbers) to its values and reads
+    only ``inputs``; a quantile KPI has no formula but the ``quantile`` of the waits of served visits.
+    ``label_fr``/``label_en`` may hold ``{thr}``, the run's wait threshold in minutes."""
+
+    name: str
+    label_fr: str
+    label_en: str
+    unit: str                                   # one of UNITS: how values read and are shown
+    direction: str                              # one of DIRECTIONS: which way is better
+    aggregation: str                            # one of AGGREGATIONS
+    inputs: tuple[str, ...] = ()
+    formula: Callable[[Any], Any] | None = None
+    quantile: float | None = None
+    undefined_when: str = ""                    # why the value can be NaN ('' : never)
+    definition: tuple[str, str] | None = None   # what it means (French, English), for the report's method
+
+    def __post_init__(self):
+        for field, value, allowed in (("unit", self.unit, UNITS), ("direction", self.direction, DIRECTIONS),
+                                      ("aggregation", self.aggregation, tuple(AGGREGATIONS))):
+            if value not in allowed:
+                raise ValueError(f"KPI {self.name}: {field} {value!r} is not one of {', '.join(allowed)}")
+        if (self.aggregation == "quantile") != (self.formula is None) or \
+                (self.aggregation == "quantile") != (self.quantile is not None):
+            raise ValueError(f"KPI {self.name}: a quantile KPI has a quantile and no formula, others a formula")
+        unknown = [s for s in self.inputs if s not in SUMS]
+        if unknown:
+            raise ValueError(f"KPI {self.name}: unknown sum(s) {unknown}; sums are {', '.join(SUMS)}")
+
+    def label(self, lang: str = "fr") -> str:
+        return (self.label_fr, self.label_en)[LANGS.index(lang)]
+
+    def of(self, sums: Mapping):
+        """Values from sums (columns of a DataFrame, or a mapping of numbers)."""
+        if self.formula is None:
+            raise ValueError(f"KPI {self.name} is a quantile of the waits: it does not come from sums")
+        return self.formula(sums)
+
+
+def _ratio(num, den):
+    """num / den, NaN where den is 0 or missing: a rate over nothing is undefined, neither 0 nor infinite."""
+    if hasattr(den, "where"):
+        return num / den.where(den > 0)
+    return num / den if den > 0 else float("nan")
+
+
+def _zero_if_nan(x):
+    return x.fillna(0.0) if hasattr(x, "fillna") else (0.0 if x != x else x)
+
+
+def _arrivals(s):
+    return s["visits"] - s["no_show"]
+
+
+def _count(name: str, fr: str, en: str, direction: str = "none", definition=None) -> Kpi:
+    """A KPI that is one of the sums itself."""
+    return Kpi(name, fr, en, "count", direction, "sum", (name,), lambda s: s[name], definition=definition)
+
+
+_SERVED = "no citizen served"
+
+REGISTRY: tuple[Kpi, ...] = (
+    _count("visits", "Visites", "Visits"),
+    Kpi("arrivals", "Arrivées (hors absences au RDV)", "Arrivals (excluding no-shows)", "count", "none", "sum",
+        ("visits", "no_show"), _arrivals,
+        definition=("visites moins absences au rendez-vous, sur tout l'horizon",
+                    "visits minus no-shows, over the whole horizon")),
+    _count("served", "Usagers servis", "Citizens served",
+           definition=("usagers dont l'entretien a commencé", "citizens whose service started")),
+    _count("gave_up", "Abandons", "Gave up", "lower"),
+    _count("sent_home", "Renvoyés à la fermeture", "Sent home at closing", "lower"),
+    _count("no_show", "Absences au rendez-vous", "No-shows", "lower"),
+    _count("still_waiting", "Encore en attente en fin d'horizon", "Still waiting at the end of the horizon", "lower"),
+    _count("booked", "Visites sur rendez-vous", "Booked visits"),
+    _count("actes", "Actes (démarches traitées)", "Actes (démarches handled)",
+           definition=("somme des démarches des visites servies (unité du Baromètre : une visite peut en traiter "
+                       "plusieurs)", "sum of the démarches of served visits (the Baromètre's unit: a visit may "
+                       "handle several)")),
+    Kpi("actes_per_visit", "Actes par visite servie", "Actes per served visit", "decimal", "none", "ratio",
+        ("actes", "served"), lambda s: _ratio(s["actes"], s["served"]), undefined_when=_SERVED,
+        definition=("actes ÷ usagers servis", "actes ÷ citizens served")),
+    Kpi("mean_wait_min", "Attente moyenne", "Mean wait", "minutes", "lower", "ratio",
+        ("wait_sum", "served"), lambda s: _ratio(s["wait_sum"], s["served"]), undefined_when=_SERVED,
+        definition=("moyenne, sur les usagers servis, du temps entre l'arrivée et le début de l'entretien",
+                    "mean over served citizens of the time from arrival to the start of service")),
+    Kpi("median_wait_min", "Attente médiane", "Median wait", "minutes", "lower", "quantile", quantile=0.5,
+        undefined_when=_SERVED, definition=("médiane de ce même temps", "median of the same time")),
+    Kpi("p90_wait_min", "Attente P90", "P90 wait", "minutes", "lower", "quantile", quantile=0.9,
+        undefined_when=_SERVED,
+        definition=("90ᵉ centile de ce même temps : 90 % des usagers servis ont attendu moins",
+                    "90th percentile of the same time: 90 % of served citizens waited less")),
+    Kpi("share_wait_over_threshold", "Part attendant plus de {thr} min", "Share waiting over {thr} min", "rate",
+        "lower", "ratio", ("wait_over", "served"), lambda s: _ratio(s["wait_over"], s["served"]),
+        undefined_when=_SERVED,
+        definition=("part des usagers servis ayant attendu plus que le seuil",
+                    "share of served citizens who waited longer than the threshold")),
+    Kpi("mean_service_min", "Durée moyenne d'entretien", "Mean service time", "minutes", "none", "ratio",
+        ("service_sum", "served"), lambda s: _ratio(s["service_sum"], s["served"]), undefined_when=_SERVED),
+    Kpi("abandonment_rate", "Taux d'abandon", "Abandonment rate", "rate", "lower", "ratio",
+        ("gave_up", "visits", "no_show"), lambda s: _ratio(s["gave_up"], _arrivals(s)), undefined_when="no arrivals",
+        definition=("usagers partis avant d'être reçus (patience épuisée) ÷ arrivées",
+                    "citizens who left before being called (patience ran out) ÷ arrivals")),
+    Kpi("sent_home_rate", "Taux de renvoi à la fermeture", "Sent-home rate", "rate", "lower", "ratio",
+        ("sent_home", "visits", "no_show"), lambda s: _ratio(s["sent_home"], _arrivals(s)),
+        undefined_when="no arrivals",
+        definition=("usagers encore en file à la fermeture ÷ arrivées",
+                    "citizens still queuing at closing ÷ arrivals")),
+    Kpi("no_show_rate", "Taux d'absence au rendez-vous", "No-show rate", "rate", "lower", "ratio",
+        ("no_show", "booked"), lambda s: _ratio(s["no_show"], s["booked"]), undefined_when="no booked visit",
+        definition=("absences ÷ visites sur rendez-vous", "no-shows ÷ booked visits")),
+    Kpi("staffed_min", "Temps d'agents en poste", "Staffed agent time", "agent_minutes", "none", "sum",
+        ("staffed_min",), lambda s: s["staffed_min"]),
+    Kpi("busy_min", "Temps d'agents occupés", "Busy agent time", "agent_minutes", "none", "sum",
+        ("busy_min",), lambda s: s["busy_min"]),
+    Kpi("open_days", "Jours d'ouverture (site × jour)", "Open days (site × day)", "days", "none", "sum",
+        ("open_days",), lambda s: s["open_days"]),
+    Kpi("utilisation", "Taux d'occupation des agents", "Agent utilisation", "rate", "none", "ratio",
+        ("busy_min", "staffed_min"), lambda s: _ratio(s["busy_min"], s["staffed_min"]),
+        undefined_when="no staffed time",
+        definition=("temps d'entretien des agents pendant leur service ÷ temps d'agents en poste",
+                    "agents' service time while on duty ÷ staffed agent time")),
+    Kpi("visits_per_open_day", "Visites par jour d'ouverture", "Visits per open day", "decimal", "none", "ratio",
+        ("visits", "no_show", "open_days"), lambda s: _ratio(_arrivals(s), s["open_days"]),
+        undefined_when="no open day",
+        definition=("arrivées ÷ jours d'ouverture (site × jour)", "arrivals ÷ open site-days")),
+    Kpi("overtime_min", "Temps d'entretien hors service des agents", "Agents' service time off duty",
+        "agent_minutes", "lower", "sum", ("overtime_min",), lambda s: s["overtime_min"],
+        definition=("temps d'entretien hors des heures de service de l'agent (pause raccourcie, fin tardive)",
+                    "service time outside the agent's duty hours (shortened break, late finish)")),
+    Kpi("bus_late_min", "Retard des bus aux arrêts", "Bus late starts at stops", "minutes", "lower", "sum",
+        ("bus_late_min",), lambda s: s["bus_late_min"],
+        definition=("minutes d'arrêt perdues : le bus arrive après l'heure prévue (trajet depuis l'arrêt "
+                    "précédent ou la base)", "stop minutes lost: the bus arrives after the scheduled start "
+                    "(drive from the previous stop or the base)")),
+    # 0 where there is no bus: nothing lost
+    Kpi("bus_lost_share", "Part du temps des bus perdue en retards", "Share of bus time lost to late starts",
+        "rate", "lower", "ratio", ("bus_late_min", "bus_open_min"),
+        lambda s: _zero_if_nan(_ratio(s["bus_late_min"], s["bus_open_min"])),
+        definition=("retards des bus ÷ durée prévue de leurs arrêts", "bus late starts ÷ scheduled stop time")),
+)
+
+
+# --------------------------------------------------------------------------- look-ups (read REGISTRY each call)
+
+def names() -> tuple[str, ...]:
+    """Every KPI name, in the registry's order (the order of the tables' columns)."""
+    return tuple(k.name for k in REGISTRY)
+
+
+def find(name: str) -> Kpi | None:
+    return next((k for k in REGISTRY if k.name == name), None)
+
+
+def get(name: str) -> Kpi:
+    k = find(name)
+    if k is None:
+        raise KeyError(unknown(name))
+    return k
+
+
+def unknown(name: str) -> str:
+    """The message for a KPI name that is not registered, listing the valid ones."""
+    return f"unknown KPI {name!r}; choose among {', '.join(names())}"
+
+
+def quantile_kpis() -> tuple[Kpi, ...]:
+    """The KPIs that are quantiles of the waits of served visits, in registry order."""
+    return tuple(k for k in REGISTRY if k.aggregation == "quantile")
+
+
+def undefined_when() -> dict[str, str]:
+    """KPI → what leaves it undefined (NaN), for the KPIs that can be."""
+    return {k.name: k.undefined_when for k in REGISTRY if k.undefined_when}
+
+
+def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Every KPI whose inputs are in ``sums`` (a DataFrame of summed columns, or a mapping of numbers), as
+    columns in registry order, on the index of ``sums``.
+
+    Quantile KPIs come from ``quantiles`` (name → values) when given there, else from a column of ``sums``
+    of their own name (a group's exact quantile), else are left out; so are KPIs lacking an input (e.g.
+    staffed time in a breakdown by démarche)."""
+    if not isinstance(sums, pd.DataFrame):
+        sums = pd.DataFrame([dict(sums)])
+    quantiles = quantiles or {}
+    out = pd.DataFrame(index=sums.index)
+    for k in REGISTRY:
+        if k.formula is None:
+            if k.name in quantiles:
+                out[k.name] = quantiles[k.name]
+            elif k.name in sums:
+                out[k.name] = sums[k.name]
+        elif all(s in sums for s in k.inputs):
+            out[k.name] = k.of(sums)
+    return out
+
+
+__all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
+           "quantile_kpis", "undefined_when", "from_sums"]
