@@ -9,7 +9,7 @@ The Python API is the product; the ``fssim`` command line is a thin layer over i
 
 __version__ = "0.1.0"
 
-from .config import Config, load_config  # noqa: E402
-from .run import RunResult, load_run, simulate  # noqa: E402
+from fssim.config import Config, load_config  # noqa: E402
+from fssim.run import RunResult, load_run, simulate  # noqa: E402
 
 __all__ = ["Config", "RunResult", "load_config", "load_run", "simulate", "__version__"]

@@ -16,9 +16,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .config import MAX_REPLICATIONS
-from .defaults import AGENT_COST_EUR
-from .errors import InputError
+from fssim.config import MAX_REPLICATIONS
+from fssim.defaults import AGENT_COST_EUR
+from fssim.errors import InputError
 
 #: more local worker processes than this is a typo, not a machine
 MAX_WORKERS = 512
@@ -44,7 +44,7 @@ def user_errors(file: Path | str | None = None):
         yield
     except InputError as e:
         if file is not None and not e.file:
-            from .run import with_file
+            from fssim.run import with_file
             e = with_file(e, str(file))
         _fail(str(e))
     except OSError as e:
@@ -113,8 +113,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no table"),
 ):
     """Simulate a scenario and write its run directory (Parquet tables, resolved config, manifest)."""
-    from .config import load_config
-    from .run import check_output, simulate
+    from fssim.config import load_config
+    from fssim.run import check_output, simulate
 
     with user_errors(config):
         cfg = load_config(config)
@@ -127,7 +127,7 @@ def run(
         result.manifest["command"] = "fssim " + " ".join(sys.argv[1:])
         target = result.save(target, force=force)
         if report:
-            from .report import write_report
+            from fssim.report import write_report
             write_report(target, target / "report.html")
             out.print(f"report written to [bold]{target / 'report.html'}[/]", highlight=False)
     if not quiet:
@@ -138,9 +138,9 @@ def run(
 @app.command()
 def validate(config: Path = typer.Argument(..., help="scenario YAML file")):
     """Check a scenario file without running it."""
-    from .config import load_config
+    from fssim.config import load_config
 
-    from .travel import check_matrix_file
+    from fssim.geo.travel import check_matrix_file
 
     with user_errors(config):
         cfg = load_config(config)
@@ -155,7 +155,7 @@ def validate(config: Path = typer.Argument(..., help="scenario YAML file")):
 @app.command()
 def schema():
     """Print the JSON schema of scenario files (every field, default and description)."""
-    from .config import Config
+    from fssim.config import Config
 
     with user_errors():
         schema_json = json.dumps(Config.model_json_schema())
@@ -171,8 +171,8 @@ def coverage(
     """Population within 10, 20, 30 minutes of a site, and cantons with a site, for a network on a date."""
     import datetime as dt
 
-    from .config import load_config
-    from .scenario import network_coverage
+    from fssim.config import load_config
+    from fssim.scenario import network_coverage
 
     with user_errors(config):
         cfg = load_config(config)
@@ -192,7 +192,7 @@ def coverage(
 
 
 def _coverage_table(name: str, cov) -> Table:
-    """The coverage figures as a table; with buses (fssim.bus_coverage), the stops and who only they reach."""
+    """The coverage figures as a table; with buses (fssim.geo.bus_coverage), the stops and who only they reach."""
     t = Table(title=f"{name}: coverage on {cov.date.date() if cov.date is not None else 'all dates'}")
     t.add_column("figure")
     t.add_column("value", justify="right")
@@ -222,8 +222,8 @@ def data_fetch(cache: Path = typer.Option(Path(".fssim-cache"), help="folder whe
                    None, "--source", help="NAME=URL to fetch instead of the official sources (repeatable)"),
                force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Download the current official site list and the territory sources into a cache, with checksums."""
-    from .fetch import fetch
-    from .run import claim_output_dir
+    from fssim.sources.fetch import fetch
+    from fssim.run import claim_output_dir
 
     with user_errors(cache):
         _say(claim_output_dir(cache, force=force, kind="data cache"))
@@ -248,8 +248,8 @@ def report(run_dir: Path = typer.Argument(..., help="run directory written by `f
            lang: str = typer.Option("fr", help="fr or en"),
            force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Write a self-contained HTML report of a run (opens offline)."""
-    from .report import write_report
-    from .run import check_output
+    from fssim.report import write_report
+    from fssim.run import check_output
 
     with user_errors(run_dir):
         target = out_file if out_file is not None else run_dir / "report.html"
@@ -263,8 +263,8 @@ def rerun(report_file: Path = typer.Argument(..., help="an HTML report written b
           out_dir: Path = typer.Option(Path("runs/rerun"), "--out", help="run directory to write"),
           force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Redo the run embedded in a report (same config, same seed, same numbers)."""
-    from .report import rerun as rerun_report
-    from .run import allow_replacing, check_output
+    from fssim.report import rerun as rerun_report
+    from fssim.run import allow_replacing, check_output
 
     with user_errors(report_file):
         _say(check_output(out_dir, force=force))
@@ -284,10 +284,10 @@ def experiment(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Run an experiment: scenarios × replications, common random numbers, intervals, paired differences (resumable)."""
-    from .experiment import load_experiment, run_experiment
-    from .experiment.commands import differences_table, experiment_table
-    from .experiment.design import scheduler_address
-    from .run import claim_output_dir
+    from fssim.experiment import load_experiment, run_experiment
+    from fssim.experiment.commands import differences_table, experiment_table
+    from fssim.experiment.design import scheduler_address
+    from fssim.run import claim_output_dir
 
     with user_errors(file):
         scheduler = scheduler_address(scheduler)
@@ -321,12 +321,12 @@ def staffing(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
     """Smallest staffing per site (or per opening interval) meeting the wait targets: Erlang C, then simulation."""
-    from .config import load_config
-    from .experiment.commands import staffing_table
-    from .experiment.staffing import StaffingProblem
+    from fssim.config import load_config
+    from fssim.experiment.commands import staffing_table
+    from fssim.experiment.staffing import StaffingProblem
 
-    from .experiment.design import scheduler_address
-    from .run import claim_output_dir
+    from fssim.experiment.design import scheduler_address
+    from fssim.run import claim_output_dir
 
     with user_errors(config):
         scheduler = scheduler_address(scheduler)
@@ -353,8 +353,8 @@ def bench_national_cmd(as_json: bool = typer.Option(False, "--json", help="print
                        departements: Optional[str] = typer.Option(
                            None, "--departements", help="only these départements, comma-separated (e.g. 08,2A)")):
     """One replication of the national year (≈ 10 million visits) on N workers."""
-    from .experiment.bench import bench_national
-    from .experiment.commands import bench_text
+    from fssim.experiment.bench import bench_national
+    from fssim.experiment.commands import bench_text
 
     deps = [d.strip() for d in departements.split(",") if d.strip()] if departements else None
     with user_errors():
@@ -369,7 +369,7 @@ def bench_national_cmd(as_json: bool = typer.Option(False, "--json", help="print
 def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
                    visits: int = typer.Option(100_000, min=1000, help="at least this many visits")):
     """Visits per second of the full site model against an idiomatic SimPy M/M/c baseline."""
-    from .bench import bench_site
+    from fssim.experiment.bench_site import bench_site
 
     with user_errors():
         res = bench_site(visits)
@@ -397,9 +397,9 @@ def calibrate(
     force: bool = typer.Option(False, "--force", help="replace an existing file that fssim did not write"),
 ):
     """Fit demand per inhabitant to the observed monthly actes by département (Baromètre IND-323)."""
-    from .calibration import calibrate as solve_calibration
-    from .calibration import fit_table
-    from .run import check_output
+    from fssim.demand.calibration import calibrate as solve_calibration
+    from fssim.demand.calibration import fit_table
+    from fssim.run import check_output
 
     with user_errors():
         note = check_output(out_file, force=force, kind="file")

@@ -29,11 +29,11 @@ from pydantic import (
     model_validator,
 )
 
-from . import defaults as D
-from . import kpis as kpi_registry
-from .distributions import Distribution, LogNormal, Triangular
-from .errors import InputError
-from .travel import RoadModel
+from fssim import defaults as D
+from fssim.metrics import kpis as kpi_registry
+from fssim.demand.distributions import Distribution, LogNormal, Triangular
+from fssim.errors import InputError
+from fssim.geo.travel import RoadModel
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -316,7 +316,7 @@ def check_places(config) -> None:
             near.append((where, p))
     if not near:
         return
-    from .territory import load_territory
+    from fssim.geo.territory import load_territory
 
     terr = load_territory()
     codes = terr.current_code([p.commune for _, p in near])
@@ -575,7 +575,7 @@ class Outputs(_Model):
     visits: bool = Field(True, description="write one row per visit (visits.parquet)")
 
 
-#: KPIs usable in targets and experiments: the registry's (fssim.kpis)
+#: KPIs usable in targets and experiments: the registry's (fssim.metrics.kpis)
 KPIS = kpi_registry.names()
 
 
@@ -607,7 +607,7 @@ def default_targets() -> list[Target]:
 
 
 class RoadSpec(_Model):
-    """Road-time model parameters; defaults, sources and meaning are those of fssim.travel.RoadModel."""
+    """Road-time model parameters; defaults, sources and meaning are those of fssim.geo.travel.RoadModel."""
 
     detour: float = Field(RoadModel.detour, ge=1)
     speed_dense: PositiveFloat = RoadModel.speed_dense
@@ -660,7 +660,7 @@ class StaffingRule(_Model):
 
 
 class Placement(_Model):
-    """Choose the sites: N sites maximising the population within max_minutes (fssim.placement); demand-aware
+    """Choose the sites: N sites maximising the population within max_minutes (fssim.network.placement); demand-aware
     by default, so that no site is expected to receive more than its agents can serve within the wait target."""
 
     n_sites: PositiveInt
@@ -735,7 +735,7 @@ class Catchment(_Model):
     its commune (parameters in :data:`fssim.defaults.DEMAND_CALIBRATION`, with their provenance), divided by
     the mean démarches per visit to give visits. A site's volume depends only on itself, so adding a site
     changes no other site's citizens (common random numbers); demand per inhabitant follows by sharing each
-    site's volume over the population around it (fssim.calibration.rate_per_inhabitant).
+    site's volume over the population around it (fssim.demand.calibration.rate_per_inhabitant).
     ``model: population``: the earlier rule, demand per inhabitant = ``annual_visits`` over France's population
     (default 9 million requests in 2023 [P, Cour des comptes 2024]), falling with travel time (halved every
     ``decay_half_minutes`` [E]), sent to the nearest open site (``choice: nearest``) or spread over the

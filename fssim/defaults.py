@@ -65,7 +65,7 @@ MIX_SHIFTS = [
 #: Demand model fitted on the observed actes by département and month (Baromètre IND-323, facts §11) [D]:
 #: a site's actes a month = exp(level + growth_per_year × years since ``epoch``) × weekly hours / 30
 #: × (1 − exp(−(age in months + 0.5) / ramp_months)) × exp(density factor of its commune, dense = 0)
-#: × the month factor (fssim.calibration, fssim.catchment). Fitted numbers, not data: refit with
+#: × the month factor (fssim.demand.calibration, fssim.demand.catchment). Fitted numbers, not data: refit with
 #: ``fssim calibrate --data-dir ../shared/data --out calibration.json`` and copy ``parameters`` here.
 DEMAND_CALIBRATION = {
     "epoch": "2023-01-01",

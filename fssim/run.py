@@ -25,12 +25,12 @@ from typing import Callable
 import pandas as pd
 import yaml
 
-from .config import Config, config_from_dict, load_config
-from .demand import DemandModel
-from .errors import InputError
-from .metrics import daily_table, sessions_table, summary_table, visits_table
-from .scenario import build_scenario
-from .simulation import simulate_sites
+from fssim.config import Config, config_from_dict, load_config
+from fssim.demand.arrivals import DemandModel
+from fssim.errors import InputError
+from fssim.metrics.tables import daily_table, sessions_table, summary_table, visits_table
+from fssim.scenario import build_scenario
+from fssim.engine.simulation import simulate_sites
 
 Progress = Callable[[int, int, str], None]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .catchment import weekly_hours
-from .config import Config, Site
-from .errors import InputError
+from fssim.demand.catchment import weekly_hours
+from fssim.config import Config, Site
+from fssim.errors import InputError
 
 
 @dataclass
@@ -88,7 +88,7 @@ def departement_of(code: str | None) -> str:
 
 def road_model(config: Config):
     """The travel-time model of the config: a user matrix when given, else the road model."""
-    from .travel import RoadModel, TravelMatrix, matrix_path
+    from fssim.geo.travel import RoadModel, TravelMatrix, matrix_path
 
     path = matrix_path(config)
     if path:
@@ -98,7 +98,7 @@ def road_model(config: Config):
 
 def load_scenario_territory(config: Config):
     """The embedded territory, restricted to the config's départements or régions."""
-    from .territory import load_territory
+    from fssim.geo.territory import load_territory
 
     terr = load_territory()
     t = config.territory
@@ -142,7 +142,7 @@ def phase_labels(config: Config, dates: list[dt.date]) -> list[str]:
 
 def rollout_table(config: Config, dates: list[dt.date], covs: list) -> pd.DataFrame:
     """One row per phase: start date, label, sites opened and open, coverage shares, cantons (official and
-    pseudo-cantons apart, see fssim.coverage)."""
+    pseudo-cantons apart, see fssim.geo.coverage)."""
     rows = []
     for d, label, cov in zip(dates, phase_labels(config, dates), covs):
         row = {"date": pd.Timestamp(d), "phase": label, "sites": len(cov.sites),
@@ -161,7 +161,7 @@ def rollout_table(config: Config, dates: list[dt.date], covs: list) -> pd.DataFr
 
 def build_network(config: Config):
     """(territory, network table, travel model) of a config: the geography before any demand."""
-    from .network import check_hours, from_anct, from_config, from_placement
+    from fssim.network.build import check_hours, from_anct, from_config, from_placement
 
     terr = load_scenario_territory(config)
     model = road_model(config)
@@ -178,7 +178,7 @@ def build_network(config: Config):
         raise InputError("the network has no site in this territory and these formats; check network.formats "
                          "and territory.departements", field="network")
     check_hours(nt.sites)
-    from .travel import TravelMatrix
+    from fssim.geo.travel import TravelMatrix
     if isinstance(model, TravelMatrix):
         model.check_sites(nt.sites)  # a matrix that reaches none of the sites is an error, before any run
     return terr, nt, model
@@ -212,9 +212,9 @@ def prepare_buses(config: Config, terr, nt, model) -> tuple[list, pd.DataFrame |
     generated = None
     net = config.network
     if net is not None and net.source == "anct" and net.mobile == "anct":
-        from .anct import load_anct
-        from .buses import buses_from_anct
-        from .datadir import resolve_data_dir
+        from fssim.sources.anct import load_anct
+        from fssim.network.buses import buses_from_anct
+        from fssim.sources.datadir import resolve_data_dir
 
         sl = load_anct(net.snapshot, data_dir=resolve_data_dir(config.data_dir, base=config.base_dir))
         made, generated = buses_from_anct(sl, terr.communes, model, seed=config.seed)
@@ -313,14 +313,14 @@ def with_stop_volumes(buses: list, volumes: pd.Series, max_per_visit: float, day
 
 def network_coverage(config: Config, date: dt.date | None = None):
     """Coverage of the config's network on ``date`` (default: the last day of the horizon); with buses, the
-    coverage by fixed sites and bus stops with their frequency (fssim.bus_coverage)."""
-    from .coverage import coverage as coverage_of
+    coverage by fixed sites and bus stops with their frequency (fssim.geo.bus_coverage)."""
+    from fssim.geo.coverage import coverage as coverage_of
 
     terr, nt, model = build_network(config)
     buses, _ = prepare_buses(config, terr, nt, model)
     date = date or (config.horizon.end - dt.timedelta(days=1))
     if buses:
-        from .bus_coverage import coverage_with_buses
+        from fssim.geo.bus_coverage import coverage_with_buses
         return coverage_with_buses(terr.communes, nt.sites, buses, thresholds=tuple(config.coverage.thresholds),
                                    model=model, date=date, cantons=terr.cantons)
     return coverage_of(terr.communes, nt.sites, thresholds=tuple(config.coverage.thresholds), model=model,
@@ -329,7 +329,7 @@ def network_coverage(config: Config, date: dt.date | None = None):
 
 def _staffing_inputs(config: Config) -> tuple:
     """(staffing rule, mean service minutes, wait threshold) of the volume rule and the site capacity."""
-    from .demand import mean_visit_service
+    from fssim.demand.arrivals import mean_visit_service
     mean_service = mean_visit_service(config)
     return config.network.staffing, mean_service, config.outputs.wait_threshold_min
 
@@ -342,7 +342,7 @@ def _peak_rate(visits_per_year: float, weekly_hours: float, peak_factor: float) 
 
 
 def _meets_target(c: int, lam: float, mean_service: float, threshold: float, max_wait_share: float) -> bool:
-    from .queueing import erlang_c_wait_exceeds
+    from fssim.engine.queueing import erlang_c_wait_exceeds
 
     return lam * mean_service < c and erlang_c_wait_exceeds(c, lam, mean_service, threshold) <= max_wait_share
 
@@ -381,9 +381,9 @@ def site_capacity(config: Config, hours: dict | None = None) -> float:
 def build_scenario(config: Config) -> Scenario:
     if config.network is None:
         return Scenario(config, list(config.sites), buses=list(config.buses))
-    from .catchment import CatchmentProblem
-    from .coverage import coverage as coverage_of
-    from .territory import load_territory
+    from fssim.demand.catchment import CatchmentProblem
+    from fssim.geo.coverage import coverage as coverage_of
+    from fssim.geo.territory import load_territory
 
     terr, nt, model = build_network(config)
     communes = terr.communes

@@ -626,7 +626,7 @@ def provenance_md(meta: dict, quirks: Quirks) -> str:
         "`shapely.coverage_simplify` tolerance 0.005°, coordinates rounded to 3 decimals); "
         "feature `id` = département code. Saint-Martin (978) has no outline (no polygon in the sources).",
         "- `territory.json`: these figures, the source hashes and the quirk counts, read by "
-        "`fssim.territory.load_territory`.",
+        "`fssim.geo.territory.load_territory`.",
         "",
         "## Choices",
         "",

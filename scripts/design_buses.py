@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Design K bus rotations for a département and print them as YAML (the `buses:` block, or a whole scenario).
 
-The communes are the embedded territory's (fssim.territory), or a CSV/Parquet given with --communes; the fixed
+The communes are the embedded territory's (fssim.geo.territory), or a CSV/Parquet given with --communes; the fixed
 sites are the ANCT list's fixed formats (Fixe, Fixe_antenne(s), Multisites) in the département, read from the
-data directory. Stops are chosen by fssim.rotation.RotationDesign among the communes beyond --max-minutes of
+data directory. Stops are chosen by fssim.network.rotation.RotationDesign among the communes beyond --max-minutes of
 every fixed site. Figures (population beyond reach, covered by the buses, bus-or-site comparison) go to
 standard error.
 
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from fssim.anct import load_anct
-from fssim.bus_coverage import BusCosts, compare_bus_or_site, coverage_with_buses
-from fssim.buses import FIXED_FORMATS, MOBILE_FORMATS, bus_record, dump_yaml
+from fssim.sources.anct import load_anct
+from fssim.geo.bus_coverage import BusCosts, compare_bus_or_site, coverage_with_buses
+from fssim.network.buses import FIXED_FORMATS, MOBILE_FORMATS, bus_record, dump_yaml
 from fssim.errors import InputError
-from fssim.rotation import RotationDesign
-from fssim.travel import RoadModel
+from fssim.network.rotation import RotationDesign
+from fssim.geo.travel import RoadModel
 
 
 def load_communes(dep: str, path: str | None) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def load_communes(dep: str, path: str | None) -> pd.DataFrame:
         com = pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p, dtype={"code": str, "dep": str,
                                                                                                 "canton": str})
     else:
-        from fssim.territory import load_territory
+        from fssim.geo.territory import load_territory
 
         com = load_territory().subset(deps=[dep]).communes
     com = com[com["dep"].astype(str) == dep].reset_index(drop=True)
@@ -103,12 +103,12 @@ def main(argv=None) -> int:
     bases = "; ".join(f"{b['bus']} based in {names.get(b['base'], b['base'])} ({b['base']}, {b['kind']})"
                       for b in design.bases)
     header = [
-        f"{len(design.buses)} bus(es) France services designed by fssim.rotation.RotationDesign for département {dep}:",
+        f"{len(design.buses)} bus(es) France services designed by fssim.network.rotation.RotationDesign for département {dep}:",
         f"stops among the communes beyond {T:g} min of every fixed site of the ANCT list ({args.snapshot}), chosen",
         "by greedy maximal covering, split between buses by balanced assignment, ordered by a nearest-neighbour +",
         "2-opt tour from the base, 2 stops a day (9:00-12:00, 14:00-16:30) Monday to Friday, weekly for the main",
         f"stops and every {args.weeks} weeks for the others; crew 8:00-17:30 with 45 min lunch, driving times from",
-        "fssim.travel.RoadModel. These stops are a design, not the real buses' (the open data has none):",
+        "fssim.geo.travel.RoadModel. These stops are a design, not the real buses' (the open data has none):",
         "generated: true.",
         bases + ".",
         *figures[:4],
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
             "name": f"bus-rotation-{dep}",
             "description": (f"Département {dep}: its fixed France services (ANCT list {args.snapshot}, fixed formats) "
                             f"and {len(design.buses)} buses France services with designed rotations (stops generated "
-                            f"by fssim.rotation, see the header)."),
+                            f"by fssim.network.rotation, see the header)."),
             "horizon": {"start": "2024-01-01", "days": 364},
             "seed": 2024,
             "replications": 5,

@@ -56,9 +56,9 @@ def cfg_small():
 
 def arrivals_of(cfg, site_index: int = 0, replication: int = 0):
     """The primary visits the demand stage draws for one listed site of ``cfg`` (no holidays closed)."""
-    from fssim.calendar import site_sessions
-    from fssim.demand import DemandModel, generate_arrivals, profile_of
-    from fssim.randomness import stream
+    from fssim.engine.calendar import site_sessions
+    from fssim.demand.arrivals import DemandModel, generate_arrivals, profile_of
+    from fssim.demand.randomness import stream
 
     site = cfg.sites[site_index]
     model = DemandModel(cfg)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from fssim.config import config_from_dict
-from fssim.demand import DemandModel
+from fssim.demand.arrivals import DemandModel
 from fssim.errors import InputError
 from fssim.experiment.partials import kpis_from_sums, unit_partials
-from fssim.metrics import kpis, sessions_table, visits_table
-from fssim.simulation import simulate_sites
+from fssim.metrics.tables import kpis, sessions_table, visits_table
+from fssim.engine.simulation import simulate_sites
 
 from conftest import arrivals_of, queue_config, small_network
 

@@ -1,4 +1,4 @@
-"""ANCT site lists (fssim.anct) and the data folder rule (fssim.datadir)."""
+"""ANCT site lists (fssim.sources.anct) and the data folder rule (fssim.sources.datadir)."""
 
 import os
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import fssim.datadir as datadir
-from fssim.anct import load_anct
+import fssim.sources.datadir as datadir
+from fssim.sources.anct import load_anct
 from fssim.errors import InputError
 
 DATA_DIR = Path(os.environ.get("FSSIM_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fssim.anct import load_anct
-from fssim.datadir import resolve_data_dir
+from fssim.sources.anct import load_anct
+from fssim.sources.datadir import resolve_data_dir
 from fssim.errors import InputError
 
 DATA_DIR = Path(os.environ.get("FSSIM_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")

@@ -58,9 +58,9 @@ PLANTED = {
     ("experiment",): (["experiment", EXPERIMENT, "-q"], "fssim.experiment.run_experiment"),
     ("staffing",): (["staffing", ONE_SITE], "fssim.experiment.staffing.StaffingProblem.solve"),
     ("bench", "national"): (["bench", "national"], "fssim.experiment.bench.bench_national"),
-    ("bench", "site"): (["bench", "site"], "fssim.bench.bench_site"),
-    ("data", "fetch"): (["data", "fetch"], "fssim.fetch.fetch"),
-    ("calibrate",): (["calibrate", "--out", "cal.json"], "fssim.calibration.calibrate"),
+    ("bench", "site"): (["bench", "site"], "fssim.experiment.bench_site.bench_site"),
+    ("data", "fetch"): (["data", "fetch"], "fssim.sources.fetch.fetch"),
+    ("calibrate",): (["calibrate", "--out", "cal.json"], "fssim.demand.calibration.calibrate"),
 }
 # numbers and addresses that used to run (for ever, or into a traceback) instead of being refused
 NEW_CASES = [

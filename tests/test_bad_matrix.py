@@ -10,9 +10,9 @@ import yaml
 from fssim.config import load_config
 from fssim.errors import InputError
 from fssim.scenario import network_coverage
-from fssim.territory import load_territory
-import fssim.travel as travel
-from fssim.travel import RoadModel, TravelMatrix, travel_times
+from fssim.geo.territory import load_territory
+import fssim.geo.travel as travel
+from fssim.geo.travel import RoadModel, TravelMatrix, travel_times
 
 DEP = "90"  # Territoire de Belfort: about a hundred communes, quick
 

@@ -1,12 +1,12 @@
-"""Baromètre series (fssim.barometre): monthly actes IND-323 and labels by département."""
+"""Baromètre series (fssim.sources.barometre): monthly actes IND-323 and labels by département."""
 
 import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA
-from fssim.barometre import ACTES_FILE, LABELS_FILE, load_actes, load_labels
+from fssim.sources.barometre import ACTES_FILE, LABELS_FILE, load_actes, load_labels
 from fssim.errors import InputError
-from fssim.territory import load_territory
+from fssim.geo.territory import load_territory
 
 ACTES_HEADER = "indic_id,enforce_zone_id,metric_enforce_date,maille,indic_vi,indic_va,indic_vc,indic_ta\n"
 LABELS_HEADER = "mesure,indicateur,id_indicateur,code_departement,libelle_departement,date,valeur,unite\n"

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.bus_coverage import (BusCosts, compare_bus_or_site, coverage_with_buses, frequency_class,
+from fssim.geo.bus_coverage import (BusCosts, compare_bus_or_site, coverage_with_buses, frequency_class,
                                 stop_places, stop_table)
 from fssim.config import Bus, config_from_dict
-from fssim.coverage import coverage
+from fssim.geo.coverage import coverage
 from fssim.defaults import SITE_COST_EUR
 from fssim.errors import InputError
-from fssim.travel import RoadModel
+from fssim.geo.travel import RoadModel
 
 KM_PER_DEGREE = 6371.0088 * np.pi / 180  # along a meridian
 FLAT = RoadModel(detour=1.0, speed_dense=60, speed_intermediaire=60, speed_peu_dense=60, speed_tres_peu_dense=60,
@@ -96,7 +96,7 @@ def test_dates_stop_coordinates_and_no_bus():
     res = coverage_with_buses(com, SITE, [bus([moved])], thresholds=(10,), model=FLAT)
     assert res.by_commune.set_index("name").loc["C", "stop_minutes"] == pytest.approx(30)
     assert res.population_only_bus[10] == 70  # only E (3 km); D is 15 km away, C 30 km
-    # no bus at all: the same as fssim.coverage
+    # no bus at all: the same as fssim.geo.coverage
     res = coverage_with_buses(com, SITE, [], thresholds=(10, 20), model=FLAT)
     assert res.population_only_bus == {10: 0, 20: 0} and res.cantons_only_bus == []
     assert res.share_within == coverage(com, SITE, thresholds=(10, 20), model=FLAT).share_within

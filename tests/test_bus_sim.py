@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.calendar import bus_sessions, recurs_on
+from fssim.engine.calendar import bus_sessions, recurs_on
 from fssim.config import Recurrence, config_from_dict
 from fssim.run import simulate
 
@@ -81,7 +81,7 @@ def test_recurrence_rules_across_months_and_holidays():
     last_fri = Recurrence(nth=-1)
     assert recurs_on(last_fri, "fri", dt.date(2024, 5, 31)) and not recurs_on(last_fri, "fri", dt.date(2024, 5, 24))
     cfg = config_from_dict(base(horizon={"start": "2024-04-01", "days": 61}, buses=[two_stop_bus()]))
-    from fssim.simulation import closed_days
+    from fssim.engine.simulation import closed_days
     sessions = bus_sessions(cfg.buses[0], cfg.horizon, closed_days(cfg), set())
     days = {cfg.horizon.start + dt.timedelta(days=s.day) for s in sessions}
     assert dt.date(2024, 4, 1) not in days  # Easter Monday 2024: no bus
@@ -135,8 +135,8 @@ def driving_bus(second_start: str, **kw):
 
 
 def drive_minutes() -> float:
-    from fssim.territory import load_territory
-    from fssim.travel import RoadModel
+    from fssim.geo.territory import load_territory
+    from fssim.geo.travel import RoadModel
     density = load_territory().communes.set_index("code").at["23001", "density_class"]
     return float(RoadModel().minutes([AHUN[0]], [AHUN[1]], [density], [FAR[0]], [FAR[1]])[0, 0])
 
@@ -188,11 +188,11 @@ def test_the_first_drive_of_the_day_is_from_the_base():
 
 
 def test_partials_count_bus_minutes_as_the_tables_do():
-    from fssim.demand import DemandModel
+    from fssim.demand.arrivals import DemandModel
     from fssim.experiment.partials import unit_partials
     from fssim.experiment.runner import replication_tables
-    from fssim.metrics import kpis, sessions_table, visits_table
-    from fssim.simulation import simulate_sites
+    from fssim.metrics.tables import kpis, sessions_table, visits_table
+    from fssim.engine.simulation import simulate_sites
     cfg = config_from_dict(driving_bus("12:30"))
     runs = [(r, simulate_sites(cfg, cfg.buses, r, DemandModel(cfg))) for r in range(2)]
     ref = kpis(visits_table(cfg, runs), sessions_table(cfg, runs), None, threshold=15.0).set_index("replication")

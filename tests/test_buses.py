@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from fssim.buses import buses_from_anct, buses_yaml, posted_stops
+from fssim.network.buses import buses_from_anct, buses_yaml, posted_stops
 from fssim.config import config_from_dict, parse_clock
 from fssim.errors import InputError
-from fssim.travel import RoadModel
+from fssim.geo.travel import RoadModel
 
 SHARED = Path(os.environ.get("FSSIM_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 WEEK = ("mon", "tue", "wed", "thu", "fri")
@@ -154,7 +154,7 @@ def test_yaml_round_trip_into_a_config(sample):
 
 
 def test_real_2024_list_for_the_nievre():
-    from fssim.anct import load_anct
+    from fssim.sources.anct import load_anct
 
     sl = load_anct("2024-08", data_dir=SHARED)
     com = communes(400, dep="58")
@@ -179,7 +179,7 @@ def test_bus_rotation_config_is_valid_and_reproducible(capsys):
     import importlib.util
 
     from fssim.config import load_config
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
 
     repo = Path(__file__).resolve().parents[1]
     path = repo / "configs" / "bus-rotation.yaml"

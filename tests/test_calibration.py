@@ -1,14 +1,14 @@
-"""Calibration of demand per inhabitant on observed actes (fssim.calibration)."""
+"""Calibration of demand per inhabitant on observed actes (fssim.demand.calibration)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA
-from fssim.anct import load_anct
-from fssim.calibration import (LOWER, SHAPE, UPPER, CalibrationProblem, Features, predicted_matrix,
+from fssim.sources.anct import load_anct
+from fssim.demand.calibration import (LOWER, SHAPE, UPPER, CalibrationProblem, Features, predicted_matrix,
                                rate_per_inhabitant, site_volume)
-from fssim.territory import load_territory
+from fssim.geo.territory import load_territory
 
 MONTHS = [pd.Timestamp(m) for m in ("2020-06-01", "2021-03-01", "2021-09-01", "2022-03-01", "2022-09-01",
                                     "2023-06-01")]
@@ -99,7 +99,7 @@ def test_demand_per_inhabitant_adds_up_to_the_actes_of_the_sites(cantons_as_unit
 
 @pytest.fixture(scope="module")
 def real_fit():
-    from fssim.calibration import calibrate
+    from fssim.demand.calibration import calibrate
 
     return calibrate(SHARED_DATA, folds=3)
 

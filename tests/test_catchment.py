@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.catchment import CatchmentProblem
+from fssim.demand.catchment import CatchmentProblem
 from fssim.config import Catchment
-from fssim.travel import RoadModel
+from fssim.geo.travel import RoadModel
 
 
 def communes_on_a_line(n=20):

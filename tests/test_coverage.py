@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.coverage import coverage, open_sites
+from fssim.geo.coverage import coverage, open_sites
 from fssim.errors import InputError
-from fssim.travel import RoadModel, TravelMatrix
+from fssim.geo.travel import RoadModel, TravelMatrix
 
 CLASSES = ["dense", "intermediaire", "peu_dense", "tres_peu_dense"]
 
@@ -154,7 +154,7 @@ def test_pseudo_cantons_are_counted_apart():
 
 
 def test_lyon_metropole_communes_are_pseudo_cantons():
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
 
     terr = load_territory().subset(deps=["69"])
     c = terr.communes.set_index("code")
@@ -237,7 +237,7 @@ def real_sites() -> pd.DataFrame:
 
 
 def test_real_territory_and_2024_network():
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
 
     terr = load_territory()
     sites = real_sites()

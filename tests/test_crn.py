@@ -86,9 +86,9 @@ VISIT_COLUMNS = ["citizen", "demarche", "kind", "attempt", "arrival", "service_s
 
 def catchments(cfg) -> dict[str, frozenset]:
     """Each site's catchment on the reference date: the communes it serves and the visits they send."""
-    from fssim.catchment import CatchmentProblem
+    from fssim.demand.catchment import CatchmentProblem
     from fssim.scenario import build_network
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
 
     terr, nt, model = build_network(cfg)
     share = terr.communes["population"].sum() / load_territory().communes["population"].sum()
@@ -138,7 +138,7 @@ def test_with_calibrated_demand_adding_a_site_changes_no_other_site():
 
 
 def commune_visits(cfg) -> pd.Series:
-    from fssim.catchment import CatchmentProblem
+    from fssim.demand.catchment import CatchmentProblem
 
     terr, nt, model = build_network(cfg)
     cp = CatchmentProblem(terr.communes, nt.sites, cfg.catchment, model)
@@ -161,12 +161,12 @@ def test_placement_of_n_plus_one_sites_contains_placement_of_n():
     # a free placement (swaps, milp) only when asked for with placement.nested: false
     from types import SimpleNamespace
 
-    from fssim.network import placement_method
+    from fssim.network.build import placement_method
     assert placement_method(SimpleNamespace(nested=False, method="milp")) == "milp"
 
 
 def test_placed_site_ids_come_from_their_commune():
-    from fssim.network import placed_site_ids
+    from fssim.network.build import placed_site_ids
     from fssim.scenario import build_network
 
     net = build_network(placed("23", 12))[1].sites

@@ -7,15 +7,15 @@ import pytest
 import yaml
 
 from fssim.config import KPIS, config_from_dict
-from fssim.demand import DemandModel
+from fssim.demand.arrivals import DemandModel
 from fssim.errors import InputError
 from fssim.experiment import load_experiment, run_experiment
 from fssim.experiment.execute import shard_key, shards_of
 from fssim.experiment.partials import BINS_PER_MIN, histogram_quantiles, unit_partials
 from fssim.experiment.paths import set_setting
 from fssim.experiment.runner import replication_tables
-from fssim.metrics import kpis, sessions_table, visits_table
-from fssim.simulation import simulate_sites
+from fssim.metrics.tables import kpis, sessions_table, visits_table
+from fssim.engine.simulation import simulate_sites
 
 from conftest import small_network
 
@@ -156,7 +156,7 @@ def test_staffing_levels_example_sets_every_density_class():
         assert set(s.config.network.agents.model_dump().values()) == {s.levels["agents"]}
 
 
-# --------------------------------------------------------------------------- partials = fssim.metrics
+# --------------------------------------------------------------------------- partials = fssim.metrics.tables
 
 
 def test_partials_give_the_same_kpis_as_the_visits_table():

@@ -1,4 +1,4 @@
-"""`fssim data fetch` downloads (fssim.fetch), against a local HTTP server on 127.0.0.1 only."""
+"""`fssim data fetch` downloads (fssim.sources.fetch), against a local HTTP server on 127.0.0.1 only."""
 
 import json
 import os
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fssim.errors import InputError
-from fssim.fetch import SOURCES, FetchError, Source, fetch, file_sha256
+from fssim.sources.fetch import SOURCES, FetchError, Source, fetch, file_sha256
 
 DATA_DIR = Path(os.environ.get("FSSIM_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 

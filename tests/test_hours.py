@@ -1,4 +1,4 @@
-"""Opening-hours text -> weekly calendar (fssim.hours)."""
+"""Opening-hours text -> weekly calendar (fssim.sources.hours)."""
 
 import os
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fssim.hours import (
+from fssim.sources.hours import (
     DAY_COLUMNS,
     DAYS,
     HoursParseError,
@@ -159,8 +159,8 @@ def test_every_value_of_the_real_files_is_read_or_rejected_cleanly():
 
 
 def test_texts_without_times_in_the_real_files_all_mean_closed():
-    """The loaders report any other text without a time (fssim.hours.reads_as_closed): none in the real lists."""
-    from fssim.hours import reads_as_closed
+    """The loaders report any other text without a time (fssim.sources.hours.reads_as_closed): none in the real lists."""
+    from fssim.sources.hours import reads_as_closed
 
     unread = set()
     for path in sorted(DATA_DIR.glob("france-services-*.csv")):

@@ -1,6 +1,6 @@
-"""The KPI registry (fssim.kpis): one entry per KPI, used by both engines, the targets and the report.
+"""The KPI registry (fssim.metrics.kpis): one entry per KPI, used by both engines, the targets and the report.
 
-Both engines — the run tables (fssim.metrics.kpis, from the visits and sessions) and the experiment
+Both engines — the run tables (fssim.metrics.tables.kpis, from the visits and sessions) and the experiment
 partials (fssim.experiment.partials, from the workers' sums) — compute every KPI through the registry, so a
 KPI added to the registry appears in both without any other edit.
 """
@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim import kpis as registry
+from fssim.metrics import kpis as registry
 from fssim.config import Target, config_from_dict, default_targets
-from fssim.demand import DemandModel
+from fssim.demand.arrivals import DemandModel
 from fssim.experiment.partials import SUMS, kpis_from_sums, unit_partials
 from fssim.experiment.runner import _long, replication_tables
-from fssim.metrics import BREAKDOWNS, kpi_sums, kpis, sessions_table, summary_table, visits_table
+from fssim.metrics.tables import BREAKDOWNS, kpi_sums, kpis, sessions_table, summary_table, visits_table
 from fssim.report.i18n import Translator
-from fssim.simulation import simulate_sites
+from fssim.engine.simulation import simulate_sites
 
 from conftest import small_network
 

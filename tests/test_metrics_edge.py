@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from conftest import queue_config
 from fssim.cli import app
 from fssim.config import config_from_dict
-from fssim.metrics import kpis
+from fssim.metrics.tables import kpis
 from fssim.run import simulate
 
 SERVICE = {"dist": "exponential", "mean": 20}

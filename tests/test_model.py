@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.calendar import public_holidays, site_sessions
+from fssim.engine.calendar import public_holidays, site_sessions
 from fssim.config import config_from_dict
-from fssim.demand import DemandModel
+from fssim.demand.arrivals import DemandModel
 from fssim.run import simulate
 
 from conftest import REPO, small_network
@@ -143,7 +143,7 @@ def test_closing_sends_home_exactly_those_still_waiting(small_run):
     v = small_run.visits
     sessions = {}
     for s in cfg.sites:
-        from fssim.simulation import closed_days
+        from fssim.engine.simulation import closed_days
         sessions[s.id] = site_sessions(s, cfg.horizon, closed_days(cfg))
     origin = pd.Timestamp(cfg.horizon.start)
     mins = lambda col: (v[col] - origin).dt.total_seconds().to_numpy() / 60
@@ -277,7 +277,7 @@ def test_visits_per_open_day_matches_the_configured_volume():
 def test_busy_time_per_opening_interval_adds_up_and_never_exceeds_staffing():
     """Experiment partials by opening interval (slots) split busy time within duty exactly as the sessions do."""
     from fssim.experiment.partials import unit_partials
-    from fssim.simulation import simulate_sites
+    from fssim.engine.simulation import simulate_sites
     cfg = config_from_dict(changing_staffing())
     for rep in range(2):
         plans = simulate_sites(cfg, cfg.sites, rep, DemandModel(cfg))

@@ -151,7 +151,7 @@ def test_calibrate_never_overwrites_a_users_file(tmp_path, monkeypatch):
     mine = tmp_path / "calibration.json"
     mine.write_text('{"my": "own notes"}', encoding="utf-8")
     called = []
-    monkeypatch.setattr("fssim.calibration.calibrate", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("fssim.demand.calibration.calibrate", lambda *a, **k: called.append(1))
     res = runner.invoke(app, ["calibrate", "--out", str(mine)])
     assert res.exit_code == 2 and "not written by fssim" in res.output, res.output
     assert mine.read_text(encoding="utf-8") == '{"my": "own notes"}' and not called

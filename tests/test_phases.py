@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fssim.config import config_from_dict
-from fssim.metrics import kpis
+from fssim.metrics.tables import kpis
 from fssim.run import simulate
 
 PHASES = [{"date": "2022-01-03", "sites": 4, "label": "wave 1"}, {"date": "2022-01-31", "sites": 8, "label": "wave 2"}]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fssim.coverage import coverage
+from fssim.geo.coverage import coverage
 from fssim.errors import InputError
-from fssim.placement import PlacementProblem, compare_networks, coverage_matrix
-from fssim.travel import RoadModel, TravelMatrix
+from fssim.network.placement import PlacementProblem, compare_networks, coverage_matrix
+from fssim.geo.travel import RoadModel, TravelMatrix
 
 CLASSES = ["dense", "intermediaire", "peu_dense", "tres_peu_dense"]
 
@@ -241,7 +241,7 @@ def test_bad_inputs():
 
 
 def test_real_departement_placement_beats_the_real_network():
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
 
     terr = load_territory().subset(deps=["23"])  # Creuse: rural, few sites
     sites = real_sites()

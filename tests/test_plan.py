@@ -6,12 +6,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from fssim.catchment import CatchmentProblem
+from fssim.demand.catchment import CatchmentProblem
 from fssim.config import Catchment, Config
-from fssim.network import from_placement, placed_site_ids
-from fssim.placement import PlacementProblem, SiteCapacity
+from fssim.network.build import from_placement, placed_site_ids
+from fssim.network.placement import PlacementProblem, SiteCapacity
 from fssim.scenario import site_capacity, volume_staffing
-from fssim.travel import RoadModel
+from fssim.geo.travel import RoadModel
 
 RATE = 0.12          # first visits a year per inhabitant at zero minutes
 CAPACITY = 20_000.0  # first visits a year one site can take
@@ -37,7 +37,7 @@ def place(communes: pd.DataFrame, n_sites: int) -> PlacementProblem:
 
 
 def simulated_volumes(communes: pd.DataFrame, selected: pd.DataFrame) -> pd.Series:
-    """Site volumes by the simulation's own catchment rule (fssim.catchment), not the placement's."""
+    """Site volumes by the simulation's own catchment rule (fssim.demand.catchment), not the placement's."""
     sites = pd.DataFrame({"site_id": placed_site_ids(selected["code"]), "commune": selected["code"].to_numpy(),
                           "lat": selected["lat"].to_numpy(float), "lon": selected["lon"].to_numpy(float),
                           "opens_on": None, "closes_on": None})

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from fssim.config import config_from_dict
-from fssim.queueing import erlang_a, erlang_c, erlang_c_mean_wait, erlang_c_wait_exceeds
-from fssim.metrics import kpis
+from fssim.engine.queueing import erlang_a, erlang_c, erlang_c_mean_wait, erlang_c_wait_exceeds
+from fssim.metrics.tables import kpis
 from fssim.run import simulate
 
 from conftest import queue_config

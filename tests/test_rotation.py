@@ -9,8 +9,8 @@ import pytest
 
 from fssim.config import parse_clock
 from fssim.errors import InputError
-from fssim.rotation import RotationDesign, solve_tour, tour_length
-from fssim.travel import RoadModel, TravelMatrix
+from fssim.network.rotation import RotationDesign, solve_tour, tour_length
+from fssim.geo.travel import RoadModel, TravelMatrix
 
 DAYS = ("mon", "tue", "wed", "thu", "fri")
 
@@ -274,8 +274,8 @@ def test_real_departement_rotation_fits():
     import os
     from pathlib import Path
 
-    from fssim.anct import load_anct
-    from fssim.territory import load_territory
+    from fssim.sources.anct import load_anct
+    from fssim.geo.territory import load_territory
 
     shared = Path(os.environ.get("FSSIM_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     com = load_territory().subset(deps=["09"]).communes

@@ -40,7 +40,7 @@ def test_anct_network_of_a_departement(ardennes_2020):
     assert len(net) > 10 and set(net["dep"]) == {"08"}
     assert set(net["format"]) <= {"fixe", "fixe_antenne", "multisites"}
     # every site of the list in these formats is either in the network or in the problems table
-    from fssim.anct import load_anct
+    from fssim.sources.anct import load_anct
     raw = load_anct("2024-08", SHARED_DATA).sites
     raw = raw[(raw["dep"] == "08") & raw["format"].isin(["fixe", "fixe_antenne", "multisites"])]
     listed = set(net["site_id"]) | set(sc.problems.loc[sc.problems["problem"] == "no_coordinates", "site_id"])
@@ -62,7 +62,7 @@ def test_rollout_follows_labelling_dates(ardennes_2020):
 
 def test_site_volumes_follow_catchments_at_the_national_rate(ardennes_2020):
     sc = ardennes_2020
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
     france = load_territory().communes["population"].sum()
     local = sc.coverage["population"].sum()
     # annual_visits is France's volume at zero minutes from a site: the territory gets its population's
@@ -128,7 +128,7 @@ def test_bus_scenario_gives_stops_their_catchment_demand(tmp_path):
     assert all(v is not None and v >= 0 for v in vols) and sum(vols) > 0
     # calibrated demand: an hour of a bus at a stop brings about what an hour of a fixed site does (the model is
     # per opening hour, × the density factor of the commune and the ramp-up of the site)
-    from fssim.catchment import weekly_hours
+    from fssim.demand.catchment import weekly_hours
     from fssim.scenario import stop_points
     points = stop_points(sc.buses)
     bus_per_hour = sum(vols) / (points["hours_per_week"].sum() * 52.18)
@@ -151,7 +151,7 @@ def test_coverage_with_buses_json_line():
 
 
 def test_volume_staffing_rule_meets_erlang_c_at_the_peak():
-    from fssim.queueing import erlang_c_wait_exceeds
+    from fssim.engine.queueing import erlang_c_wait_exceeds
 
     dens = build_scenario(ardennes())
     vol_cfg = ardennes(network={"source": "anct", "snapshot": "2024-08",
@@ -211,7 +211,7 @@ def test_bench_national_command_on_one_departement(tmp_path, monkeypatch):
                                    "--json"])
     assert res.exit_code == 0, res.output
     line = json.loads(res.output.strip().splitlines()[-1])
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
     com = load_territory().communes
     share = com.loc[com["dep"] == "08", "population"].sum() / com["population"].sum()
     assert line["sites"] == round(1800 * share) and line["visits"] > 0

@@ -11,7 +11,7 @@ from fssim.config import config_from_dict
 from fssim.errors import InputError
 from fssim.experiment import run_experiment
 from fssim.experiment.staffing import COST_PER_AGENT_YEAR, StaffingProblem, erlang_staffing, parse_target
-from fssim.queueing import erlang_c_wait_exceeds
+from fssim.engine.queueing import erlang_c_wait_exceeds
 
 from conftest import queue_config
 

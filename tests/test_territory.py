@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from fssim.errors import InputError
-from fssim.territory import DATA_DIR, DENSITY_CLASSES, Territory, load_territory
+from fssim.geo.territory import DATA_DIR, DENSITY_CLASSES, Territory, load_territory
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FSSIM_DATA_DIR", REPO.parent / "shared" / "data"))

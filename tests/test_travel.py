@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fssim.errors import InputError
-from fssim.travel import (EARTH_RADIUS_KM, RoadModel, TravelMatrix, haversine_km, km_to_chord, chord_to_km,
+from fssim.geo.travel import (EARTH_RADIUS_KM, RoadModel, TravelMatrix, haversine_km, km_to_chord, chord_to_km,
                           travel_times)
 
 CLASSES = ["dense", "intermediaire", "peu_dense", "tres_peu_dense"]

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Config, config_from_dict, load_config, set_path
-from ..errors import InputError
-from .execute import Executor, Job, shards_of, site_weight
-from .partials import QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
+from fssim.config import Config, config_from_dict, load_config, set_path
+from fssim.errors import InputError
+from fssim.experiment.execute import Executor, Job, shards_of, site_weight
+from fssim.experiment.partials import QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
 
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
 
@@ -59,7 +59,7 @@ def _named(path: Path) -> str:
 
 
 def _has_anct_data() -> bool:
-    from ..datadir import resolve_data_dir
+    from fssim.sources.datadir import resolve_data_dir
 
     try:
         data_dir = resolve_data_dir(None)
@@ -70,7 +70,7 @@ def _has_anct_data() -> bool:
 
 def restrict(config: Config, departements: list[str]) -> Config:
     """The workload on some départements only: a placed network keeps its sites pro rata of population."""
-    from ..territory import load_territory
+    from fssim.geo.territory import load_territory
 
     updates = {"territory.departements": list(departements), "territory.regions": None}
     net = config.network
@@ -95,7 +95,7 @@ def national_workload(scale: float = 1.0, config: str | Path | None = None,
     given, else the real network when the ANCT list is in the data directory, else national-1800; restricted
     to ``departements`` when given."""
     try:
-        import fssim.territory  # noqa: F401
+        import fssim.geo.territory  # noqa: F401
         have_territory = True
     except ImportError:
         have_territory = False
@@ -106,7 +106,7 @@ def national_workload(scale: float = 1.0, config: str | Path | None = None,
         what = f"{path} ({demand})"
     elif not have_territory:
         return synthetic_national(scale=scale), \
-            f"synthetic network of 2,600 sites, 14 visits per open day × {scale:g} (fssim.territory not available)"
+            f"synthetic network of 2,600 sites, 14 visits per open day × {scale:g} (fssim.geo.territory not available)"
     elif _has_anct_data():
         path = workload_path("france-services-2024.yaml")
         cfg = load_config(path, {"catchment.multiplier": scale})
@@ -131,7 +131,7 @@ def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None =
     ``worker_cpu_s`` (CPU time of the units) and ``load_average`` tell a busy machine from a slow model:
     on a dedicated machine ``wall_s`` ≈ ``worker_cpu_s / workers``.
     """
-    from ..scenario import build_scenario
+    from fssim.scenario import build_scenario
 
     if config is None:
         config, what = national_workload(scale, config_path, departements)

@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
-from .. import kpis as kpi_registry
-from ..config import Config, config_from_dict, load_config, read_yaml
-from ..errors import InputError
-from .paths import get_setting, set_setting, short_name, tokens
+from fssim.metrics import kpis as kpi_registry
+from fssim.config import Config, config_from_dict, load_config, read_yaml
+from fssim.errors import InputError
+from fssim.experiment.paths import get_setting, set_setting, short_name, tokens
 
 
 class _Model(BaseModel):

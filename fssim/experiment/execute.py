@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable
 
-from ..config import Config, Site
-from .partials import UnitPartials, unit_partials
+from fssim.config import Config, Site
+from fssim.experiment.partials import UnitPartials, unit_partials
 
 NO_COMMUNE = "_"
 
@@ -27,7 +27,7 @@ NO_COMMUNE = "_"
 def shard_key(entity) -> str:
     """The département of a site (its commune code) or bus (its base): 2 characters, 3 overseas (97x); '_'
     when unknown."""
-    from ..scenario import departement_of
+    from fssim.scenario import departement_of
 
     code = (getattr(entity, "commune", None) or getattr(entity, "base", None) or "").strip()
     return departement_of(code) or NO_COMMUNE
@@ -98,8 +98,8 @@ def strip_sites(config: Config) -> Config:
 def run_job(config: Config, sites: list[Site], replication: int, slots: bool = False,
             groups: dict[str, str] | None = None) -> UnitPartials:
     """Simulate one shard for one replication and reduce it to KPI partials (runs in a worker)."""
-    from ..demand import DemandModel
-    from ..simulation import simulate_sites
+    from fssim.demand.arrivals import DemandModel
+    from fssim.engine.simulation import simulate_sites
 
     t0, c0 = time.perf_counter(), time.process_time()
     plans = simulate_sites(config, sites, replication, DemandModel(config))
@@ -239,7 +239,7 @@ def _dask_client(scheduler):
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - dask is a declared dependency
-        from ..errors import InputError
+        from fssim.errors import InputError
         raise InputError("running on a Dask cluster needs dask[distributed]: pip install 'dask[distributed]'",
                          field="--scheduler") from None
     if isinstance(scheduler, Client):
@@ -249,6 +249,6 @@ def _dask_client(scheduler):
     try:
         return Client(str(scheduler), timeout="20s"), True
     except (OSError, TimeoutError) as e:
-        from ..errors import InputError
+        from fssim.errors import InputError
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({e}); start one with "
                          "`dask scheduler` and workers with `dask worker ADDRESS`", field="--scheduler") from None

@@ -11,7 +11,7 @@ inside the second, see :func:`histogram_quantiles`), and histograms add up exact
 result does not depend on the sharding, the backend or the number of workers. Shipping the visits instead
 would cost ≈ 100 bytes a visit (1 GB per national replication) through the scheduler and the disk.
 
-The KPIs come from these sums through the registry (:mod:`fssim.kpis`), as in :func:`fssim.metrics.kpis`:
+The KPIs come from these sums through the registry (:mod:`fssim.metrics.kpis`), as in :func:`fssim.metrics.tables.kpis`:
 waits of served visits, arrivals = visits − no-shows, visits arriving before ``horizon.warmup_days`` left out.
 """
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import kpis as registry
-from ..config import Config
-from ..counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
-from ..defaults import WEEKDAYS
-from ..demand import BOOKED
+from fssim.metrics import kpis as registry
+from fssim.config import Config
+from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
+from fssim.defaults import WEEKDAYS
+from fssim.demand.arrivals import BOOKED
 
 DAY = 1440.0
 #: histogram resolution: bins per minute (one second)
@@ -134,7 +134,7 @@ def _group_quantiles(keys: np.ndarray, values: np.ndarray, n_keys: int, qs=QUANT
 
 def unit_partials(config: Config, plans: list, *, slots: bool = False,
                   groups: dict[str, str] | None = None) -> UnitPartials:
-    """Partials of the site plans (with their logs) returned by :func:`fssim.simulation.simulate_sites`.
+    """Partials of the site plans (with their logs) returned by :func:`fssim.engine.simulation.simulate_sites`.
 
     ``slots``: one row per site and weekly opening interval (visits by arrival time, staffed time by
     interval, busy time by service start) instead of one row per site. ``groups``: site → histogram group
@@ -317,7 +317,7 @@ def histogram_quantiles(bins: np.ndarray, counts: np.ndarray, qs=QUANTILES) -> l
 
 
 def kpis_from_sums(df, quantiles=None):
-    """Every registered KPI (:mod:`fssim.kpis`) from summed partial columns of a DataFrame.
+    """Every registered KPI (:mod:`fssim.metrics.kpis`) from summed partial columns of a DataFrame.
 
     ``quantiles``: KPI name → values for the quantile KPIs (e.g. the network's, from histograms); default
     the rows' own exact quantiles."""

@@ -13,8 +13,8 @@ import copy
 import re
 from typing import Any
 
-from ..config import set_path
-from ..errors import InputError
+from fssim.config import set_path
+from fssim.errors import InputError
 
 _TOKEN = re.compile(r"\[\*\]|\[\+\]|\[\d+\]|[^.\[\]]+")
 

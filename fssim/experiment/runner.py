@@ -28,15 +28,15 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .. import kpis as registry
-from ..config import Config, Site
-from ..errors import InputError
-from ..scenario import Scenario, build_scenario
-from .design import Experiment, load_experiment
-from .execute import Executor, Job, shards_of, site_weight
-from .partials import FIELDS, QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
-from .stats import paired_differences, precise_enough, replications_needed, summarise
-from .store import UnitStore, sites_digest, slug, unit_key
+from fssim.metrics import kpis as registry
+from fssim.config import Config, Site
+from fssim.errors import InputError
+from fssim.scenario import Scenario, build_scenario
+from fssim.experiment.design import Experiment, load_experiment
+from fssim.experiment.execute import Executor, Job, shards_of, site_weight
+from fssim.experiment.partials import FIELDS, QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
+from fssim.experiment.stats import paired_differences, precise_enough, replications_needed, summarise
+from fssim.experiment.store import UnitStore, sites_digest, slug, unit_key
 
 Progress = Callable[[int, int, str], None]
 
@@ -225,7 +225,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     diffs = _with_levels(exp, paired_differences(per_rep, exp.baseline, conf))
     site_summary = summarise(site_rep, ["scenario", "site_id", "kpi"], confidence=conf)
     t_all = time.perf_counter() - t0
-    from ..run import package_versions
+    from fssim.run import package_versions
 
     manifest = {
         "fssim_experiment": 1,

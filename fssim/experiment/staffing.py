@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import kpis as kpi_registry
-from ..config import Config, Site, Target
-from ..defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
-from ..demand import mean_visit_service
-from ..errors import InputError
-from ..queueing import erlang_a, erlang_c_mean_wait, erlang_c_wait_exceeds, square_root_staffing
-from .execute import Executor, Job, shards_of
-from .partials import kpis_from_sums
-from .stats import lower_bound, upper_bound
+from fssim.metrics import kpis as kpi_registry
+from fssim.config import Config, Site, Target
+from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
+from fssim.demand.arrivals import mean_visit_service
+from fssim.errors import InputError
+from fssim.engine.queueing import erlang_a, erlang_c_mean_wait, erlang_c_wait_exceeds, square_root_staffing
+from fssim.experiment.execute import Executor, Job, shards_of
+from fssim.experiment.partials import kpis_from_sums
+from fssim.experiment.stats import lower_bound, upper_bound
 
 #: [E] yearly cost of one agent at the counter (fssim.defaults.AGENT_COST_EUR, where its basis is given)
 COST_PER_AGENT_YEAR = AGENT_COST_EUR
@@ -226,7 +226,7 @@ class StaffingProblem:
     # ------------------------------------------------------------------ the search
 
     def solve(self) -> "StaffingProblem":
-        from ..scenario import build_scenario
+        from fssim.scenario import build_scenario
 
         scenario = build_scenario(self.config)
         sites = [s for s in scenario.sites if self.sites is None or s.id in set(self.sites)]

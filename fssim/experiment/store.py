@@ -20,21 +20,52 @@ from pathlib import Path
 
 import numpy as np
 
-from .partials import UnitPartials
+from fssim.experiment.partials import UnitPartials
 
 FORMAT = 1
 TMP_PREFIX = ".tmp-"
 
 
+ROOTS = ("fssim.engine.simulation", "fssim.experiment.partials")
+"""The modules a unit's result is computed by; :func:`code_hash` follows their imports."""
+
+
+def model_modules(roots=ROOTS) -> list[Path]:
+    """Source files of ``roots`` and of every fssim module they import, directly or not (read with ast, so the
+    list follows the code instead of being kept by hand)."""
+    import ast
+    import importlib.util
+
+    seen: dict[str, Path] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # ``from fssim.x import name``: a name, not a module
+            spec = None
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        path = Path(spec.origin)
+        seen[name] = path
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("fssim"):
+                todo.append(node.module)
+                todo.extend(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                todo.extend(a.name for a in node.names if a.name.startswith("fssim"))
+    return [seen[n] for n in sorted(seen)]
+
+
 @lru_cache(maxsize=1)
 def code_hash() -> str:
-    """Hash of the source of the modules a unit's result depends on (model and partials)."""
-    from .. import calendar, config, counter, demand, distributions, randomness, simulation
-    from . import partials
-
+    """Hash of the source of the modules a unit's result depends on (the engine, the partials and what they
+    import), so that cached units are recomputed when any of them changes."""
     h = hashlib.sha256()
-    for m in (calendar, config, counter, demand, distributions, randomness, simulation, partials):
-        h.update(Path(m.__file__).read_bytes())
+    for path in model_modules():
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 

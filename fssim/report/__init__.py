@@ -5,10 +5,10 @@ English) that opens offline and embeds the run's resolved config and manifest; `
 redoes that run from the report alone. ``evaluate_targets(summary, targets)`` judges the config's targets
 on the 95 % confidence intervals (also used by the CLI).
 """
-from .build import SECTIONS, render_report, write_report
-from .provenance import read_embedded, rerun
-from .rundata import RunData, load_run_dir
-from .targets import evaluate_targets
+from fssim.report.build import SECTIONS, render_report, write_report
+from fssim.report.provenance import read_embedded, rerun
+from fssim.report.rundata import RunData, load_run_dir
+from fssim.report.targets import evaluate_targets
 
 __all__ = ["SECTIONS", "RunData", "evaluate_targets", "load_run_dir", "read_embedded", "render_report", "rerun",
            "write_report"]

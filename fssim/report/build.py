@@ -13,17 +13,17 @@ import jinja2
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from .. import __version__
-from .blocks import Section, script_json
-from .extras import section_coverage, section_experiment, section_rollout
-from .validation import section_validation
-from .i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
-from .method import section_methodology
-from .provenance import ELEMENT_ID, embedded_document, section_reproduce
-from .rundata import RunData, load_run_dir
-from .sections import (section_abandonment, section_daily, section_kpis, section_overview, section_scenario,
+from fssim import __version__
+from fssim.report.blocks import Section, script_json
+from fssim.report.extras import section_coverage, section_experiment, section_rollout
+from fssim.report.validation import section_validation
+from fssim.report.i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
+from fssim.report.method import section_methodology
+from fssim.report.provenance import ELEMENT_ID, embedded_document, section_reproduce
+from fssim.report.rundata import RunData, load_run_dir
+from fssim.report.sections import (section_abandonment, section_daily, section_kpis, section_overview, section_scenario,
                        section_utilisation, section_waits)
-from .stress import section_stress
+from fssim.report.stress import section_stress
 
 SectionBuilder = Callable[[RunData, Translator], "Section | None"]
 

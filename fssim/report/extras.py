@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .. import kpis as kpi_registry
-from ..errors import InputError
-from .blocks import Grid, Note, Plot, Section, Table, plot_text
-from .figures import BLUE, GREY, _arr, _error, _layout, coverage_map, ref_line, rollout_timeline
-from .i18n import Translator
-from .rundata import RunData
-from .sections import target_line
+from fssim.metrics import kpis as kpi_registry
+from fssim.errors import InputError
+from fssim.report.blocks import Grid, Note, Plot, Section, Table, plot_text
+from fssim.report.figures import BLUE, GREY, _arr, _error, _layout, coverage_map, ref_line, rollout_timeline
+from fssim.report.i18n import Translator
+from fssim.report.rundata import RunData
+from fssim.report.sections import target_line
 
 COVERAGE_THRESHOLDS = (10, 20, 30, 45)
 COVERAGE_CMAX = 45.0  # colour saturates at 45 minutes: the same colours in every report
@@ -40,7 +40,7 @@ def require_columns(df: pd.DataFrame, columns, run: RunData, name: str) -> None:
 def load_outlines() -> dict | None:
     """Département outlines (GeoJSON, feature id = département code) from the embedded territory, if any."""
     try:
-        from ..territory import load_territory
+        from fssim.geo.territory import load_territory
     except ImportError:
         return None
     try:

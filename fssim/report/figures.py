@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .blocks import plot_text
-from .i18n import Translator
+from fssim.report.blocks import plot_text
+from fssim.report.i18n import Translator
 
 BLUE, LIGHT, GREY, RED, GREEN, ORANGE = "#1f4e79", "#9dbbd8", "#6b7280", "#b3261e", "#2e7d32", "#c77700"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"

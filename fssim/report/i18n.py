@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-from .. import kpis as kpi_registry
-from ..errors import InputError
+from fssim.metrics import kpis as kpi_registry
+from fssim.errors import InputError
 
 LANGS = ("fr", "en")
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and space before %
@@ -21,7 +21,7 @@ FRENCH_SPACES = ((" :", "\u00a0:"), (" ;", NNBSP + ";"), (" !", NNBSP + "!"), ("
 
 # --------------------------------------------------------------------------- KPI names and units
 
-# Views of the KPI registry (fssim.kpis), where each KPI's labels, unit and definition are written.
+# Views of the KPI registry (fssim.metrics.kpis), where each KPI's labels, unit and definition are written.
 #: KPI → (French, English). ``{thr}`` is the wait threshold of the run, in minutes.
 KPI_NAMES: dict[str, tuple[str, str]] = {k.name: (k.label_fr, k.label_en) for k in kpi_registry.REGISTRY}
 #: What each KPI means (STRESS-DES 1.2), (French, English).
@@ -292,8 +292,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "coverage.population": ("Population", "Population"),
     "coverage.share": ("Part", "Share"),
     "coverage.minutes": ("minutes", "minutes"),
-    "coverage.no_outlines": ("Contours des départements indisponibles (fssim.territory absent) : "
-                             "communes seules.", "Département outlines unavailable (fssim.territory missing): "
+    "coverage.no_outlines": ("Contours des départements indisponibles (fssim.geo.territory absent) : "
+                             "communes seules.", "Département outlines unavailable (fssim.geo.territory missing): "
                              "communes only."),
     # rollout
     "validation.title": ("Validation : le réseau simulé face à l'activité observée",

@@ -1,9 +1,9 @@
 """The methodology section: how the model works, in plain words, with this run's own settings."""
 from __future__ import annotations
 
-from .blocks import Bullets, Flow, Heading, Note, Paragraph, Section
-from .i18n import KPI_DEFINITIONS, Translator
-from .rundata import RunData
+from fssim.report.blocks import Bullets, Flow, Heading, Note, Paragraph, Section
+from fssim.report.i18n import KPI_DEFINITIONS, Translator
+from fssim.report.rundata import RunData
 
 #: (heading, paragraph) per topic, French then English; {fields} come from the run.
 TEXTS: dict[str, tuple[str, str]] = {

@@ -11,11 +11,11 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ..config import config_from_dict
-from ..errors import InputError
-from .blocks import Code, Paragraph, Section, Table
-from .i18n import Translator
-from .rundata import RunData
+from fssim.config import config_from_dict
+from fssim.errors import InputError
+from fssim.report.blocks import Code, Paragraph, Section, Table
+from fssim.report.i18n import Translator
+from fssim.report.rundata import RunData
 
 ELEMENT_ID = "fssim-config"
 
@@ -95,7 +95,7 @@ def rerun(report_html: str | Path, out_dir: str | Path):
     The embedded config must match the manifest's ``config_sha256``: a missing checksum is refused like a
     wrong one (the config could have been edited and nothing would tell).
     """
-    from ..run import simulate
+    from fssim.run import simulate
 
     doc = read_embedded(report_html)
     original = doc["manifest"]

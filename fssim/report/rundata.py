@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from ..config import Config, config_from_dict
-from ..errors import InputError
+from fssim.config import Config, config_from_dict
+from fssim.errors import InputError
 
 REQUIRED = ("config.yaml", "manifest.json", "summary.parquet", "daily.parquet")
 OPTIONAL = ("coverage", "rollout", "experiment", "network")
@@ -45,7 +45,7 @@ class RunData:
         """The fixed sites simulated: listed in the config, or built by the scenario (network.parquet)."""
         import json
 
-        from ..config import Site
+        from fssim.config import Site
 
         out = list(self.config.sites)
         net = self.extras.get("network")

@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import kpis as kpi_registry
-from ..config import Config, Site, Target
-from ..metrics import summarise
-from .blocks import Card, Cards, Grid, Heading, Note, Paragraph, Plot, Section, Table
-from .figures import bar_ci, daily_series, grouped_rates, heatmap, wait_ecdf, wait_histogram
-from .i18n import WEEKDAY_KEYS, Translator
-from .rundata import RunData
-from .targets import evaluate_targets, overall_status
+from fssim.metrics import kpis as kpi_registry
+from fssim.config import Config, Site, Target
+from fssim.metrics.tables import summarise
+from fssim.report.blocks import Card, Cards, Grid, Heading, Note, Paragraph, Plot, Section, Table
+from fssim.report.figures import bar_ci, daily_series, grouped_rates, heatmap, wait_ecdf, wait_histogram
+from fssim.report.i18n import WEEKDAY_KEYS, Translator
+from fssim.report.rundata import RunData
+from fssim.report.targets import evaluate_targets, overall_status
 
 MAX_LISTED_SITES = 50
 MAX_PLOTTED_SITES = 25
@@ -110,7 +110,7 @@ def hours_text(site: Site, t: Translator) -> str:
     """'lun.–ven. 09:00-12:00 / 14:00-16:45' from a site's weekly hours (equal consecutive days merged)."""
     if site.always_open:
         return t("site.always_open")
-    from ..config import clock
+    from fssim.config import clock
 
     texts = []
     for day in WEEKDAY_KEYS:
@@ -374,11 +374,11 @@ def utilisation_by_weekday(daily: pd.DataFrame) -> pd.DataFrame:
 
 def staffed_by_weekday_hour(config: Config, sites: list) -> np.ndarray:
     """Agent-minutes staffed over the horizon per (weekday, clock hour), all sites: a 7 × 24 array."""
-    from ..calendar import DAY, site_sessions
-    from ..simulation import closed_days
+    from fssim.engine.calendar import DAY, site_sessions
+    from fssim.engine.simulation import closed_days
 
     closed = closed_days(config)
-    from ..calendar import bus_sessions
+    from fssim.engine.calendar import bus_sessions
 
     segs = [seg for site in sites for s in site_sessions(site, config.horizon, closed) for seg in s.segments]
     segs += [seg for bus in config.buses for s in bus_sessions(bus, config.horizon, closed, set(bus.absences))

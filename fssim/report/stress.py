@@ -6,10 +6,10 @@ length, versions, timings, data sources with checksums).
 """
 from __future__ import annotations
 
-from .blocks import Paragraph, Section, Table
-from .i18n import KPI_DEFINITIONS, Translator
-from .rundata import RunData
-from .sections import describe_distribution, target_text
+from fssim.report.blocks import Paragraph, Section, Table
+from fssim.report.i18n import KPI_DEFINITIONS, Translator
+from fssim.report.rundata import RunData
+from fssim.report.sections import describe_distribution, target_text
 
 GROUPS = {
     "1": ("Objectifs", "Objectives"), "2": ("Logique", "Logic"), "3": ("Données", "Data"),
@@ -64,9 +64,9 @@ def stress_items(run: RunData, t: Translator) -> list[tuple[str, str, list[str]]
         "Process diagram in the \"Method\" section: arrival → queue → service → exit, with no-shows, "
         "abandonment and citizens sent home at closing.")])
     add("2.2", "Logique du modèle", "Base model logic", [tr(
-        "Décrite dans la section « Méthode » (calendrier, demande, guichet, retours) ; code : fssim/calendar.py, "
+        "Décrite dans la section « Méthode » (calendrier, demande, guichet, retours) ; code : fssim/engine/calendar.py, "
         "demand.py, counter.py, simulation.py.",
-        "Described in the \"Method\" section (calendar, demand, counter, returns); code: fssim/calendar.py, "
+        "Described in the \"Method\" section (calendar, demand, counter, returns); code: fssim/engine/calendar.py, "
         "demand.py, counter.py, simulation.py.")])
     add("2.3", "Logique des scénarios", "Scenario logic", [tr(
         "Les variantes modifient des champs de la configuration de base (voir « Expériences »).",

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from ..config import Target
-from ..errors import InputError
+from fssim.config import Target
+from fssim.errors import InputError
 
 STATUSES = ("pass", "fail", "uncertain", "no_interval", "missing")
 #: From worst to best: the verdict of a site-scope target is its worst site's.

@@ -1,7 +1,7 @@
 """Validation in the open: the simulated network beside official observed activity.
 
 Computations are pure functions returning DataFrames (tested on their own); :func:`section_validation` lays them
-out. Observed figures come from the Baromètre files of the data directory (fssim.barometre): actes by
+out. Observed figures come from the Baromètre files of the data directory (fssim.sources.barometre): actes by
 département and month (IND-323) and labels by département and month. Without the data directory the section
 says what is missing and how to get it, and still compares the spread of volume between sites with the
 predecessor network's survey (a published figure, facts §11).
@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..errors import InputError
-from .blocks import Note, Plot, Section, Table
-from .extras import departement_of
-from .figures import BLUE, GREY, RED, _layout
-from .i18n import Translator
-from .rundata import RunData
+from fssim.errors import InputError
+from fssim.report.blocks import Note, Plot, Section, Table
+from fssim.report.extras import departement_of
+from fssim.report.figures import BLUE, GREY, RED, _layout
+from fssim.report.i18n import Translator
+from fssim.report.rundata import RunData
 
 #: MSAP survey of 360 sites (Sénat; facts §11) [P]: mean 55 visits a week, median under 31, top decile over 121.
 SURVEY = {"median_over_mean": 31 / 55, "p90_over_mean": 121 / 55, "source": "enquête MSAP, 360 sites (Sénat)"}
@@ -94,8 +94,8 @@ def official_labels(labels: pd.DataFrame, deps: set[str]) -> pd.DataFrame:
 
 def observed_data(run: RunData):
     """(actes series, label series) from the run's data directory, or (None, None, reason)."""
-    from ..barometre import load_actes, load_labels
-    from ..datadir import resolve_data_dir
+    from fssim.sources.barometre import load_actes, load_labels
+    from fssim.sources.datadir import resolve_data_dir
 
     try:
         folder = resolve_data_dir(run.config.data_dir, base=run.config.base_dir)

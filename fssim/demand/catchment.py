@@ -4,7 +4,7 @@
 or bus stop) its volume (visits a year) on each date, and each commune its visits at the reference date.
 
 - ``catchment.model: calibrated`` (default): the demand model fitted by ``fssim calibrate`` on the observed
-  actes (fssim.calibration): a point's actes depend on its weekly hours, its age (ramp-up), the density of its
+  actes (fssim.demand.calibration): a point's actes depend on its weekly hours, its age (ramp-up), the density of its
   commune and the year (network growth), divided by the mean démarches per visit. Communes share each point's
   volume by the kernel of the calibration (two-step floating catchment), so demand per inhabitant falls with
   travel time to the sites and rises near a new one.
@@ -22,9 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import defaults as D
-from .config import Catchment
-from .errors import InputError
+from fssim import defaults as D
+from fssim.config import Catchment
+from fssim.errors import InputError
 
 VOLUME_DECIMALS = 6
 """Site volumes (visits a year) are rounded to this many decimals, so that they do not depend on the
@@ -56,7 +56,7 @@ class CatchmentProblem:
 
     def _flows(self, date: dt.date) -> pd.DataFrame:
         """commune × site flows on ``date``: population weight × choice share × distance decay."""
-        from .travel import travel_times
+        from fssim.geo.travel import travel_times
 
         open_sites = _open_on(self.sites, date)
         if open_sites.empty:
@@ -109,7 +109,7 @@ class CatchmentProblem:
     def _with_stops(self, flows: pd.DataFrame, date, fixed_minutes, pop) -> pd.DataFrame:
         """Communes nearer a bus stop than any fixed site send it ``stop_share`` × (visits a week) of their
         demand (at most all of it); the rest still goes to the fixed sites."""
-        from .travel import travel_times
+        from fssim.geo.travel import travel_times
 
         live = _open_on(self.stops, date)
         if live.empty:
@@ -225,8 +225,8 @@ class CatchmentProblem:
         """code, site_id (nearest open point), minutes, population, visits_per_year: each point's volume shared
         over the population around it with the calibration's kernel (exp(−minutes / KERNEL_MINUTES) within
         REACH_MINUTES), so Σ communes = Σ points reached by some commune."""
-        from .calibration import KERNEL_MINUTES, REACH_MINUTES
-        from .travel import travel_times
+        from fssim.demand.calibration import KERNEL_MINUTES, REACH_MINUTES
+        from fssim.geo.travel import travel_times
 
         live = _open_on(points, date)
         live = live[live["site_id"].isin(at_ref.index)]
@@ -273,7 +273,7 @@ def _at(volumes: pd.DataFrame, date: dt.date) -> pd.DataFrame:
 
 def weekly_hours(hours) -> float:
     """Opening hours a week of a site's timetable (weekday → "HH:MM-HH:MM / …")."""
-    from .config import parse_day_hours
+    from fssim.config import parse_day_hours
 
     if not isinstance(hours, dict):
         return 0.0
@@ -281,11 +281,11 @@ def weekly_hours(hours) -> float:
 
 
 def point_density(points: pd.DataFrame, communes: pd.DataFrame) -> np.ndarray:
-    """Index in fssim.calibration.DENSITY of each point's commune (the nearest commune when unknown)."""
+    """Index in fssim.demand.calibration.DENSITY of each point's commune (the nearest commune when unknown)."""
     from scipy.spatial import cKDTree
 
-    from .calibration import DENSITY
-    from .travel import unit_vectors
+    from fssim.demand.calibration import DENSITY
+    from fssim.geo.travel import unit_vectors
 
     codes = pd.Categorical(communes["density_class"], categories=DENSITY).codes
     by_code = dict(zip(communes["code"], codes))
@@ -312,7 +312,7 @@ def calibrated_visits(hours_per_week: float, density: int, opens_on, date: dt.da
                       actes_per_visit: float) -> float:
     """Visits a year of an access point from ``date`` to the next volume date (taken at mid-month):
     12 × exp(level + growth × years since 2023) × hours / 30 × (1 − exp(−age months / ramp_months))
-    × exp(density factor) / actes per visit, the fitted model of fssim.calibration."""
+    × exp(density factor) / actes per visit, the fitted model of fssim.demand.calibration."""
     mid = pd.Timestamp(date) + pd.Timedelta(days=14)
     years = (mid - pd.Timestamp(D.DEMAND_CALIBRATION["epoch"])).days / 365.25
     factor = (0.0, params["density_intermediaire"], params["density_peu_dense"], params["density_tres_peu_dense"])

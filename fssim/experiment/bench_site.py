@@ -11,10 +11,10 @@ import time
 import numpy as np
 import simpy
 
-from .config import Config, config_from_dict
-from .demand import DemandModel
-from .metrics import visits_table
-from .simulation import simulate_sites
+from fssim.config import Config, config_from_dict
+from fssim.demand.arrivals import DemandModel
+from fssim.metrics.tables import visits_table
+from fssim.engine.simulation import simulate_sites
 
 
 def default_site_workload(visits_per_open_day: float = 60.0, agents: int = 5) -> Config:

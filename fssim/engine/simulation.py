@@ -2,7 +2,7 @@
 
 ``counter`` is the process (a generator with the environment passed explicitly): it waits for each
 session — an opening session of a fixed site, or a bus's visit to a stop — lets the agents serve the
-citizens present (:func:`fssim.counter.serve_session`; each agent's "free at" time carries over from one
+citizens present (:func:`fssim.engine.counter.serve_session`; each agent's "free at" time carries over from one
 session to the next, so a service running through a closure keeps its agent busy after it), then sends
 the ones who need it to a later
 session: citizens sent home at closing come back with a probability (at a site: another open day; at a
@@ -24,11 +24,11 @@ from functools import lru_cache
 import numpy as np
 import simpy
 
-from .calendar import DAY, Session, bus_sessions, public_holidays, site_sessions, staffed_minutes
-from .config import Bus, Config, Site, parse_clock
-from .counter import NO_SHOW, STILL_WAITING, serve_session
-from .demand import BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals, profile_of
-from .randomness import stream
+from fssim.engine.calendar import DAY, Session, bus_sessions, public_holidays, site_sessions, staffed_minutes
+from fssim.config import Bus, Config, Site, parse_clock
+from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
+from fssim.demand.arrivals import BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals, profile_of
+from fssim.demand.randomness import stream
 
 
 @dataclass
@@ -139,7 +139,7 @@ def _breakdown_days(config: Config, bus: Bus, replication: int) -> set:
     """Absences plus days lost at random (breakdowns), drawn from the bus's own stream."""
     lost = set(bus.absences)
     if bus.breakdown_rate > 0:
-        from .calendar import day_dates
+        from fssim.engine.calendar import day_dates
         dates = day_dates(config.horizon)
         u = stream(config.seed, replication, bus.id, "breakdowns").random(len(dates))
         lost |= {d for d, x in zip(dates, u) if x < bus.breakdown_rate}
@@ -169,7 +169,7 @@ def bus_legs(config: Config, bus: Bus, sessions: list[Session]) -> tuple[list, l
 
 def _road_model(config: Config):
     """The road model of ``territory.travel`` (a commune → site travel matrix cannot time a bus's drives)."""
-    from .travel import RoadModel
+    from fssim.geo.travel import RoadModel
     return RoadModel.of(config)
 
 
@@ -181,7 +181,7 @@ def _densities(codes: list) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _density_table() -> dict:
-    from .territory import load_territory
+    from fssim.geo.territory import load_territory
     c = load_territory().communes
     return dict(zip(c["code"].astype(str), c["density_class"].astype(str)))
 

@@ -13,9 +13,9 @@ from functools import lru_cache
 
 import holidays as _holidays
 
-from .config import Bus, Horizon, Recurrence, Site
-from .errors import InputError
-from .defaults import WEEKDAYS
+from fssim.config import Bus, Horizon, Recurrence, Site
+from fssim.errors import InputError
+from fssim.defaults import WEEKDAYS
 
 DAY = 1440.0
 

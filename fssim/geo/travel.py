@@ -182,7 +182,7 @@ class TravelMatrix:
                 dup = sorted(set(df.columns[df.columns.duplicated()]))
                 raise InputError(f"column(s) {dup} appear twice; keep one", file=str(path), field=dup[0])
         elif suffix in (".csv", ".txt", ".gz"):
-            from .datadir import read_csv_text
+            from fssim.sources.datadir import read_csv_text
             df = read_csv_text(path, what="a travel matrix", fix=MATRIX_FIX)
         else:
             raise InputError(f"unknown format {suffix or '(no extension)'!r}; use a .csv or .parquet file",
@@ -273,7 +273,7 @@ class TravelMatrix:
     def check_origins_in_france(self) -> None:
         """Origins unknown to France: a warning (and a note) for a few, an InputError above
         MAX_UNKNOWN_ORIGIN_SHARE of the distinct origins; both give the count and examples."""
-        from .territory import load_territory
+        from fssim.geo.territory import load_territory
 
         terr = load_territory()
         known = set(codes_of(terr.communes["code"])) | set(codes_of(terr.aliases["code"]))
@@ -357,7 +357,7 @@ def check_matrix_file(config) -> TravelMatrix | None:
     tm = TravelMatrix.from_file(path)
     net = getattr(config, "network", None)
     if net is not None and net.source == "placement":
-        from .territory import load_territory
+        from fssim.geo.territory import load_territory
         tm.check_for_placement(load_territory().communes)
     return tm
 

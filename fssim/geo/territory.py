@@ -18,7 +18,7 @@ import pandas as pd
 
 from fssim.errors import InputError
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 DENSITY_CLASSES = ("dense", "intermediaire", "peu_dense", "tres_peu_dense")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fssim.datadir import read_csv_text, require_data_file, resolve_data_dir
+from fssim.sources.datadir import read_csv_text, require_data_file, resolve_data_dir
 from fssim.errors import InputError
-from fssim.hours import (DAY_COLUMNS, DAYS, HoursParseError, OverlapError, open_days, parse_day, reads_as_closed,
+from fssim.sources.hours import (DAY_COLUMNS, DAYS, HoursParseError, OverlapError, open_days, parse_day, reads_as_closed,
                          weekly_hours)
 
 FORMATS = ("fixe", "fixe_antenne", "multisites", "bus", "itinerante")
@@ -54,7 +54,7 @@ class SiteList:
     """Sites of one ANCT list, the problems found in it, and where it came from.
 
     ``sites`` columns: site_id, name, dep, commune, postcode, commune_name, address, lat, lon,
-    hours (weekly calendar, see :mod:`fssim.hours`), weekly_hours, open_days, has_hours,
+    hours (weekly calendar, see :mod:`fssim.sources.hours`), weekly_hours, open_days, has_hours,
     appointments, role, format, mobile, group, labelled_on, source_row (line in the CSV; the
     header is line 1). ``problems`` columns: site_id, source_row, field, problem (a short code),
     value (the raw value), detail.
@@ -385,7 +385,7 @@ def _shared_coordinates(sites: pd.DataFrame, problems: _Problems) -> None:
 
 def load_anct(path_or_snapshot: str | Path = "2024-08", data_dir: str | Path | None = None) -> SiteList:
     """Load an ANCT list: a snapshot name (``"2024-08"``, ``"2020-10"``…) found in the data folder
-    (see :func:`fssim.datadir.resolve_data_dir`), or the path of a CSV of the same schema."""
+    (see :func:`fssim.sources.datadir.resolve_data_dir`), or the path of a CSV of the same schema."""
     path = _locate(path_or_snapshot, data_dir)
     frame = _read_csv(path)
     generation = _generation(frame, path)

@@ -1,7 +1,7 @@
 """The counter: agents serving the citizens of one opening session.
 
 An exact next-event kernel for a multi-server queue, run by the site's SimPy process once per
-session (see :mod:`fssim.simulation`). Why not one SimPy process per citizen with a
+session (see :mod:`fssim.engine.simulation`). Why not one SimPy process per citizen with a
 ``simpy.Resource``? A Resource's capacity is fixed, while agents here come and go with the
 staffing of each interval; and per-citizen processes cost several scheduled events per visit.
 The kernel keeps the agents in a heap of "next free" times, which handles:

@@ -21,7 +21,7 @@ before each of its sites is added, every placed site whose expected volume excee
 (the visits a year `max_agents` agents serve within the wait target) is relieved first, most overloaded
 first, by a site in its own commune (a commune hosting k sites splits its demand equally between them) or
 in one of the communes sending it the most demand, whichever takes more off it. Expected volumes follow the catchment rule of the simulation
-(fssim.catchment, nearest site): rate per inhabitant × population, halved every `decay_half_minutes` of
+(fssim.demand.catchment, nearest site): rate per inhabitant × population, halved every `decay_half_minutes` of
 travel. Each step depends only on the steps before it, so the n + 1 sites still contain the n sites, and a
 populous commune receives as many sites as its demand needs.
 """
@@ -38,9 +38,9 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from fssim.coverage import check_communes, coverage, locate_sites
+from fssim.geo.coverage import check_communes, coverage, locate_sites
 from fssim.errors import InputError
-from fssim.travel import (RoadModel, TravelMatrix, check_points, chord_to_km, codes_of, km_to_chord,
+from fssim.geo.travel import (RoadModel, TravelMatrix, check_points, chord_to_km, codes_of, km_to_chord,
                           unit_vectors)
 
 RELIEF_CANDIDATES = 8
@@ -869,7 +869,7 @@ class PlacementProblem:
                                  f"one more and no site is above its capacity")
 
     def sites(self) -> pd.DataFrame:
-        """The selected sites as a network (site_id, commune, lat, lon, mobile) for `fssim.coverage`."""
+        """The selected sites as a network (site_id, commune, lat, lon, mobile) for `fssim.geo.coverage`."""
         s = self.selected
         return pd.DataFrame({"site_id": s["site_id"], "commune": s["code"], "lat": s["lat"], "lon": s["lon"],
                              "mobile": False})

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from fssim.config import Bus
-from fssim.coverage import CoverageResult, check_communes, coverage, to_timestamp
+from fssim.geo.coverage import CoverageResult, check_communes, coverage, to_timestamp
 from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR
 from fssim.errors import InputError
-from fssim.placement import coverage_matrix
-from fssim.rotation import RotationDesign, visits_per_year
-from fssim.travel import RoadModel, TravelMatrix, codes_of, travel_times
+from fssim.network.placement import coverage_matrix
+from fssim.network.rotation import RotationDesign, visits_per_year
+from fssim.geo.travel import RoadModel, TravelMatrix, codes_of, travel_times
 
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
 
@@ -88,7 +88,7 @@ def stop_places(stops: pd.DataFrame) -> pd.DataFrame:
 class BusCoverageResult:
     """Coverage by fixed sites and bus stops, with the frequency of the stops."""
 
-    fixed: CoverageResult  # coverage by the fixed sites alone (fssim.coverage)
+    fixed: CoverageResult  # coverage by the fixed sites alone (fssim.geo.coverage)
     thresholds: tuple[int, ...]
     stops: pd.DataFrame  # one row per stop place: site_id, commune, lat, lon, visits_per_year, frequency, buses
     by_commune: pd.DataFrame  # code…, population, site_minutes, stop_minutes, stop_frequency, best_minutes, access
@@ -97,7 +97,7 @@ class BusCoverageResult:
     share_within: dict[int, float]
     population_only_bus: dict[int, int]  # within T of a stop and beyond T of every fixed site
     population_only_bus_by_frequency: pd.DataFrame  # threshold, weekly, fortnightly, monthly
-    cantons_total: int  # official cantons, as in fssim.coverage (pseudo-cantons apart)
+    cantons_total: int  # official cantons, as in fssim.geo.coverage (pseudo-cantons apart)
     cantons_with_site: int
     cantons_only_bus: list[str]  # official cantons with no fixed site and at least one bus stop
     n_buses: int
@@ -127,7 +127,7 @@ class BusCoverageResult:
         return self.fixed.pseudo_cantons_with_site
 
     def to_json_line(self) -> str:
-        """fssim.coverage's JSON line (share_within_min and the beyond figures count any access point) plus
+        """fssim.geo.coverage's JSON line (share_within_min and the beyond figures count any access point) plus
         population_only_bus_within_min, by frequency, and cantons_only_bus."""
         record = json.loads(self.fixed.to_json_line())
         largest = self.thresholds[-1]
@@ -263,14 +263,14 @@ def compare_bus_or_site(communes: pd.DataFrame, fixed_sites: pd.DataFrame, *, bu
     """'K more buses' against 'M more fixed sites' for the same yearly budget.
 
     M = budget // site cost (default 110 k€ [P, IGA 2020 mean]; rural sites 93.8 k€, SITE_COST_EUR["rural"])
-    sites placed by fssim.placement.PlacementProblem with the existing sites kept; K = budget // bus cost
+    sites placed by fssim.network.placement.PlacementProblem with the existing sites kept; K = budget // bus cost
     (BusCosts, ≈112.5 k€ by default, mostly [E]) buses designed by RotationDesign (`design`: its options).
     Rows: the current network, +M sites, +K buses. Columns: option, units, yearly_cost_eur,
     population_within_T (fixed or bus), of which population_fixed_within_T and population_only_bus_within_T
     with its weekly / fortnightly / monthly parts, population_added, cantons_reached (cantons hosting a site
     or a bus stop), cost_per_person_added_eur.
     """
-    from fssim.placement import PlacementProblem
+    from fssim.network.placement import PlacementProblem
 
     if not budget_eur >= 0:
         raise InputError(f"budget_eur must be ≥ 0, got {budget_eur!r}", field="budget_eur")

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import kpis as registry
-from .config import Config
-from .counter import OUTCOMES
-from .demand import KINDS
+from fssim.metrics import kpis as registry
+from fssim.config import Config
+from fssim.engine.counter import OUTCOMES
+from fssim.demand.arrivals import KINDS
 
 BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekday": "weekday", "hour": "hour",
               "month": "month"}
@@ -202,7 +202,7 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
     """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour, month, or phase of a
     rollout when ``phase_starts`` gives the phase dates, see ``_phase_of``).
 
-    The KPIs are those of :mod:`fssim.kpis`, from the sums of :func:`kpi_sums` (capacity KPIs only for the
+    The KPIs are those of :mod:`fssim.metrics.kpis`, from the sums of :func:`kpi_sums` (capacity KPIs only for the
     network, site, phase and stop). Rates whose denominator is 0 are NaN (the registry's ``undefined_when``
     says why)."""
     return registry.from_sums(kpi_sums(visits, sessions, by, threshold=threshold, warmup_days=warmup_days,
@@ -211,7 +211,7 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
 
 def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
              threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None) -> pd.DataFrame:
-    """The registry's sums (:data:`fssim.kpis.SUMS`) per replication and group of ``by``, and each group's
+    """The registry's sums (:data:`fssim.metrics.kpis.SUMS`) per replication and group of ``by``, and each group's
     exact wait quantiles under the quantile KPIs' names; the sessions' sums only for the network, site, phase
     and stop. Counts of a group with sessions and no visit are 0. ``open_days`` counts the days of a
     multi-day (always-open) session."""

@@ -3,7 +3,7 @@
 Each :class:`Kpi` gives its name, French and English labels, unit, whether lower or higher is better, how
 it combines across sites and opening intervals, its formula from additive sums (:data:`SUMS`), and when it
 is undefined. Both engines compute their KPIs through :func:`from_sums`: the run tables
-(:func:`fssim.metrics.kpis`, sums per group of visits and sessions) and the experiment partials
+(:func:`fssim.metrics.tables.kpis`, sums per group of visits and sessions) and the experiment partials
 (:func:`fssim.experiment.partials.kpis_from_sums`, sums sent back by the workers). The targets, the
 experiments, the report and the terminal tables take their KPI names, labels and units from here.
 
@@ -11,10 +11,10 @@ Quantile KPIs (median and P90 wait) cannot come from sums: each engine computes 
 waits (exact per group in the run tables and per site in the workers, from one-second histograms for an
 experiment's network) at the entry's ``quantile``; they are registered like the others so that every list
 of KPIs is this one. Across replications every KPI is summarised the same way: mean, standard deviation and
-Student-t interval (:func:`fssim.metrics.summarise`).
+Student-t interval (:func:`fssim.metrics.tables.summarise`).
 
 Adding a KPI computed from existing sums is one entry of :data:`REGISTRY`; a KPI needing a new sum also
-needs that sum in both engines (:func:`fssim.metrics.kpis` and :func:`fssim.experiment.partials.unit_partials`).
+needs that sum in both engines (:func:`fssim.metrics.tables.kpis` and :func:`fssim.experiment.partials.unit_partials`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Coverage of the population by a network of sites: who lives within 10, 20, 30 minutes of a site.
 
 `coverage(communes, sites, ...)` takes the sites open on a date, finds each commune's nearest site
-(`fssim.travel.travel_times`) and summarises the population within each threshold, nationally, by
+(`fssim.geo.travel.travel_times`) and summarises the population within each threshold, nationally, by
 département and by région, together with the cantons that host at least one site (the programme's
 "one France services per canton" goal). Official cantons are counted apart from the pseudo-cantons of
 communes outside any canton (type ``P`` of the cantons table: Métropole de Lyon, Martinique, Guyane,
@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from fssim.errors import InputError
-from fssim.travel import RoadModel, codes_of, travel_times, unit_vectors
+from fssim.geo.travel import RoadModel, codes_of, travel_times, unit_vectors
 
 COMMUNE_COLUMNS = ("code", "lat", "lon", "density_class", "population", "dep", "canton")
 
@@ -27,7 +27,7 @@ def check_communes(communes: pd.DataFrame) -> None:
     """Raise InputError when the communes table lacks a column coverage needs."""
     missing = [c for c in COMMUNE_COLUMNS if c not in communes.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing} in the communes table (see fssim.territory)",
+        raise InputError(f"missing column(s) {missing} in the communes table (see fssim.geo.territory)",
                          field=missing[0])
     pop = pd.to_numeric(communes["population"], errors="coerce")
     if pop.isna().any() or (pop < 0).any():

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .calendar import DAY, Session, day_dates
-from . import defaults as D
-from .config import Bus, Config, Site
-from .defaults import WEEKDAYS
-from .randomness import Streams
+from fssim.engine.calendar import DAY, Session, day_dates
+from fssim import defaults as D
+from fssim.config import Bus, Config, Site
+from fssim.defaults import WEEKDAYS
+from fssim.demand.randomness import Streams
 
 WALK_IN, BOOKED, RETURN, FOLLOW_UP, REDIRECT = 0, 1, 2, 3, 4
 KINDS = ("walk_in", "booked", "return", "follow_up", "redirected")
@@ -266,7 +266,7 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
                       rng: "np.random.Generator | Streams") -> Arrivals:
     """Draw the primary visits of a site or bus for the whole horizon from its own streams.
 
-    ``rng`` is the site's :class:`~fssim.randomness.Streams` (or its demand Generator, whose key names
+    ``rng`` is the site's :class:`~fssim.demand.randomness.Streams` (or its demand Generator, whose key names
     them). A citizen is the pair (day, index k of the citizen among the day's draws, see
     :func:`_unit_offsets` for a bus): each unit's count is the Poisson quantile of one uniform, and each
     attribute (arrival time, démarche, booking, no-show, service time, follow-up, patience, return) is

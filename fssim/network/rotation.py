@@ -26,7 +26,7 @@ buses that each stop in one village in the morning and another in the afternoon:
    that does not fit is first tried the other way round; then the stop that breaks it is dropped (reported
    in `dropped`), and empty slots are refilled with candidates that fit.
 
-Travel between stops uses the same model as coverage (a `fssim.travel.RoadModel`, or any object with its
+Travel between stops uses the same model as coverage (a `fssim.geo.travel.RoadModel`, or any object with its
 `.minutes`). Crew hours and lunch are [E]; the facts file (§9.6) gives 2 stops a day, 9:00–12:00 and
 14:00–16:30 [D/P], weekly for the 5–10 main stops and fortnightly or monthly for the others, 15–30
 communes per bus [P].
@@ -44,11 +44,11 @@ from scipy.spatial import cKDTree
 
 from fssim import defaults as D
 from fssim.config import Bus, Recurrence, Stop, clock, parse_clock
-from fssim.coverage import check_communes
+from fssim.geo.coverage import check_communes
 from fssim.defaults import WEEKDAYS
 from fssim.errors import InputError
-from fssim.placement import coverage_matrix
-from fssim.travel import RoadModel, TravelMatrix, check_points, codes_of, travel_times, unit_vectors
+from fssim.network.placement import coverage_matrix
+from fssim.geo.travel import RoadModel, TravelMatrix, check_points, codes_of, travel_times, unit_vectors
 
 DEFAULT_DAYS = ("mon", "tue", "wed", "thu", "fri")
 DEFAULT_WINDOWS = (("09:00", "12:00"), ("14:00", "16:30"))
@@ -175,7 +175,7 @@ class RotationDesign:
             raise InputError(f"max_minutes must be > 0, got {max_minutes!r}", field="max_minutes")
         if not has_minutes(model):
             raise InputError("bus rotations need a travel model with .minutes between any two points (e.g. "
-                             "fssim.travel.RoadModel); a commune → site travel matrix cannot time the drive "
+                             "fssim.geo.travel.RoadModel); a commune → site travel matrix cannot time the drive "
                              "between two stops", field="model")
         if int(weeks_in_cycle) != weeks_in_cycle or weeks_in_cycle < 1:
             raise InputError(f"weeks_in_cycle must be a whole number ≥ 1, got {weeks_in_cycle!r}",
@@ -749,6 +749,6 @@ class RotationDesign:
 
     def to_yaml(self, header: str = "") -> str:
         """The designed buses as the `buses:` block of a scenario file (with an optional comment header)."""
-        from fssim.buses import buses_yaml
+        from fssim.network.buses import buses_yaml
 
         return buses_yaml(self.buses, header=header)

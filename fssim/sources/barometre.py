@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fssim.fetch import file_sha256
-from fssim.datadir import read_csv_text, require_data_file, resolve_data_dir
+from fssim.sources.fetch import file_sha256
+from fssim.sources.datadir import read_csv_text, require_data_file, resolve_data_dir
 from fssim.errors import InputError
 
 ACTES_FILE = "barometre-ind323-actes-france-services.csv"
@@ -153,7 +153,7 @@ def _dep_code(raw: str, line: int, field: str, known: set[str] | None, problems:
 
 
 def _known_deps() -> set[str]:
-    from fssim.territory import load_territory
+    from fssim.geo.territory import load_territory
 
     return set(load_territory().departements["code"])
 

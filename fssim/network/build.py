@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config, parse_day_hours
-from .errors import InputError
+from fssim.config import Config, parse_day_hours
+from fssim.errors import InputError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -46,8 +46,8 @@ def from_anct(config: Config, communes: pd.DataFrame, aliases: pd.DataFrame | No
 
     Commune codes of arrondissements (Paris, Lyon, Marseille) and of merged communes are translated to the
     current commune through the territory's ``aliases``."""
-    from .anct import load_anct
-    from .datadir import resolve_data_dir
+    from fssim.sources.anct import load_anct
+    from fssim.sources.datadir import resolve_data_dir
 
     net = config.network
     data_dir = resolve_data_dir(config.data_dir, base=config.base_dir)
@@ -128,9 +128,9 @@ def placement_capacity(config: Config):
     agents serves within the wait target (fssim.scenario.site_capacity), and the catchment's demand rule
     (the population rule, whatever ``catchment.model``: ``catchment.population_visits`` over France's
     population, halved every ``decay_half_minutes``): the planning demand, where people live)."""
-    from .placement import SiteCapacity
-    from .scenario import site_capacity
-    from .territory import load_territory
+    from fssim.network.placement import SiteCapacity
+    from fssim.scenario import site_capacity
+    from fssim.geo.territory import load_territory
 
     national = float(load_territory().communes["population"].sum())
     return SiteCapacity(site_capacity(config), config.catchment.population_visits / national,
@@ -138,10 +138,10 @@ def placement_capacity(config: Config):
 
 
 def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTable:
-    """Place ``n_sites`` sites (fssim.placement) and open them in placement order along the phases; demand-aware
+    """Place ``n_sites`` sites (fssim.network.placement) and open them in placement order along the phases; demand-aware
     by default (``placement.demand_aware``): a populous commune hosts as many sites as its demand needs."""
-    from .placement import PlacementProblem
-    from .travel import TravelMatrix
+    from fssim.network.placement import PlacementProblem
+    from fssim.geo.travel import TravelMatrix
 
     pl, net = config.network.placement, config.network
     if isinstance(model, TravelMatrix):  # placement chooses communes: the matrix must reach communes

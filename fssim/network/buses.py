@@ -29,11 +29,11 @@ import pandas as pd
 import yaml
 
 from fssim.config import Bus, Recurrence, Stop, clock
-from fssim.coverage import check_communes
+from fssim.geo.coverage import check_communes
 from fssim.defaults import WEEKDAYS
 from fssim.errors import InputError
-from fssim.rotation import frequency_label, minutes_matrix, recurrence_yaml, solve_tour
-from fssim.travel import RoadModel, TravelMatrix, codes_of, travel_times
+from fssim.network.rotation import frequency_label, minutes_matrix, recurrence_yaml, solve_tour
+from fssim.geo.travel import RoadModel, TravelMatrix, codes_of, travel_times
 
 MOBILE_FORMATS = ("bus", "itinerante")
 FIXED_FORMATS = ("fixe", "fixe_antenne", "multisites")
@@ -49,11 +49,11 @@ TABLE_COLUMNS = ["bus_id", "bus_name", "format", "dep", "base", "hours_source", 
 def _sites_table(site_list) -> pd.DataFrame:
     sites = getattr(site_list, "sites", site_list)
     if not isinstance(sites, pd.DataFrame):
-        raise InputError("give a SiteList (fssim.anct.load_anct) or its sites table", field="site_list")
+        raise InputError("give a SiteList (fssim.sources.anct.load_anct) or its sites table", field="site_list")
     need = ["site_id", "name", "dep", "commune", "lat", "lon", "hours", "format"]
     missing = [c for c in need if c not in sites.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing} in the sites table (see fssim.anct.SiteList)",
+        raise InputError(f"missing column(s) {missing} in the sites table (see fssim.sources.anct.SiteList)",
                          field=missing[0])
     return sites
 

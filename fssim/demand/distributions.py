@@ -151,7 +151,7 @@ class Empirical(_Dist):
 def _read_durations(file: str, column: str) -> np.ndarray:
     import pandas as pd
 
-    from .errors import InputError
+    from fssim.errors import InputError
 
     path = Path(file)
     if not path.exists():

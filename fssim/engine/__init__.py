@@ -1,0 +1,8 @@
+"""The engine: the SimPy model of the counter and the buses, the only place SimPy runs the model.
+
+In: sites (or buses) with their opening sessions (``calendar``) and arrivals. Out: one record per visit and
+per session. ``counter`` serves a session's queue (FCFS walk-ins, bookings, reneging, agents on and off
+duty, capacity carried over closures); ``simulation`` runs sites and buses as SimPy processes;
+``queueing`` holds the analytic results (Erlang C, Erlang A) the model is validated against and that size
+staffing.
+"""

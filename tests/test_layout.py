@@ -1,0 +1,66 @@
+"""The package's layout: rooms by stage, few top-level modules, no import cycle between modules."""
+import ast
+from pathlib import Path
+
+from conftest import REPO
+
+PKG = REPO / "fssim"
+STAGES = ("sources", "geo", "network", "demand", "engine", "metrics", "experiment", "report")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def top_level_imports(path: Path, known: set[str]) -> set[str]:
+    """fssim modules imported at module level (imports inside functions are lazy and may point back)."""
+    out = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fssim"):
+            for a in node.names:
+                full = f"{node.module}.{a.name}"
+                out.add(full if full in known else node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in known)
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PKG.rglob("*.py")}
+    known = set(files)
+    return {m: {d for d in top_level_imports(p, known) if d in known and d != m} for m, p in files.items()}
+
+
+def test_each_stage_is_a_subpackage_and_the_top_level_keeps_a_few_modules():
+    for stage in STAGES:
+        assert (PKG / stage / "__init__.py").exists(), stage
+        assert ast.get_docstring(ast.parse((PKG / stage / "__init__.py").read_text())), f"{stage}: say what enters and leaves"
+    top = sorted(p.name for p in PKG.glob("*.py"))
+    assert len(top) <= 10, top
+
+
+def test_no_import_cycle_between_modules():
+    g = graph()
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for d in sorted(g[m]):
+            if d.startswith(m + "."):
+                continue  # a package importing its own modules
+            if state.get(d) == 1:
+                raise AssertionError("import cycle: " + " → ".join(path + [m, d]))
+            if d not in state:
+                visit(d, path + [m])
+        state[m] = 2
+
+    for m in sorted(g):
+        if m not in state:
+            visit(m, [])
+
+
+def test_simpy_runs_the_model_only_in_the_engine():
+    users = {module_name(p) for p in PKG.rglob("*.py") if "import simpy" in p.read_text(encoding="utf-8")}
+    # the site benchmark's idiomatic SimPy baseline is the one exception, by design
+    assert {u for u in users if not u.startswith("fssim.engine")} <= {"fssim.experiment.bench_site"}, users
