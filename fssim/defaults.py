@@ -6,7 +6,7 @@ facts file. Nothing here is read at run time from the shared folder: the figures
 numbers with their citation, so fssim runs on a machine without it.
 """
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from fssim.clock import WEEKDAYS, WORKDAYS  # noqa: E402,F401 (re-exported for the defaults below)
 
 #: Démarche catalogue (§9.3). Shares: top five [P] (Cour des comptes 2024), the rest [E];
 #: service times [E] (no published figure: log-normal, mean in minutes, CV).
@@ -120,7 +120,7 @@ RETURN_DELAY_DAYS = (1, 7)
 WAIT_THRESHOLD_MIN = 15.0
 
 #: Opening hours (§9.5) [D]: median posted 29 h/week = 9:00–12:00 + 14:00–16:45, Monday to Friday.
-DEFAULT_HOURS = {d: "09:00-12:00 / 14:00-16:45" for d in ("mon", "tue", "wed", "thu", "fri")}
+DEFAULT_HOURS = {d: "09:00-12:00 / 14:00-16:45" for d in WORKDAYS}
 
 #: Agents at the counter (§9.5): rural 2.2, peri-urban 2.5, QPV 4.5 headcount [P]; 2 present [P label rule].
 DEFAULT_AGENTS = 2

@@ -64,3 +64,15 @@ def test_simpy_runs_the_model_only_in_the_engine():
     users = {module_name(p) for p in PKG.rglob("*.py") if "import simpy" in p.read_text(encoding="utf-8")}
     # the site benchmark's idiomatic SimPy baseline is the one exception, by design
     assert {u for u in users if not u.startswith("fssim.engine")} <= {"fssim.experiment.bench_site"}, users
+
+
+def test_the_clock_vocabulary_is_defined_once():
+    """Weekdays, minutes per day and HH:MM formatting live in fssim.clock only."""
+    import re
+    texts = {p: p.read_text(encoding="utf-8") for p in PKG.rglob("*.py") if p.name != "clock.py"}
+    weekdays = [p for p, t in texts.items() if '"mon", "tue", "wed"' in t and "Literal[" not in t]
+    assert not weekdays, weekdays
+    hhmm = [p for p, t in texts.items() if re.search(r"// 60:02d\}:\{", t)]
+    assert not hhmm, hhmm
+    day = [p for p, t in texts.items() if re.search(r"^DAY = 1440", t, re.M)]
+    assert not day, day

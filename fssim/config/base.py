@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -11,16 +11,11 @@ from pydantic import (
     Field,
 )
 
-
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
+from fssim.clock import Weekday, clock, parse_clock  # noqa: F401 (re-exported: the schema's clock vocabulary)
 
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
-_TIME = re.compile(r"^\s*(\d{1,2})[:h](\d{2})\s*$")
 
 
 #: INSEE commune code: 2 digits of département (2A/2B in Corsica) + 3 digits; overseas 97x + 2 digits.
@@ -40,22 +35,6 @@ MAX_REPLICATIONS = 10_000
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
-
-
-def parse_clock(text: str) -> int:
-    """'09:30' → 570 minutes after midnight; '24:00' allowed as the end of a day."""
-    m = _TIME.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a time of day: write HH:MM, e.g. 09:00")
-    h, mi = int(m.group(1)), int(m.group(2))
-    if mi >= 60 or h > 24 or (h == 24 and mi):
-        raise ValueError(f"{text!r} is not a valid time of day (00:00 to 24:00)")
-    return 60 * h + mi
-
-
-def clock(minutes: float) -> str:
-    m = int(round(minutes))
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def parse_day_hours(value: str | list[str] | None) -> list[tuple[int, int]]:

@@ -7,6 +7,8 @@ service finish, those still waiting are sent home.
 """
 from __future__ import annotations
 
+from fssim.clock import DAY
+
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +19,6 @@ from fssim.config import Bus, Horizon, Recurrence, Site
 from fssim.errors import InputError
 from fssim.defaults import WEEKDAYS
 
-DAY = 1440.0
 
 
 @dataclass(frozen=True, slots=True)

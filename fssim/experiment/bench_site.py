@@ -6,6 +6,8 @@ arrivals an idiomatic SimPy M/M/c (one process per customer and a ``simpy.Resour
 """
 from __future__ import annotations
 
+from fssim.clock import WORKDAYS
+
 import time
 
 import numpy as np
@@ -25,7 +27,7 @@ def default_site_workload(visits_per_open_day: float = 60.0, agents: int = 5) ->
         "seed": 1,
         "demand": {"visits_per_open_day": visits_per_open_day},
         "sites": [{"id": "bench", "agents": agents, "appointments": True,
-                   "hours": {d: "08:30-12:30 / 13:30-17:30" for d in ("mon", "tue", "wed", "thu", "fri")}
+                   "hours": {d: "08:30-12:30 / 13:30-17:30" for d in WORKDAYS}
                    | {"sat": "09:00-12:00"}}],
     })
 

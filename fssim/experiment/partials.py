@@ -16,6 +16,8 @@ waits of served visits, arrivals = visits − no-shows, visits arriving before `
 """
 from __future__ import annotations
 
+from fssim.clock import DAY, clock
+
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -27,7 +29,6 @@ from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAIT
 from fssim.defaults import WEEKDAYS
 from fssim.demand.arrivals import BOOKED
 
-DAY = 1440.0
 #: histogram resolution: bins per minute (one second)
 BINS_PER_MIN = 60
 #: additive fields (the registry's sums), then the per-row exact quantiles of the quantile KPIs
@@ -65,12 +66,10 @@ def _slot_table(site, start: dt.date):
     out = {}
     for w, day in enumerate(WEEKDAYS):
         iv = site.schedule.get(day, [])
-        out[w] = (np.array([a for a, _, _ in iv], dtype=float), [f"{day} {_hhmm(a)}-{_hhmm(b)}" for a, b, _ in iv])
+        out[w] = (np.array([a for a, _, _ in iv], dtype=float), [f"{day} {clock(a)}-{clock(b)}" for a, b, _ in iv])
     return out, start.weekday()
 
 
-def _hhmm(m: int) -> str:
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def _slots_of(times: np.ndarray, site, start: dt.date) -> np.ndarray:
@@ -108,7 +107,7 @@ def _slot_duty(st: np.ndarray, en: np.ndarray, agent: np.ndarray, site, start: d
         for a, b, c in site.schedule.get(name, []):
             ov = np.clip(np.minimum(a1[on], b) - np.maximum(a0[on], a), 0.0, None) * (agent[on] < c)
             inside[on] += ov
-            rows.append(np.full(len(on), row_index[(site.id, f"{name} {_hhmm(a)}-{_hhmm(b)}")], dtype=np.int64))
+            rows.append(np.full(len(on), row_index[(site.id, f"{name} {clock(a)}-{clock(b)}")], dtype=np.int64))
             minutes.append(ov)
     return rows, minutes, np.maximum(en - st - inside, 0.0)
 
@@ -176,7 +175,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             # every opening interval gets a row, even one nobody came to
             for day in WEEKDAYS:
                 for a, b, _ in s.schedule.get(day, []):
-                    row_of(s.id, f"{day} {_hhmm(a)}-{_hhmm(b)}")
+                    row_of(s.id, f"{day} {clock(a)}-{clock(b)}")
             rows = np.array([row_index[(s.id, lab)] for lab in labels], dtype=np.int64)
             served = outcome == SERVED
             if served.any():  # busy time within each interval; overtime on the interval service starts in
@@ -208,7 +207,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
                 wd = WEEKDAYS[(start.weekday() + sess.day) % 7]
                 base = sess.day * DAY
                 for a, b, c in sess.segments:
-                    lab = f"{wd} {_hhmm(int(round(a - base)))}-{_hhmm(int(round(b - base)))}"
+                    lab = f"{wd} {clock(int(round(a - base)))}-{clock(int(round(b - base)))}"
                     srow.append(row_index[(s.id, lab)])
                     sstaffed.append((b - a) * c)
                     sbusy.append(0.0)

@@ -25,6 +25,8 @@ interval-staffed site counts the mean number of agents over its opening hours.
 """
 from __future__ import annotations
 
+from fssim.clock import clock
+
 import math
 import re
 from dataclasses import dataclass, field
@@ -119,15 +121,13 @@ def _with_agents(site: Site, agents) -> Site:
         for day in WEEKDAYS:
             iv = site.schedule.get(day, [])
             if iv:
-                per_day[day] = [int(agents.get(f"{day} {_hhmm(a)}-{_hhmm(b)}", c)) for a, b, c in iv]
+                per_day[day] = [int(agents.get(f"{day} {clock(a)}-{clock(b)}", c)) for a, b, c in iv]
         d["agents"] = per_day
     else:
         d["agents"] = int(agents)
     return Site.model_validate(d)
 
 
-def _hhmm(m: int) -> str:
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def _mean_agents(site: Site) -> float:

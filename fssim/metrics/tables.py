@@ -14,6 +14,8 @@ covers everyone who queued (used for Little's law).
 """
 from __future__ import annotations
 
+from fssim.clock import DAY, WEEKDAYS
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -25,7 +27,7 @@ from fssim.demand.arrivals import KINDS
 
 BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekday": "weekday", "hour": "hour",
               "month": "month"}
-WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAY_NAMES = list(WEEKDAYS)
 #: additive columns of the sessions table
 SESSION_SUMS = ["open_min", "staffed_min", "busy_min", "overtime_min", "late_min"]
 
@@ -264,7 +266,7 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
     day_keys = ["replication", "site_id", "date"] + (["stop"] if by == "stop" else [])
     days = ses.groupby(day_keys + [k for k in extra if k not in day_keys], observed=True, as_index=False)[
         "open_min"].sum()
-    days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / 1440 - 1e-9)).astype(np.int64)
+    days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / DAY - 1e-9)).astype(np.int64)
     bus = ses.assign(bus_open_min=ses["open_min"].where(ses["stop"] != "", 0.0)).groupby(
         ["replication"] + extra, observed=True)
     cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),

@@ -7,6 +7,8 @@ never a silent drop.
 """
 from __future__ import annotations
 
+from fssim.clock import WEEKDAYS, interval_text
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pandas as pd
 from fssim.config import Config, parse_day_hours
 from fssim.errors import InputError
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS = WEEKDAYS
 
 
 @dataclass
@@ -32,7 +34,7 @@ def _hours_text(calendar: dict) -> dict[str, str]:
     for day in DAYS:
         iv = calendar.get(day) or []
         if iv:
-            out[day] = " / ".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in iv)
+            out[day] = " / ".join(interval_text(a, b) for a, b in iv)
     return out
 
 

@@ -24,6 +24,8 @@ of everything it generated so every output can say so:
 
 from __future__ import annotations
 
+from fssim.clock import WORKDAYS
+
 import numpy as np
 import pandas as pd
 import yaml
@@ -37,7 +39,7 @@ from fssim.geo.travel import RoadModel, TravelMatrix, codes_of, travel_times
 
 MOBILE_FORMATS = ("bus", "itinerante")
 FIXED_FORMATS = ("fixe", "fixe_antenne", "multisites")
-DEFAULT_TIMETABLE = {d: [(540, 720), (840, 990)] for d in ("mon", "tue", "wed", "thu", "fri")}
+DEFAULT_TIMETABLE = {d: [(540, 720), (840, 990)] for d in WORKDAYS}
 """Facts §9.6: 2 stops a day, 9:00–12:00 and 14:00–16:30, Monday to Friday."""
 MAX_COMMUNES = 30  # facts §9.6: 15–30 communes per bus [P]
 

@@ -34,6 +34,8 @@ communes per bus [P].
 
 from __future__ import annotations
 
+from fssim.clock import WORKDAYS
+
 import math
 
 import numpy as np
@@ -50,7 +52,7 @@ from fssim.errors import InputError
 from fssim.network.placement import coverage_matrix
 from fssim.geo.travel import RoadModel, TravelMatrix, check_points, codes_of, travel_times, unit_vectors
 
-DEFAULT_DAYS = ("mon", "tue", "wed", "thu", "fri")
+DEFAULT_DAYS = WORKDAYS
 DEFAULT_WINDOWS = (("09:00", "12:00"), ("14:00", "16:30"))
 DEFAULT_CREW_HOURS = D.BUS_CREW_HOURS  # [E] a crew day: leave the base at 8:00, back by 17:30
 DEFAULT_LUNCH_MINUTES = 45  # [E] the crew's lunch break, taken in the longest gap between windows

@@ -7,6 +7,8 @@ visible at a glance and tested.
 """
 from __future__ import annotations
 
+from fssim.clock import WEEKDAYS
+
 import math
 import re
 
@@ -27,7 +29,7 @@ KPI_NAMES: dict[str, tuple[str, str]] = {k.name: (k.label_fr, k.label_en) for k 
 #: What each KPI means (STRESS-DES 1.2), (French, English).
 KPI_DEFINITIONS: dict[str, tuple[str, str]] = {k.name: k.definition for k in kpi_registry.REGISTRY if k.definition}
 
-WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_KEYS = WEEKDAYS
 WEEKDAYS = {
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),

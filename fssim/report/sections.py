@@ -5,6 +5,8 @@ generic drawing of its blocks is not enough, one macro in ``templates/sections.h
 """
 from __future__ import annotations
 
+from fssim.clock import DAY
+
 import numpy as np
 import pandas as pd
 
@@ -412,9 +414,9 @@ def busy_by_weekday_hour(run: RunData) -> np.ndarray:
     origin = pd.Timestamp(run.config.horizon.start)
     a = ((v["service_start"] - origin) / pd.Timedelta(minutes=1)).to_numpy(float)
     b = ((v["service_end"] - origin) / pd.Timedelta(minutes=1)).to_numpy(float)
-    day = np.floor(a / 1440)
+    day = np.floor(a / DAY)
     wd = ((origin.day_of_week + day) % 7).astype(int)
-    ma, mb = a - day * 1440, b - day * 1440
+    ma, mb = a - day * DAY, b - day * DAY
     for h in range(24):
         overlap = np.clip(np.minimum(mb, 60 * (h + 1)) - np.maximum(ma, 60 * h), 0, None)
         out[:, h] += np.bincount(wd, weights=overlap, minlength=7)

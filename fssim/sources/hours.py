@@ -48,11 +48,13 @@ a time past 24:00 or minutes >= 60 (``8:00 - 12:00 / 13:30 16:00 -30``, ``113:30
 
 from __future__ import annotations
 
+from fssim.clock import WEEKDAYS, clock
+
 import functools
 import math
 import re
 
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS: tuple[str, ...] = WEEKDAYS
 DAY_COLUMNS: dict[str, str] = {
     "mon": "h_lundi",
     "tue": "h_mardi",
@@ -148,13 +150,13 @@ def _intervals(times: list[int], raw: str, merge_overlaps: bool) -> list[Interva
     pairs = [p for p in pairs if p != (0, 0)]  # "00:00 - 00:00": the 2024 form's empty slot
     for start, end in pairs:
         if end <= start:
-            raise HoursParseError(f"interval {_clock(start)}-{_clock(end)} ends before it starts in {raw!r}")
+            raise HoursParseError(f"interval {clock(start)}-{clock(end)} ends before it starts in {raw!r}")
     pairs.sort()
     if not merge_overlaps:
         for (s1, e1), (s2, e2) in zip(pairs, pairs[1:]):
             if s2 < e1:
                 raise OverlapError(
-                    f"intervals {_clock(s1)}-{_clock(e1)} and {_clock(s2)}-{_clock(e2)} overlap in {raw!r}"
+                    f"intervals {clock(s1)}-{clock(e1)} and {clock(s2)}-{clock(e2)} overlap in {raw!r}"
                 )
     return _merge(pairs)
 
@@ -196,7 +198,7 @@ def _parse(raw: str, merge_overlaps: bool) -> list[Interval]:
         times = [int(h) * 60 + int(m) for h, m in re.findall(r"(\d{1,2}):(\d{2})", stripped)]
         for t in times:
             if t > 24 * 60:
-                raise HoursParseError(f"time {_clock(t)} is past 24:00 in {raw!r}")
+                raise HoursParseError(f"time {clock(t)} is past 24:00 in {raw!r}")
         if any(int(m) >= 60 for m in re.findall(r":(\d{2})", stripped)):
             raise HoursParseError(f"minutes >= 60 in {raw!r}")
         return _intervals(times, raw, merge_overlaps)
@@ -220,13 +222,11 @@ def reads_as_closed(text: str | None) -> bool:
     return bool(_CLOSED_TEXT.match(plain))
 
 
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def format_day(intervals: list[Interval]) -> str:
     """Intervals back to the 2024 text form: ``09:00 - 12:00 / 13:30 - 17:00`` ('' when closed)."""
-    return " / ".join(f"{_clock(s)} - {_clock(e)}" for s, e in intervals)
+    return " / ".join(f"{clock(s)} - {clock(e)}" for s, e in intervals)
 
 
 def empty_week() -> Calendar:
