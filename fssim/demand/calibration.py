@@ -26,8 +26,9 @@ département; the cross-validation holds out départements, in folds stratified 
 """
 from __future__ import annotations
 
+from fssim.files import write_json
+
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -362,12 +363,7 @@ class CalibrationProblem:
 
     def save(self, path: str | Path) -> Path:
         """Write the calibration file atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_json(path, self.to_dict())
 
 
 @lru_cache(maxsize=2)

@@ -15,10 +15,11 @@ Outputs (``<out>/``):
 """
 from __future__ import annotations
 
+from fssim.files import write_json, write_parquet
+
 import dataclasses
 import datetime as dt
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -290,24 +291,16 @@ def _with_levels(exp: Experiment, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def write_results(result: ExperimentResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_parquet(result.summary, out / "experiment.parquet")
-    _atomic_parquet(result.differences, out / "differences.parquet")
-    _atomic_parquet(result.replications, out / "replications.parquet")
-    _atomic_parquet(result.sites, out / "sites.parquet")
+    write_parquet(out / "experiment.parquet", result.summary)
+    write_parquet(out / "differences.parquet", result.differences)
+    write_parquet(out / "replications.parquet", result.replications)
+    write_parquet(out / "sites.parquet", result.sites)
     (out / "scenarios").mkdir(exist_ok=True)
     for s in result.experiment.scenarios:
         (out / "scenarios" / f"{slug(s.name)}.yaml").write_text(s.config.to_yaml(), encoding="utf-8")
-    tmp = out / "experiment.json.tmp"
-    tmp.write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, out / "experiment.json")
+    write_json(out / "experiment.json", result.manifest)
 
 
 def load_experiment_results(path: str | Path) -> ExperimentResult:

@@ -25,6 +25,8 @@ interval-staffed site counts the mean number of agents over its opening hours.
 """
 from __future__ import annotations
 
+from fssim.files import write_json, write_parquet
+
 from fssim.clock import clock
 
 import math
@@ -369,20 +371,15 @@ class StaffingProblem:
     def save(self, out):
         """Write ``staffing.parquet`` (the table), ``staffing_rounds.parquet`` (every evaluation) and
         ``staffing.json`` (totals and settings) into the folder ``out``."""
-        import json
-        import os
         from pathlib import Path
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name, df in (("staffing", self.staffing), ("staffing_rounds", self.rounds)):
-            tmp = out / f"{name}.parquet.tmp"
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, out / f"{name}.parquet")
+            write_parquet(out / f"{name}.parquet", df)
         meta = {**self.totals, "config": self.config.name, "config_sha256": self.config.digest(),
                 "per_interval": self.per_interval, "min_agents": self.min_agents, "max_agents": self.max_agents}
-        (out / "staffing.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str),
-                                           encoding="utf-8")
+        write_json(out / "staffing.json", meta)
         return out
 
     def totals_frame(self) -> pd.DataFrame:

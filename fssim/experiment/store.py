@@ -10,9 +10,10 @@ and overwritten.
 """
 from __future__ import annotations
 
+from fssim.files import TMP_PREFIX, atomic_path
+
 import hashlib
 import json
-import os
 import re
 import zipfile
 from functools import lru_cache
@@ -23,7 +24,6 @@ import numpy as np
 from fssim.experiment.partials import UnitPartials
 
 FORMAT = 1
-TMP_PREFIX = ".tmp-"
 
 
 ROOTS = ("fssim.engine.simulation", "fssim.experiment.partials")
@@ -110,15 +110,10 @@ class UnitStore:
             return None  # unreadable: recompute
 
     def save(self, path: Path, key: str, p: UnitPartials) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, key=np.array(key), site_id=p.site_id.astype(str), slot=p.slot.astype(str), values=p.values,
                      groups=np.array(p.groups, dtype=str), hist_group=p.hist_group, hist_bin=p.hist_bin,
                      hist_count=p.hist_count, info=np.array(json.dumps(p.info)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
 
     def clean_temporary(self) -> int:
         """Remove temporary files left by an interrupted run; returns how many."""

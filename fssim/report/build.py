@@ -6,6 +6,8 @@ when or where it was generated: the only date is the manifest's ``created``.
 """
 from __future__ import annotations
 
+from fssim.files import write_text
+
 from pathlib import Path
 from typing import Callable
 
@@ -102,8 +104,4 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, lang: st
     run = load_run_dir(run_dir)
     out = Path(out) if out is not None else Path(run_dir) / "report.html"
     html = render_report(run, lang=lang, report_name=out.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_text(out, html)

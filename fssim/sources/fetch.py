@@ -9,6 +9,8 @@ rename) and their sha256 and size recorded in ``cache_dir/checksums.json``. Stan
 
 from __future__ import annotations
 
+from fssim.files import write_text
+
 import hashlib
 import json
 import os
@@ -117,12 +119,6 @@ def _read_checksums(cache_dir: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
-
-
 def _download(source: Source, target: Path, timeout: float) -> tuple[int, str]:
     """Stream ``source.url`` to ``target`` via a .part file; returns (bytes, sha256)."""
     scheme = urlparse(source.url).scheme
@@ -198,7 +194,7 @@ def fetch(cache_dir: Path, sources: dict | None = None, *, timeout: float = 30) 
             "fetched_at": record.get(source.filename, {}).get("fetched_at") if status == "cached"
             else datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        _write_atomic(cache_dir / CHECKSUMS_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        write_text(cache_dir / CHECKSUMS_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
         rows.append({"name": name, "url": source.url, "path": str(target), "bytes": size, "sha256": sha,
                      "status": status})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
