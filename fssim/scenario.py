@@ -37,34 +37,9 @@ class Scenario:
         return list(self.sites) + list(self.buses)
 
     def shards(self, max_size: int = 200) -> list[list]:
-        """Independent groups to simulate separately: a bus always travels with its fallback site.
-
-        Groups are formed by département (from the commune code) when known, then cut into shards of at
-        most ``max_size`` entities (a fallback site and its buses stay together, even beyond max_size).
-        Results do not depend on the sharding (each entity has its own random streams).
-        """
-        by_id = {e.id: e for e in self.entities()}
-        riders: dict[str, list] = {}  # fallback site → the buses sending it their citizens
-        for b in self.buses:
-            if b.fallback_site and b.fallback_site in by_id:
-                riders.setdefault(b.fallback_site, []).append(b)
-        aboard = {b.id for bs in riders.values() for b in bs}
-        groups: dict[str, list[list]] = {}
-        for e in self.entities():
-            if e.id in aboard:
-                continue
-            code = getattr(e, "commune", None) or getattr(e, "base", None) or ""
-            groups.setdefault(departement_of(code), []).append([e] + riders.get(e.id, []))
-        out = []
-        for key in sorted(groups):
-            shard: list = []
-            for unit in groups[key]:
-                if shard and len(shard) + len(unit) > max_size:
-                    out.append(shard)
-                    shard = []
-                shard += unit
-            out.append(shard)
-        return out
+        """Independent groups to simulate separately (:func:`shards_of`): by département, a bus with its
+        fallback site. Results do not depend on the sharding (each entity has its own random streams)."""
+        return list(shards_of(self.entities(), max_size).values())
 
     def phase_starts(self) -> dict[pd.Timestamp, str] | None:
         """Start date → label of each rollout phase (for the summary's ``phase`` scope), None without a rollout."""
@@ -445,3 +420,42 @@ def build_scenario(config: Config) -> Scenario:
     coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
     return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=buses,
                     generated_buses=generated)
+
+
+NO_COMMUNE = "_"
+"""Shard of the sites and buses whose commune is unknown."""
+
+
+def shard_key(entity) -> str:
+    """The département of a site (its commune code) or bus (its base): 2 characters, 3 overseas (97x); '_'
+    when unknown."""
+    code = (getattr(entity, "commune", None) or getattr(entity, "base", None) or "").strip()
+    return departement_of(code) or NO_COMMUNE
+
+
+def shards_of(entities: list, max_sites: int | None = None) -> dict[str, list]:
+    """Sites and buses grouped by département (sorted keys, scenario order inside), the one sharder of runs and
+    experiments. A bus travels with its fallback site (they exchange citizens): the two form one unit. A
+    département with more than ``max_sites`` entities is cut into numbered pieces ('59.0', '59.1'…) between
+    units, so a piece exceeds ``max_sites`` only when one unit does."""
+    by_id = {e.id: e for e in entities}
+    riders: dict[str, list] = {}  # fallback site → the buses sending it their citizens
+    for e in entities:
+        fb = getattr(e, "fallback_site", None)
+        if fb and fb in by_id and fb != e.id:
+            riders.setdefault(fb, []).append(e)
+    aboard = {b.id for bs in riders.values() for b in bs}
+    groups: dict[str, list[list]] = {}
+    for e in entities:
+        if e.id not in aboard:
+            groups.setdefault(shard_key(e), []).append([e] + riders.get(e.id, []))
+    out: dict[str, list] = {}
+    for key in sorted(groups):
+        pieces: list[list] = [[]]
+        for unit in groups[key]:
+            if max_sites and pieces[-1] and len(pieces[-1]) + len(unit) > max_sites:
+                pieces.append([])
+            pieces[-1] += unit
+        for i, piece in enumerate(pieces):
+            out[key if len(pieces) == 1 else f"{key}.{i}"] = piece
+    return out

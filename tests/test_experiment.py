@@ -10,7 +10,7 @@ from fssim.config import KPIS, config_from_dict
 from fssim.demand.arrivals import DemandModel
 from fssim.errors import InputError
 from fssim.experiment import load_experiment, run_experiment
-from fssim.experiment.execute import shard_key, shards_of
+from fssim.scenario import shard_key, shards_of
 from fssim.experiment.partials import BINS_PER_MIN, histogram_quantiles, unit_partials
 from fssim.experiment.paths import set_setting
 from fssim.experiment.runner import replication_tables
