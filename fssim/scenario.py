@@ -37,34 +37,8 @@ class Scenario:
         return list(self.sites) + list(self.buses)
 
     def shards(self, max_size: int = 200) -> list[list]:
-        """Independent groups to simulate separately: a bus always travels with its fallback site.
-
-        Groups are formed by département (from the commune code) when known, then cut into shards of at
-        most ``max_size`` entities (a fallback site and its buses stay together, even beyond max_size).
-        Results do not depend on the sharding (each entity has its own random streams).
-        """
-        by_id = {e.id: e for e in self.entities()}
-        riders: dict[str, list] = {}  # fallback site → the buses sending it their citizens
-        for b in self.buses:
-            if b.fallback_site and b.fallback_site in by_id:
-                riders.setdefault(b.fallback_site, []).append(b)
-        aboard = {b.id for bs in riders.values() for b in bs}
-        groups: dict[str, list[list]] = {}
-        for e in self.entities():
-            if e.id in aboard:
-                continue
-            code = getattr(e, "commune", None) or getattr(e, "base", None) or ""
-            groups.setdefault(departement_of(code), []).append([e] + riders.get(e.id, []))
-        out = []
-        for key in sorted(groups):
-            shard: list = []
-            for unit in groups[key]:
-                if shard and len(shard) + len(unit) > max_size:
-                    out.append(shard)
-                    shard = []
-                shard += unit
-            out.append(shard)
-        return out
+        """The entities in independent groups of at most ``max_size`` (see :func:`shards_of`)."""
+        return list(shards_of(self.entities(), max_size).values())
 
     def phase_starts(self) -> dict[pd.Timestamp, str] | None:
         """Start date → label of each rollout phase (for the summary's ``phase`` scope), None without a rollout."""
@@ -84,6 +58,47 @@ def departement_of(code: str | None) -> str:
     if not code:
         return ""
     return code[:3] if code.startswith("97") else code[:2]
+
+
+NO_COMMUNE = "_"
+
+
+def shard_key(entity) -> str:
+    """The département of a site (its commune code) or bus (its base): 2 characters, 3 overseas (97x); '_'
+    when unknown."""
+    code = (getattr(entity, "commune", None) or getattr(entity, "base", None) or "").strip()
+    return departement_of(code) or NO_COMMUNE
+
+
+def shards_of(entities: list, max_sites: int | None = None) -> dict[str, list]:
+    """Independent groups of sites and buses to simulate separately, by département (sorted keys; inside, scenario
+    order with each bus right after its fallback site: they exchange citizens). A département with more than
+    ``max_sites`` entities is cut into numbered pieces ('59.0', '59.1'…) of at most ``max_sites``, a fallback
+    site and its buses staying together (even beyond ``max_sites``). Results do not depend on the sharding:
+    every entity has its own random streams."""
+    by_id = {e.id: e for e in entities}
+    riders: dict[str, list] = {}  # fallback site → the buses sending it their citizens
+    for e in entities:
+        fb = getattr(e, "fallback_site", None)
+        if fb and fb in by_id and fb != e.id:
+            riders.setdefault(fb, []).append(e)
+    aboard = {id(b) for bs in riders.values() for b in bs}
+    groups: dict[str, list[list]] = {}
+    for e in entities:
+        if id(e) not in aboard:
+            groups.setdefault(shard_key(e), []).append([e] + riders.get(e.id, []))
+    out = {}
+    for k in sorted(groups):
+        pieces, piece = [], []
+        for unit in groups[k]:
+            if piece and max_sites and len(piece) + len(unit) > max_sites:
+                pieces.append(piece)
+                piece = []
+            piece += unit
+        pieces.append(piece)
+        for i, piece in enumerate(pieces):
+            out[k if len(pieces) == 1 else f"{k}.{i}"] = piece
+    return out
 
 
 def road_model(config: Config):

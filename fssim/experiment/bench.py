@@ -23,7 +23,8 @@ import pandas as pd
 
 from fssim.config import Config, config_from_dict, load_config, set_path
 from fssim.errors import InputError
-from fssim.experiment.execute import Executor, Job, shards_of, site_weight
+from fssim.scenario import shards_of
+from fssim.experiment.execute import Executor, Job, site_weight
 from fssim.experiment.partials import QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
 
 WORKLOADS = Path(__file__).resolve().parent / "workloads"

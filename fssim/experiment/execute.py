@@ -21,44 +21,6 @@ from typing import Any, Callable
 from fssim.config import Config, Site
 from fssim.experiment.partials import UnitPartials, unit_partials
 
-NO_COMMUNE = "_"
-
-
-def shard_key(entity) -> str:
-    """The département of a site (its commune code) or bus (its base): 2 characters, 3 overseas (97x); '_'
-    when unknown."""
-    from fssim.scenario import departement_of
-
-    code = (getattr(entity, "commune", None) or getattr(entity, "base", None) or "").strip()
-    return departement_of(code) or NO_COMMUNE
-
-
-def shards_of(entities: list, max_sites: int | None = None) -> dict[str, list]:
-    """Sites and buses grouped by département (sorted keys, scenario order inside). A bus goes with its
-    fallback site (they exchange citizens). A département with more than ``max_sites`` entities is cut
-    into numbered pieces ('59.0', '59.1'…) unless it holds a bus's fallback site."""
-    by_id = {e.id: e for e in entities}
-    home = {e.id: shard_key(e) for e in entities}
-    anchors = set()
-    for e in entities:
-        fb = getattr(e, "fallback_site", None)
-        if fb and fb in by_id:
-            home[e.id] = home[fb]
-            anchors.add(fb)
-    groups: dict[str, list] = {}
-    for e in entities:
-        groups.setdefault(home[e.id], []).append(e)
-    out = {}
-    for k in sorted(groups):
-        g = groups[k]
-        if max_sites and len(g) > max_sites and not anchors & {e.id for e in g}:
-            for i in range(0, len(g), max_sites):
-                out[f"{k}.{i // max_sites}"] = g[i:i + max_sites]
-        else:
-            out[k] = g
-    return out
-
-
 def site_weight(entity) -> float:
     """A rough size of a site's demand, to start big shards first (longest-job-first balancing)."""
     d = getattr(entity, "demand", None)

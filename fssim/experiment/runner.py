@@ -31,9 +31,9 @@ import pandas as pd
 from fssim.metrics import kpis as registry
 from fssim.config import Config, Site
 from fssim.errors import InputError
-from fssim.scenario import Scenario, build_scenario
+from fssim.scenario import Scenario, build_scenario, shards_of
 from fssim.experiment.design import Experiment, load_experiment
-from fssim.experiment.execute import Executor, Job, shards_of, site_weight
+from fssim.experiment.execute import Executor, Job, site_weight
 from fssim.experiment.partials import FIELDS, QUANTILE_KPIS, SUMS, histogram_quantiles, kpis_from_sums, merge_histograms
 from fssim.experiment.stats import paired_differences, precise_enough, replications_needed, summarise
 from fssim.experiment.store import UnitStore, sites_digest, slug, unit_key

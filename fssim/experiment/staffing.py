@@ -39,8 +39,9 @@ from fssim.config import Config, Site, Target
 from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
 from fssim.demand.arrivals import mean_visit_service
 from fssim.errors import InputError
+from fssim.scenario import shards_of
 from fssim.engine.queueing import erlang_a, erlang_c_mean_wait, erlang_c_wait_exceeds, square_root_staffing
-from fssim.experiment.execute import Executor, Job, shards_of
+from fssim.experiment.execute import Executor, Job
 from fssim.experiment.partials import kpis_from_sums
 from fssim.experiment.stats import lower_bound, upper_bound
 
