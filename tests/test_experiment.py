@@ -211,6 +211,16 @@ def test_shards_by_departement_overseas_on_three_characters():
     assert list(shards_of(cfg.sites, max_sites=1)) == ["08.0", "08.1", "2A", "971", "_"]
 
 
+def test_a_departement_with_a_fallback_site_is_still_cut_the_bus_beside_its_site():
+    bus = {"id": "bus", "agents": 1, "fallback_site": "b", "stops": [
+        {"commune": "08003", "lat": 49.8, "lon": 4.6, "weekday": "tue", "start": "09:00", "end": "12:00"}]}
+    cfg = config_from_dict({**small_network(), "sites": [
+        {"id": "a", "commune": "08105"}, {"id": "b", "commune": "08409"}, {"id": "c", "commune": "08362"}],
+        "buses": [bus]})
+    shards = shards_of([*cfg.sites, *cfg.buses], max_sites=2)
+    assert {k: [e.id for e in v] for k, v in shards.items()} == {"08.0": ["a"], "08.1": ["b", "bus"], "08.2": ["c"]}
+
+
 def test_results_directory_tables(tmp_path, base):
     exp = load_experiment(write(tmp_path, "exp.yaml", {
         "base": "base.yaml", "factors": {"sites[*].agents": [2, 3]}, "replications": 3}))

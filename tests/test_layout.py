@@ -76,3 +76,22 @@ def test_the_clock_vocabulary_is_defined_once():
     assert not hhmm, hhmm
     day = [p for p, t in texts.items() if re.search(r"^DAY = 1440", t, re.M)]
     assert not day, day
+
+
+def sources_containing(pattern: str) -> list[str]:
+    import re
+    return sorted(module_name(p) for p in PKG.rglob("*.py") if re.search(pattern, p.read_text(encoding="utf-8")))
+
+
+def test_one_student_t_summary_and_one_sharder():
+    """The Student-t summary across replications and the grouping of sites into shards each have one home."""
+    assert sources_containing(r'agg\(mean="mean", std="std", n="count"\)') == ["fssim.metrics.intervals"]
+    assert sources_containing(r"^def shards_of\(|^def shard_key\(|    def shards\(") == ["fssim.scenario"]
+
+
+def test_one_density_to_agents_rule():
+    """Agents by density class come from AgentsByDensity.of only (unknown or missing class: peu_dense)."""
+    from fssim.config.network import AgentsByDensity
+    rule = AgentsByDensity(dense=5, peu_dense=3)
+    assert [rule.of(c) for c in ("dense", "tres_peu_dense", None, float("nan"), "unknown")] == [5, 2, 3, 3, 3]
+    assert sources_containing(r"agents\.model_dump\(\)") == []

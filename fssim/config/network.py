@@ -53,6 +53,11 @@ class AgentsByDensity(_Model):
     peu_dense: PositiveInt = 2
     tres_peu_dense: PositiveInt = 2
 
+    def of(self, density_class) -> int:
+        """Agents of a site whose commune has this density class; an unknown class (or none) counts as peu_dense."""
+        known = isinstance(density_class, str) and density_class in type(self).model_fields
+        return int(getattr(self, density_class)) if known else self.peu_dense
+
 
 class StaffingRule(_Model):
     """How many agents each site of a network gets.

@@ -16,15 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fssim.metrics.intervals import summarise, t_quantile  # noqa: F401  (summarise: one of this module's tools)
+
 COLUMNS = ["mean", "std", "n", "half_width", "ci_low", "ci_high"]
-
-
-def t_quantile(n, confidence: float = 0.95, two_sided: bool = True):
-    """Student-t quantile with n − 1 degrees of freedom (NaN where n < 2)."""
-    n = np.asarray(n, dtype=float)
-    p = 0.5 + confidence / 2 if two_sided else confidence
-    with np.errstate(invalid="ignore"):
-        return np.where(n >= 2, stats.t.ppf(p, np.maximum(n - 1, 1)), np.nan)
 
 
 def interval(values, confidence: float = 0.95, axis: int = -1) -> dict[str, np.ndarray]:
@@ -54,18 +48,6 @@ def upper_bound(values, confidence: float = 0.95) -> float:
 def lower_bound(values, confidence: float = 0.95) -> float:
     """One-sided lower confidence bound of the mean."""
     return -upper_bound(-np.asarray(values, dtype=float), confidence)
-
-
-def summarise(long: pd.DataFrame, keys: list[str], value: str = "value", confidence: float = 0.95) -> pd.DataFrame:
-    """Across replications: one row per ``keys`` with mean, std, n, half_width, ci_low, ci_high."""
-    g = long.dropna(subset=[value]).groupby(keys, sort=False, observed=True)[value]
-    res = g.agg(mean="mean", std="std", n="count").reset_index()
-    res = long[keys].drop_duplicates().merge(res, on=keys, how="left")
-    res["n"] = res["n"].fillna(0).astype(int)
-    res["half_width"] = t_quantile(res["n"], confidence) * res["std"] / np.sqrt(res["n"].where(res["n"] > 0))
-    res["ci_low"] = res["mean"] - res["half_width"]
-    res["ci_high"] = res["mean"] + res["half_width"]
-    return res
 
 
 def welch_half_width(a, b, confidence: float = 0.95) -> float:

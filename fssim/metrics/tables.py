@@ -18,8 +18,8 @@ from fssim.clock import DAY, WEEKDAYS
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from fssim.metrics import intervals
 from fssim.metrics import kpis as registry
 from fssim.config import Config
 from fssim.engine.counter import OUTCOMES
@@ -282,18 +282,12 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
 
 
 def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Across replications: one row per (group, KPI) with mean, std, half-width and the interval."""
+    """Across replications: one row per (group, KPI) with mean, std, half-width and the Student-t interval."""
     keys = [c for c in per_rep.columns if c in ("site_id", "stop", "demarche", "weekday", "hour", "month", "phase")]
     value_cols = [c for c in per_rep.columns if c not in keys + ["replication"]]
     long = per_rep.melt(id_vars=["replication"] + keys, value_vars=value_cols, var_name="kpi")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    g = long.groupby(keys + ["kpi"], observed=True, sort=False)["value"]
-    res = g.agg(mean="mean", std="std", n="count").reset_index()
-    tq = stats.t.ppf(0.5 + confidence / 2, np.maximum(res["n"] - 1, 1))
-    res["half_width"] = np.where(res["n"] > 1, tq * res["std"] / np.sqrt(res["n"].clip(lower=1)), np.nan)
-    res["ci_low"] = res["mean"] - res["half_width"]
-    res["ci_high"] = res["mean"] + res["half_width"]
-    return res
+    return intervals.summarise(long, keys + ["kpi"], confidence=confidence)
 
 
 def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: float, warmup_days: int = 0,

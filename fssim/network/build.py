@@ -39,8 +39,7 @@ def _hours_text(calendar: dict) -> dict[str, str]:
 
 
 def _agents_for(density: pd.Series, config: Config) -> np.ndarray:
-    table = config.network.agents.model_dump()
-    return density.map(table).fillna(table["peu_dense"]).astype(int).to_numpy()
+    return density.map(config.network.agents.of).astype(int).to_numpy()
 
 
 def from_anct(config: Config, communes: pd.DataFrame, aliases: pd.DataFrame | None = None) -> NetworkTable:
