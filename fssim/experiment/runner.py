@@ -93,12 +93,11 @@ def build_scenarios(exp: Experiment) -> dict[str, Scenario]:
 
 
 def _restaff(sc: Scenario, cfg: Config) -> Scenario:
-    table = cfg.network.agents.model_dump()
     dens = dict(zip(sc.network["site_id"].astype(str), sc.network["density_class"]))
     sites = []
     for site in sc.sites:
         d = site.model_dump()
-        d["agents"] = int(table.get(dens.get(site.id) or "peu_dense", table["peu_dense"]))
+        d["agents"] = cfg.network.agents.of(dens.get(site.id))
         sites.append(Site.model_validate(d))
     return dataclasses.replace(sc, config=cfg, sites=sites)
 
