@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fssim.demand.catchment import weekly_hours
+from fssim.demand.catchment import volumes_at, weekly_hours
 from fssim.config import Config, Site
 from fssim.errors import InputError
 
@@ -327,8 +327,7 @@ def volume_staffing(config: Config, net: pd.DataFrame, cp, ref: dt.date) -> list
     P(wait > wait_threshold_min) ≤ max_wait_share, never below the density rule's (nor the label's 2), at most
     ``max_agents``."""
     rule, mean_service, threshold = _staffing_inputs(config)
-    vol = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
-    per_year = vol.set_index("site_id")["visits_per_year"]
+    per_year = volumes_at(cp.volumes, ref)
     out = []
     for r in net.itertuples(index=False):
         lam = _peak_rate(float(per_year.get(r.site_id, 0.0)), weekly_hours(r.hours), rule.peak_factor)
@@ -373,9 +372,9 @@ def build_scenario(config: Config) -> Scenario:
     cp.actes_per_visit = config.behaviour.mean_demarches()
     calibrated = config.catchment.model == "calibrated"
     cp.solve(sorted(set(dates) | set(month_starts(config.horizon))) if calibrated else dates, ref)
+    at_ref = cp.volumes_on(ref)
     if len(points):
-        at_ref = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
-        buses, capped = with_stop_volumes(buses, at_ref.set_index("site_id")["visits_per_year"],
+        buses, capped = with_stop_volumes(buses, at_ref,
                                           config.catchment.stop_max_per_visit, config.horizon.days)
         if capped:
             extra = pd.DataFrame([(bid, "bus_demand_capped", f"stop {c}: {v:,.0f} first visits a year above "
@@ -398,11 +397,10 @@ def build_scenario(config: Config) -> Scenario:
     if not sites:
         raise InputError("no site of the network is open during the horizon; check horizon.start and the "
                          "rollout dates", field="horizon")
-    ref_vol = cp.volumes[cp.volumes["start"] <= ref].sort_values("start").drop_duplicates("site_id", keep="last")
     network = net.assign(
         hours=net["hours"].map(lambda h: " ; ".join(f"{d} {v}" for d, v in h.items())),
         hours_json=net["hours"].map(lambda h: json.dumps(h, ensure_ascii=False)),
-        visits_per_year=net["site_id"].map(ref_vol.set_index("site_id")["visits_per_year"]).fillna(0.0),
+        visits_per_year=net["site_id"].map(at_ref).fillna(0.0),
         opens_on=pd.to_datetime(net["opens_on"]),
     ).drop(columns=["closes_on"])
     # coverage on each phase date, and on the reference date for the commune table (not a phase of its own)

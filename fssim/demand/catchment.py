@@ -52,7 +52,7 @@ class CatchmentProblem:
         self.rate_per_inhabitant: float | None = None  # first visits a year per inhabitant at zero minutes
         self.volumes: pd.DataFrame | None = None     # site_id, start, visits_per_year
         self.by_commune: pd.DataFrame | None = None  # at the reference date
-        self._actes_per_visit = 1.0  # calibrated model: mean démarches per visit (set from the behaviour)
+        self.actes_per_visit = 1.0  # calibrated model: mean démarches per visit (set from the behaviour)
 
     def _flows(self, date: dt.date) -> pd.DataFrame:
         """commune × site flows on ``date``: population weight × choice share × distance decay."""
@@ -199,6 +199,9 @@ class CatchmentProblem:
         return points
 
     def _solve_calibrated(self, dates: list[dt.date], reference_date: dt.date) -> "CatchmentProblem":
+        if not self.actes_per_visit >= 1:
+            raise InputError(f"mean démarches per visit must be ≥ 1, got {self.actes_per_visit!r}",
+                             field="behaviour.demarches_per_visit")
         points = self._points()
         params = self.calibration
         rows = []
@@ -207,15 +210,16 @@ class CatchmentProblem:
                 rows.append((p.site_id, d, calibrated_visits(p.hours_per_week, p.density, p.opens_on, d, params,
                                                             self.actes_per_visit)))
         volumes = pd.DataFrame(rows, columns=["site_id", "start", "visits_per_year"])
-        if volumes.empty or not (_at(volumes, reference_date)["visits_per_year"].sum() > 0):
+        total = volumes_at(volumes, reference_date).sum()
+        if not total > 0:
             raise InputError(f"no site is open on the catchment reference date {reference_date}; "
                              "set catchment.reference_date to a date when sites are open", field="catchment")
         scale = self.spec.multiplier
         if self.spec.annual_visits is not None:  # an override of the territory's total on the reference date
-            scale *= self.spec.annual_visits * self.population_share / _at(volumes, reference_date)["visits_per_year"].sum()
+            scale *= self.spec.annual_visits * self.population_share / total
         volumes["visits_per_year"] = np.round(volumes["visits_per_year"].to_numpy(float) * scale, VOLUME_DECIMALS)
         self.volumes = volumes
-        at_ref = _at(volumes, reference_date).set_index("site_id")["visits_per_year"]
+        at_ref = self.volumes_on(reference_date)
         self.by_commune = self._shared(points, at_ref, reference_date)
         pop = float(self.communes["population"].sum())
         self.rate_per_inhabitant = float(at_ref.sum()) / pop if pop > 0 else 0.0
@@ -249,26 +253,20 @@ class CatchmentProblem:
     def calibration(self) -> dict:
         return D.DEMAND_CALIBRATION["parameters"]
 
-    @property
-    def actes_per_visit(self) -> float:
-        return self._actes_per_visit
-
-    @actes_per_visit.setter
-    def actes_per_visit(self, value: float) -> None:
-        if not value >= 1:
-            raise InputError(f"mean démarches per visit must be ≥ 1, got {value!r}",
-                             field="behaviour.demarches_per_visit")
-        self._actes_per_visit = float(value)
+    def volumes_on(self, date: dt.date) -> pd.Series:
+        """Visits a year of each site (or stop point) in force on ``date``, indexed by site_id."""
+        return volumes_at(self.volumes, date)
 
 
 SHARED_NEIGHBOURS = 20
 """Communes share the volumes of at most this many nearest points (the kernel beyond is negligible)."""
 
 
-def _at(volumes: pd.DataFrame, date: dt.date) -> pd.DataFrame:
-    """Each point's volume phase in force on ``date``."""
+def volumes_at(volumes: pd.DataFrame, date: dt.date) -> pd.Series:
+    """Visits a year of each point in force on ``date`` (its last volume phase started by then), by site_id."""
     v = volumes[pd.to_datetime(volumes["start"]) <= pd.Timestamp(date)]
-    return v.sort_values("start", kind="stable").drop_duplicates("site_id", keep="last")
+    v = v.sort_values("start", kind="stable").drop_duplicates("site_id", keep="last")
+    return v.set_index("site_id")["visits_per_year"]
 
 
 def weekly_hours(hours) -> float:

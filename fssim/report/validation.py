@@ -71,7 +71,7 @@ def fit_of(table: pd.DataFrame) -> dict:
             "median_abs_log_error": float(table["log_share_ratio"].abs().median())}
 
 
-def monthly_series(daily: pd.DataFrame, network: pd.DataFrame, actes_per_visit: float) -> pd.DataFrame:
+def monthly_series(daily: pd.DataFrame, actes_per_visit: float) -> pd.DataFrame:
     """month, simulated actes (mean over replications; visits × the run's actes per visit)."""
     d = daily.assign(month=pd.to_datetime(daily["date"]).dt.to_period("M").dt.to_timestamp())
     reps = max(int(d["replication"].nunique()), 1) if "replication" in d else 1
@@ -188,7 +188,7 @@ def section_validation(run: RunData, t: Translator) -> Section | None:
     national = len(deps) >= 90
     if run.daily is not None and len(run.daily):
         per_visit = run.network("actes_per_visit")
-        sim_month = monthly_series(run.daily, net, float(per_visit["mean"]) if per_visit is not None else 1.0)
+        sim_month = monthly_series(run.daily, float(per_visit["mean"]) if per_visit is not None else 1.0)
         obs_month = actes.national if national else actes.departements[actes.departements["dep"].isin(deps)].groupby(
             "month", as_index=False)["actes"].sum()
         blocks.append(Plot("fig-validation-months", monthly_figure(sim_month, obs_month, t),
