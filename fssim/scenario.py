@@ -392,7 +392,8 @@ def build_scenario(config: Config) -> Scenario:
             id=r.site_id, name=r.name, commune=r.commune, lat=r.lat, lon=r.lon, hours=r.hours, agents=int(r.agents),
             appointments=bool(r.appointments), kind=r.format,
             opens_on=r.opens_on if r.opens_on is not None and not pd.isna(r.opens_on) else None,
-            demand={"schedule": sched, "ramp_up": not calibrated},  # the calibrated volumes carry their ramp-up
+            # the calibrated volumes carry their ramp-up; origins: where the site's citizens live
+            demand={"schedule": sched, "ramp_up": not calibrated, "origins": cp.origins_of(r.site_id)},
         ))
     if not sites:
         raise InputError("no site of the network is open during the horizon; check horizon.start and the "

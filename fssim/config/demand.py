@@ -15,7 +15,7 @@ from pydantic import (
 
 from fssim import defaults as D
 from fssim.demand.distributions import Distribution, LogNormal, Triangular
-from fssim.config.base import Share, Weekday, _Model
+from fssim.config.base import Share, Weekday, _Model, commune_code
 
 
 
@@ -114,9 +114,21 @@ class SiteDemand(_Model):
     schedule: list[VolumePhase] = Field(default_factory=list)
     multiplier: NonNegativeFloat = 1.0
     ramp_up: bool = False
+    origins: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="commune code → weight: where the site's citizens live (the network "
+        "builder fills it from the catchment); empty: the site's own commune")
+
+    @field_validator("origins", mode="before")
+    @classmethod
+    def _origin_codes(cls, v):
+        if isinstance(v, dict):
+            return {commune_code(k): w for k, w in v.items()}
+        return v
 
     @model_validator(mode="after")
     def _ordered(self):
+        if self.origins and not sum(self.origins.values()) > 0:
+            raise ValueError("origins: the weights must not all be 0")
         starts = [p.start for p in self.schedule]
         if starts != sorted(starts):
             raise ValueError("schedule: phases must be in date order")

@@ -139,6 +139,7 @@ class Arrivals:
     return_delay: np.ndarray  # days
     return_tod_u: np.ndarray
     drawn_time: np.ndarray | None = None  # arrival time as drawn, before appointments move it (a stable key)
+    origin: np.ndarray | None = None  # index in origin_communes(entity) of the commune the citizen lives in
 
     def __len__(self) -> int:
         return len(self.time)
@@ -300,6 +301,7 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
         a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)
         order = np.argsort(a["time"], kind="stable")
         a = {key: v[order] for key, v in a.items()}
+    a["origin"] = _origins(site, a.pop("origin_u"))
     a["no_show"] = a.pop("no_show_u") < beh.no_show
     a["no_show"] &= a["booked"]
     a["patience"] = np.where(a["booked"], np.inf, a["walk_in_patience"])
@@ -440,8 +442,32 @@ def _attributes(model: DemandModel, demarche: np.ndarray, count: np.ndarray, oth
         "follow_up": follow, "follow_up_delay": delay, "follow_up_service": follow_service,
         "follow_up_u": draw("follow_up_time"), "return_u": draw("return"),
         "return_delay": _whole_days(draw("return_delay"), *beh.return_delay_days),
-        "return_tod_u": draw("return_time"),
+        "return_tod_u": draw("return_time"), "origin_u": draw("origin"),
     }
+
+
+def origin_communes(entity) -> tuple[list[str], np.ndarray]:
+    """Where the citizens of a site or bus live: commune codes and cumulative shares. A site's
+    ``demand.origins`` (filled by the network builder from the catchment), else its own commune ('' if
+    unknown); a bus's stops, one each (its citizens live at the stop they come to)."""
+    stops = getattr(entity, "stops", None)
+    if stops is not None:
+        return [s.commune or "" for s in stops], np.array([])
+    origins = entity.demand.origins
+    if not origins:
+        return [entity.commune or ""], np.array([1.0])
+    w = np.array(list(origins.values()), dtype=float)
+    cum = np.cumsum(w / w.sum())
+    cum[-1] = 1.0
+    return list(origins), cum
+
+
+def _origins(entity, u: np.ndarray) -> np.ndarray:
+    """Each citizen's commune of residence (index in :func:`origin_communes`), from its own uniform."""
+    codes, cum = origin_communes(entity)
+    if not len(cum):  # a bus: the stop of the visit, filled by the counter from the sessions
+        return np.full(len(u), -1, dtype=np.int32)
+    return np.searchsorted(cum, u, side="right").clip(max=len(codes) - 1).astype(np.int32)
 
 
 def _whole_days(u: np.ndarray, lo: int, hi: int) -> np.ndarray:

@@ -52,6 +52,7 @@ class CatchmentProblem:
         self.rate_per_inhabitant: float | None = None  # first visits a year per inhabitant at zero minutes
         self.volumes: pd.DataFrame | None = None     # site_id, start, visits_per_year
         self.by_commune: pd.DataFrame | None = None  # at the reference date
+        self.origins: pd.DataFrame | None = None     # site_id, code, weight: where each site's visits live
         self.actes_per_visit = 1.0  # calibrated model: mean démarches per visit (set from the behaviour)
 
     def _flows(self, date: dt.date) -> pd.DataFrame:
@@ -171,7 +172,25 @@ class CatchmentProblem:
             how="left")
         self.by_commune["population"] = self.by_commune["code"].map(pop).to_numpy()
         self.by_commune["visits_per_year"] = self.by_commune["visits_per_year"].fillna(0.0)
+        self.origins = ref[["site_id", "code", "weight"]]
         return self
+
+    def origins_of(self, site_id: str) -> dict[str, float]:
+        """Commune code → share of the site's visits on the reference date (largest first, 6 digits), the
+        communes that send it at least ORIGIN_MIN_SHARE of them; {} when none reaches it."""
+        if self.origins is None:
+            return {}
+        if not hasattr(self, "_origins_by_site"):
+            f = self.origins[self.origins["weight"] > 0]
+            self._origins_by_site = {sid: g for sid, g in f.groupby("site_id", sort=False)}
+        g = self._origins_by_site.get(site_id)
+        if g is None:
+            return {}
+        w = g.groupby("code")["weight"].sum()
+        w = w / w.sum()
+        w = w[w >= ORIGIN_MIN_SHARE].sort_index()
+        w = (w / w.sum()).sort_values(ascending=False, kind="stable")
+        return {str(c): float(f"{v:.6g}") for c, v in w.items()}
 
     def schedule(self, site_id: str) -> list[dict]:
         """The site's volume phases: [{start, visits_per_year}, …] in date order."""
@@ -245,7 +264,11 @@ class CatchmentProblem:
         around = np.bincount(column.ravel(), (kernel * pop[:, None]).ravel(), minlength=len(live))
         volume = at_ref.reindex(live["site_id"]).to_numpy(float)
         per_head = np.divide(volume, around, out=np.zeros(len(live)), where=around > 0)
-        visits = (pop[:, None] * kernel * per_head[column]).sum(axis=1)
+        flows = pop[:, None] * kernel * per_head[column]
+        visits = flows.sum(axis=1)
+        keep = flows > 0
+        self.origins = pd.DataFrame({"site_id": near.site_ids[keep], "code": np.repeat(near.codes, k).reshape(
+            flows.shape)[keep], "weight": flows[keep]})
         return pd.DataFrame({"code": near.codes, "site_id": near.site_ids[:, 0], "minutes": minutes[:, 0],
                              "population": pop, "visits_per_year": visits})
 
@@ -257,6 +280,9 @@ class CatchmentProblem:
         """Visits a year of each site (or stop point) in force on ``date``, indexed by site_id."""
         return volumes_at(self.volumes, date)
 
+
+ORIGIN_MIN_SHARE = 1e-4
+"""A commune sending a site less than this share of its visits is left out of the site's origins."""
 
 SHARED_NEIGHBOURS = 20
 """Communes share the volumes of at most this many nearest points (the kernel beyond is negligible)."""

@@ -27,7 +27,8 @@ import simpy
 from fssim.engine.calendar import DAY, Session, bus_sessions, public_holidays, site_sessions, staffed_minutes
 from fssim.config import Bus, Config, Site, parse_clock
 from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
-from fssim.demand.arrivals import BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals, profile_of
+from fssim.demand.arrivals import (BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals,
+                                   origin_communes, profile_of)
 from fssim.demand.randomness import stream
 
 
@@ -37,6 +38,7 @@ class SiteLog:
 
     site_id: str
     points: list = field(default_factory=list)  # stop labels of a bus (visits carry their index)
+    communes: list = field(default_factory=list)  # communes of residence (visits carry their index)
     # visits, indexed by visit id (primary visits first, then returns, follow-ups and redirections)
     time: list = field(default_factory=list)
     demarche: list = field(default_factory=list)   # the visit's first démarche
@@ -53,6 +55,7 @@ class SiteLog:
     agent: list = field(default_factory=list)  # who served the visit (0, 1, …), −1 if not served
     attempt: list = field(default_factory=list)
     point: list = field(default_factory=list)
+    origin: list = field(default_factory=list)  # index in ``communes`` of where the visit's citizen lives
     # sessions
     session_day: list = field(default_factory=list)
     session_point: list = field(default_factory=list)
@@ -63,7 +66,16 @@ class SiteLog:
     session_late: list = field(default_factory=list)      # minutes a bus started the stop late (0 for a site)
     deferred: int = 0  # returns and follow-ups that fell after the horizon
 
-    def add_visit(self, time, demarche, demarches, kind, citizen, service, patience, attempt, point) -> int:
+    def commune_index(self, code: str) -> int:
+        """Index of commune ``code`` in ``communes``, added if new (a citizen redirected from a bus)."""
+        try:
+            return self.communes.index(code)
+        except ValueError:
+            self.communes.append(code)
+            return len(self.communes) - 1
+
+    def add_visit(self, time, demarche, demarches, kind, citizen, service, patience, attempt, point,
+                  origin) -> int:
         self.time.append(time)
         self.demarche.append(demarche)
         self.demarches.append(demarches)
@@ -79,6 +91,7 @@ class SiteLog:
         self.agent.append(-1)
         self.attempt.append(attempt)
         self.point.append(point)
+        self.origin.append(origin)
         return len(self.time) - 1
 
 
@@ -106,7 +119,8 @@ class SitePlan:
         rng = stream(config.seed, replication, entity.id, "demand")
         self.arrivals = generate_arrivals(model, entity, self.sessions, self.profile, rng)
         self.bounds = np.searchsorted(self.arrivals.time, np.r_[self.session_start, np.inf], side="left")
-        self.log = SiteLog(entity.id, [f"{entity.id}:{s.commune}" for s in entity.stops] if self.is_bus else [])
+        self.log = SiteLog(entity.id, [f"{entity.id}:{s.commune}" for s in entity.stops] if self.is_bus else [],
+                           origin_communes(entity)[0])
         self.later: dict[int, list[int]] = {}  # session index → visits (returns, follow-ups…) landing there
         self.fallback: SitePlan | None = None  # a bus's fixed site for citizens it could not serve
         # for a bus: per session, road minutes from the previous stop or the base (None: not driven), and
@@ -224,6 +238,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
     log.attempt = [0] * n
     points = np.repeat([s.point for s in plan.sessions], np.diff(plan.bounds)).tolist()
     log.point = points
+    log.origin = points if plan.is_bus else a.origin.tolist()
     no_show = a.no_show.tolist()
     follow_up = a.follow_up.tolist()
     send_home = not getattr(plan.site, "always_open", False)
@@ -301,8 +316,9 @@ def _come_back(plan: SitePlan, target: SitePlan, v: int, day: int, delay: int, u
     point = target.sessions[j].point
     # whoever comes back does so as a walk-in, with their own patience and the same démarches
     patience = float(plan.arrivals.walk_in_patience[c])
+    origin = log.origin[v] if target is plan else target.log.commune_index(log.communes[log.origin[v]])
     w = target.log.add_visit(t, log.demarche[v], log.demarches[v], kind, c if target is plan else -1, service,
-                             patience, attempt, point)
+                             patience, attempt, point, origin)
     target.later.setdefault(j, []).append(w)
 
 

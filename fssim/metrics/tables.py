@@ -36,8 +36,10 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     """Concatenate the logs of several replications: ``runs`` is [(replication, [plan, …]), …]."""
     cols: dict[str, list] = {k: [] for k in (
         "replication", "site", "visit", "citizen", "demarche", "demarches", "kind", "attempt", "arrival", "start",
-        "end", "leave", "service", "outcome", "agent", "stop")}
+        "end", "leave", "service", "outcome", "agent", "stop", "commune")}
     site_ids: list[str] = []
+    communes: list[str] = []
+    commune_index: dict[str, int] = {}
     site_index: dict[str, int] = {}
     stops: list[str] = [""]
     stop_index: dict[str, int] = {"": 0}
@@ -56,6 +58,9 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
                 codes.append(stop_index[label])
             codes = np.asarray(codes + [0], dtype=np.int32)  # index -1 (fixed site) → ""
             cols["stop"].append(codes[np.asarray(log.point, dtype=np.int32)] if n else np.zeros(0, np.int32))
+            local = np.array([commune_index.setdefault(c, len(commune_index)) for c in log.communes] + [-1],
+                             dtype=np.int32)
+            cols["commune"].append(local[np.asarray(log.origin, dtype=np.int32)] if n else np.zeros(0, np.int32))
             cols["replication"].append(np.full(n, rep, dtype=np.int32))
             cols["site"].append(np.full(n, site_index[log.site_id], dtype=np.int32))
             cols["visit"].append(np.arange(n, dtype=np.int32))
@@ -95,6 +100,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "outcome": pd.Categorical.from_codes(a["outcome"].astype(np.int8), categories=list(OUTCOMES)),
         "agent": a["agent"].astype(np.int16),
         "stop": pd.Categorical.from_codes(a["stop"].astype(np.int32), categories=stops),
+        "commune": pd.Categorical.from_codes(a["commune"].astype(np.int32), categories=list(commune_index)),
     })
     df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
     return df
