@@ -118,6 +118,8 @@ RETURN_DELAY_DAYS = (1, 7)
 
 #: Waiting-time KPI threshold (§9.4): "share waiting > 15 min" [E].
 WAIT_THRESHOLD_MIN = 15.0
+#: the programme's promise: a France services less than 30 minutes from every home [P]
+ACCESS_MINUTES = 30.0
 
 #: Opening hours (§9.5) [D]: median posted 29 h/week = 9:00–12:00 + 14:00–16:45, Monday to Friday.
 DEFAULT_HOURS = {d: "09:00-12:00 / 14:00-16:45" for d in WORKDAYS}

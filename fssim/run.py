@@ -28,6 +28,7 @@ import yaml
 from fssim.config import Config, config_from_dict, load_config
 from fssim.demand.arrivals import DemandModel
 from fssim.errors import InputError
+from fssim.metrics.geography import access_by_commune
 from fssim.metrics.tables import daily_table, sessions_table, summary_table, visits_table
 from fssim.scenario import build_scenario
 from fssim.engine.simulation import simulate_sites
@@ -306,8 +307,9 @@ def _simulate(config: Config, seed, replications, shard_size, progress) -> RunRe
     sessions = _concat(parts.pop("sessions"), ())
     daily = _concat(parts.pop("daily"), ())
     phases = scenario.phase_starts()
+    geography = scenario.geography()
     summary = summary_table(visits, sessions, threshold=thr, warmup_days=config.horizon.warmup_days,
-                            origin=config.horizon.start, phase_starts=phases)
+                            origin=config.horizon.start, phase_starts=phases, geography=geography)
     t_all = time.perf_counter() - t0
     manifest = {
         "fssim_run": 1,
@@ -329,7 +331,10 @@ def _simulate(config: Config, seed, replications, shard_size, progress) -> RunRe
     }
     if notes:
         manifest["notes"] = notes
-    return RunResult(config, visits, daily, summary, sessions, manifest, scenario.tables())
+    tables = scenario.tables()
+    if geography is not None:
+        tables["access"] = access_by_commune(visits, geography, thr)
+    return RunResult(config, visits, daily, summary, sessions, manifest, tables)
 
 
 def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.DataFrame:

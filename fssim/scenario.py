@@ -47,6 +47,19 @@ class Scenario:
             return None
         return dict(zip(pd.to_datetime(self.rollout["date"]), self.rollout["phase"].astype(str)))
 
+    def geography(self):
+        """Where citizens live, for the canton, département and région scopes and the access indicator
+        (:class:`fssim.metrics.geography.Geography`); None when no site has a commune of the territory."""
+        from fssim.metrics.geography import Geography
+
+        entities = self.entities()
+        site_communes = {e.id: (getattr(e, "commune", None) or getattr(e, "base", None) or "") for e in entities}
+        access = float(self.config.coverage.access_minutes)
+        if self.coverage is not None and len(self.coverage):
+            c = self.coverage.rename(columns={"nearest_site": "site_id"})
+            return Geography(c, site_communes, access)
+        return config_site_geography(self.config, self.sites, site_communes, access)
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables to write beside the run (name → DataFrame), only those that exist."""
         out = {"network": self.network, "network_problems": self.problems, "rollout": self.rollout,
@@ -59,6 +72,26 @@ def departement_of(code: str | None) -> str:
     if not code:
         return ""
     return code[:3] if code.startswith("97") else code[:2]
+
+
+def config_site_geography(config: Config, sites: list, site_communes: dict, access: float):
+    """Geography of a run of listed sites: the communes their citizens come from (their origins, else their
+    own commune), with the road minutes to the nearest listed site; None if none is in the territory."""
+    from fssim.geo.territory import load_territory
+    from fssim.geo.travel import travel_times
+    from fssim.metrics.geography import Geography
+
+    codes = {c for s in sites for c in (s.demand.origins or [s.commune]) if c}
+    communes = load_territory().communes
+    communes = communes[communes["code"].isin(codes)].reset_index(drop=True)
+    located = [s for s in sites if s.lat is not None and s.lon is not None]
+    if communes.empty or not located:
+        return None
+    points = pd.DataFrame({"site_id": [s.id for s in located], "lat": [s.lat for s in located],
+                           "lon": [s.lon for s in located]})
+    near = travel_times(communes, points, road_model(config))
+    communes = communes.assign(minutes=near.nearest_minutes, site_id=near.nearest_site)
+    return Geography(communes, site_communes, access)
 
 
 def road_model(config: Config):

@@ -147,3 +147,5 @@ class Network(_Model):
 class Coverage(_Model):
     thresholds: list[PositiveInt] = Field(default_factory=lambda: [10, 20, 30], min_length=1,
                                          description="travel-time thresholds in whole minutes")
+    access_minutes: PositiveFloat = Field(D.ACCESS_MINUTES, description="road minutes to the access point "
+                                          "within which a commune counts as served (the access indicator)")

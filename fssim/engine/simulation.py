@@ -238,7 +238,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
     log.attempt = [0] * n
     points = np.repeat([s.point for s in plan.sessions], np.diff(plan.bounds)).tolist()
     log.point = points
-    log.origin = points if plan.is_bus else a.origin.tolist()
+    log.origin = list(points) if plan.is_bus else a.origin.tolist()
     no_show = a.no_show.tolist()
     follow_up = a.follow_up.tolist()
     send_home = not getattr(plan.site, "always_open", False)

@@ -32,7 +32,7 @@ from fssim.demand.arrivals import BOOKED
 #: histogram resolution: bins per minute (one second)
 BINS_PER_MIN = 60
 #: additive fields (the registry's sums), then the per-row exact quantiles of the quantile KPIs
-SUMS = tuple(registry.SUMS)
+SUMS = tuple(s for s in registry.SUMS if s not in registry.GEOGRAPHY_SUMS)  # the access indicator: runs only
 QUANTILE_KPIS = tuple(k.name for k in registry.quantile_kpis())
 QUANTILES = tuple(k.quantile for k in registry.quantile_kpis())
 FIELDS = SUMS + QUANTILE_KPIS

@@ -120,7 +120,8 @@ def replication_tables(parts: list):
 
 
 def _long(df: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
-    return df.melt(id_vars=id_cols, value_vars=list(registry.names()), var_name="kpi", value_name="value")
+    names = [k for k in registry.names() if k in df.columns or k not in registry.geographic_kpis()]
+    return df.melt(id_vars=id_cols, value_vars=names, var_name="kpi", value_name="value")
 
 
 # --------------------------------------------------------------------------- the run

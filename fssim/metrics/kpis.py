@@ -43,7 +43,12 @@ SUMS: dict[str, str] = {
     "bus_late_min": "minutes a bus started its stops late",
     "bus_open_min": "minutes of the buses' timetabled stops",
     "actes": "démarches handled by served visits",
+    "population": "inhabitants of the communes of the group (where citizens live)",
+    "population_served": "Σ over communes of population × [road minutes ≤ T] × share of arrivals served within "
+                         "the wait threshold (fssim.metrics.geography)",
 }
+#: sums that need the run's geography (where citizens live): KPIs reading them exist only with it
+GEOGRAPHY_SUMS = ("population", "population_served")
 UNITS = ("count", "days", "minutes", "agent_minutes", "rate", "decimal")
 DIRECTIONS = ("lower", "higher", "none")
 #: how a KPI combines across sites and opening intervals (never a mean of the sites' values)
@@ -190,6 +195,14 @@ REGISTRY: tuple[Kpi, ...] = (
         definition=("minutes d'arrêt perdues : le bus arrive après l'heure prévue (trajet depuis l'arrêt "
                     "précédent ou la base)", "stop minutes lost: the bus arrives after the scheduled start "
                     "(drive from the previous stop or the base)")),
+    Kpi("population_served_within_targets", "Population servie dans les objectifs",
+        "Population served within targets", "rate", "higher", "ratio", ("population_served", "population"),
+        lambda s: _ratio(s["population_served"], s["population"]), undefined_when="no inhabitant",
+        definition=("part des habitants à moins de T min de route de leur point d'accès et dont les visites ont "
+                    "commencé dans le seuil d'attente (par commune : population × [trajet ≤ T] × part de ses "
+                    "arrivées servies dans le seuil)", "share of inhabitants within T road minutes of their "
+                    "access point whose visits started within the wait threshold (per commune: population × "
+                    "[travel ≤ T] × share of its arrivals served within the threshold)")),
     # 0 where there is no bus: nothing lost
     Kpi("bus_lost_share", "Part du temps des bus perdue en retards", "Share of bus time lost to late starts",
         "rate", "lower", "ratio", ("bus_late_min", "bus_open_min"),
@@ -219,6 +232,11 @@ def get(name: str) -> Kpi:
 def unknown(name: str) -> str:
     """The message for a KPI name that is not registered, listing the valid ones."""
     return f"unknown KPI {name!r}; choose among {', '.join(names())}"
+
+
+def geographic_kpis() -> tuple[str, ...]:
+    """KPIs computed only when the run knows where its citizens live (:data:`GEOGRAPHY_SUMS`)."""
+    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(GEOGRAPHY_SUMS))
 
 
 def quantile_kpis() -> tuple[Kpi, ...]:
@@ -254,4 +272,4 @@ def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 
 __all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
-           "quantile_kpis", "undefined_when", "from_sums"]
+           "quantile_kpis", "geographic_kpis", "undefined_when", "from_sums", "GEOGRAPHY_SUMS"]

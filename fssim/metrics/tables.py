@@ -21,6 +21,7 @@ import pandas as pd
 
 from fssim.metrics import intervals
 from fssim.metrics import kpis as registry
+from fssim.metrics.geography import LEVELS, Geography, access_sums
 from fssim.config import Config
 from fssim.engine.counter import OUTCOMES
 from fssim.demand.arrivals import KINDS
@@ -206,7 +207,8 @@ def _after_warmup(visits: pd.DataFrame, sessions: pd.DataFrame, cut: pd.Timestam
 
 
 def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
-         threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None) -> pd.DataFrame:
+         threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None,
+         geography: Geography | None = None) -> pd.DataFrame:
     """KPIs per replication (and per group of ``by``: site, demarche, weekday, hour, month, or phase of a
     rollout when ``phase_starts`` gives the phase dates, see ``_phase_of``).
 
@@ -214,11 +216,13 @@ def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
     network, site, phase and stop). Rates whose denominator is 0 are NaN (the registry's ``undefined_when``
     says why)."""
     return registry.from_sums(kpi_sums(visits, sessions, by, threshold=threshold, warmup_days=warmup_days,
-                                       origin=origin, phase_starts=phase_starts)).reset_index()
+                                       origin=origin, phase_starts=phase_starts,
+                                       geography=geography)).reset_index()
 
 
 def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
-             threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None) -> pd.DataFrame:
+             threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None,
+             geography: Geography | None = None) -> pd.DataFrame:
     """The registry's sums (:data:`fssim.metrics.kpis.SUMS`) per replication and group of ``by``, and each group's
     exact wait quantiles under the quantile KPIs' names; the sessions' sums only for the network, site, phase
     and stop. Counts of a group with sessions and no visit are 0. ``open_days`` counts the days of a
@@ -230,6 +234,15 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
         visits = visits.assign(phase=_phase_of(visits["arrival"], phase_starts))
         sessions = sessions.assign(phase=_phase_of(sessions["date"], phase_starts))
         keys.append("phase")
+    elif by in LEVELS:
+        if geography is None:
+            raise ValueError(f"the {by} scope needs the run's geography (where citizens live)")
+        area = geography.communes.set_index("code")[LEVELS[by]].astype(str)
+        visits = visits.assign(**{by: visits["commune"].astype(str).map(area)})
+        visits = visits[visits[by].notna()]
+        site_area = pd.Series(geography.site_communes, dtype=object).map(area)
+        sessions = sessions.assign(**{by: sessions["site_id"].astype(str).map(site_area)})
+        keys.append(by)
     elif by is not None:
         if by not in BREAKDOWNS:
             raise ValueError(f"unknown breakdown {by!r}; choose among {sorted(BREAKDOWNS)}")
@@ -256,15 +269,18 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
     sums["service_sum"] = g["service_min"].sum()
     for k in registry.quantile_kpis():  # a group's exact quantiles, under the KPI's name
         sums[k.name] = g["wait_min"].quantile(k.quantile)
-    if by in (None, "site", "phase", "stop"):
+    if by in (None, "site", "phase", "stop", *LEVELS):
         sums = _with_capacity(sums, sessions, by)
+    if geography is not None and (by is None or by in LEVELS) and "commune" in visits:
+        sums = sums.join(access_sums(visits, geography, threshold, by), how="outer")
+        sums[list(COUNTS)] = sums[list(COUNTS)].fillna(0).astype(np.int64)
     return sums
 
 
 def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -> pd.DataFrame:
     """The visits' sums joined with the sessions' (staffed, busy, overtime, bus late and timetabled minutes,
     open days) per replication and group; a group with sessions and no visit counts 0 visits."""
-    extra = {"site": ["site_id"], "phase": ["phase"], "stop": ["stop"]}.get(by, [])
+    extra = {"site": ["site_id"], "phase": ["phase"], "stop": ["stop"], **{k: [k] for k in LEVELS}}.get(by, [])
     ses = sessions.assign(site_id=sessions["site_id"].astype(str))
     if by == "stop":
         ses = ses[ses["stop"] != ""]
@@ -289,15 +305,23 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
 
 def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Across replications: one row per (group, KPI) with mean, std, half-width and the Student-t interval."""
-    keys = [c for c in per_rep.columns if c in ("site_id", "stop", "demarche", "weekday", "hour", "month", "phase")]
+    keys = [c for c in per_rep.columns if c in ("site_id", "stop", "demarche", "weekday", "hour", "month", "phase",
+                                                 *LEVELS)]
     value_cols = [c for c in per_rep.columns if c not in keys + ["replication"]]
     long = per_rep.melt(id_vars=["replication"] + keys, value_vars=value_cols, var_name="kpi")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
     return intervals.summarise(long, keys + ["kpi"], confidence=confidence)
 
 
+RELIABLE_MIN_ARRIVALS = 100
+"""A group (site, area, hour…) with fewer arrivals a replication on average is flagged ``reliable = False``:
+its rates move by several points from one replication to the next (binomial s.e. of a 5 % rate at 100
+arrivals: 2.2 points) and its quantiles rest on a handful of waits."""
+
+
 def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: float, warmup_days: int = 0,
-                  origin=None, confidence: float = 0.95, phase_starts=None) -> pd.DataFrame:
+                  origin=None, confidence: float = 0.95, phase_starts=None,
+                  geography: Geography | None = None) -> pd.DataFrame:
     """The run's summary: network KPIs and every breakdown, with confidence intervals across replications.
 
     ``phase_starts`` (start date → label, or dates) adds the ``phase`` scope when there are two phases or
@@ -305,13 +329,15 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
     (the registry's ``undefined_when``): a rate over zero arrivals is NaN, not 0."""
     parts = []
     scopes = [None, *BREAKDOWNS] + (["phase"] if phase_starts is not None and len(phase_starts) > 1 else [])
+    if geography is not None and "commune" in visits:
+        scopes[2:2] = list(LEVELS)[::-1]  # network, site, région, département, canton, then the others
     if not (visits["stop"] != "").any():
         scopes.remove("stop")
     for scope in scopes:
         per = kpis(visits, sessions, scope, threshold=threshold, warmup_days=warmup_days, origin=origin,
-                   phase_starts=phase_starts)
+                   phase_starts=phase_starts, geography=geography)
         s = summarise(per, confidence)
-        col = "phase" if scope == "phase" else BREAKDOWNS.get(scope)
+        col = scope if scope in ("phase", *LEVELS) else BREAKDOWNS.get(scope)
         rows = per.groupby(col, observed=True).size() if col else pd.Series({"": len(per)})
         s.insert(0, "scope", scope or "network")
         s.insert(1, "key", s.pop(col).astype(str) if col else "")
@@ -319,5 +345,7 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
         s["undefined"] = (s["key"].map(rows).fillna(0).astype(np.int64) - s["n"]).clip(lower=0)
         why = s["kpi"].map(registry.undefined_when()).fillna("no value")
         s["undefined_when"] = np.where(s["undefined"] > 0, why, "")
+        arrivals = s.loc[s["kpi"] == "arrivals"].set_index("key")["mean"]
+        s["reliable"] = s["key"].map(arrivals).fillna(0.0).to_numpy() >= RELIABLE_MIN_ARRIVALS
         parts.append(s)
     return pd.concat(parts, ignore_index=True)
