@@ -85,10 +85,12 @@ _LABELS: dict[str, tuple[str, str]] = {
                       "{name}: {sites} site(s), {days} days from {start}, {reps} replication(s). Each "
                       "replication replays the period with other random draws; the 95 % intervals measure the "
                       "uncertainty due to simulation randomness, not that of the assumptions."),
-    "overview.verdict": ("Objectifs : {npass} atteint(s), {nfail} manqué(s), {nunc} incertain(s), {nni} sans "
-                         "intervalle, sur {n}.",
-                         "Targets: {npass} met, {nfail} missed, {nunc} uncertain, {nni} without interval, out of "
-                         "{n}."),
+    "overview.verdict": ("Objectifs : {npass} atteint(s), {nfail} manqué(s), {nunc} incertain(s), sur {n}.",
+                         "Targets: {npass} met, {nfail} missed, {nunc} uncertain, out of {n}."),
+    "overview.verdict_point": ("Sur une seule réplication : {nin} dans l'objectif et {nout} hors objectif, sur {n} "
+                               "(valeurs ponctuelles, sans intervalle de confiance).",
+                               "On a single replication: {nin} within and {nout} outside the target, out of {n} "
+                               "(point values, no confidence interval)."),
     "overview.no_targets": ("La configuration ne fixe aucun objectif (clé « targets »).",
                             "The configuration sets no target (key \"targets\")."),
     "overview.rule": ("Règle : « atteint » si tout l'intervalle de confiance à 95 % respecte l'objectif, "
@@ -116,6 +118,38 @@ _LABELS: dict[str, tuple[str, str]] = {
                                 "la valeur ponctuelle {meets} l'objectif.",
                                 "One replication: no confidence interval is available; the point value "
                                 "{meets} the target."),
+    "status.point_meets": ("dans l'objectif (1 réplication)", "within target (1 replication)"),
+    "status.point_misses": ("hors objectif (1 réplication)", "outside target (1 replication)"),
+    "status.more_replications": ("Verdict sur la seule valeur simulée : relancer avec au moins 5 réplications "
+                                 "(replications: 5) pour le confirmer par un intervalle de confiance.",
+                                 "Verdict on the single simulated value: rerun with at least 5 replications "
+                                 "(replications: 5) to confirm it with a confidence interval."),
+    "attention.title": ("Points d'attention", "Points of attention"),
+    "attention.none": ("Aucun site ni aucun territoire ne manque les objectifs.",
+                       "No site and no area misses the targets."),
+    "attention.table": ("Lieux hors objectif — {target}", "Places outside the target — {target}"),
+    "attention.place": ("Niveau", "Level"),
+    "attention.name": ("Nom", "Name"),
+    "attention.where": ("Commune ou code", "Commune or code"),
+    "attention.arrivals": ("Arrivées", "Arrivals"),
+    "attention.few_visits": ("peu de visites", "few visits"),
+    "attention.count": ("{k} {level} sur {n}", "{k} {level} of {n}"),
+    "attention.level.site": ("site", "site"),
+    "attention.level.canton": ("canton", "canton"),
+    "attention.level.departement": ("département", "département"),
+    "attention.level.region": ("région", "région"),
+    "attention.levels.site": ("sites", "sites"),
+    "attention.levels.canton": ("cantons", "cantons"),
+    "attention.levels.departement": ("départements", "départements"),
+    "attention.levels.region": ("régions", "régions"),
+    "attention.rule": ("Les sites sont pris là où ils sont, les cantons, départements et régions là où vivent "
+                       "leurs usagers ; les pires d'abord (écart à l'objectif rapporté à l'objectif), dix au plus "
+                       "par niveau. « Peu de visites » : moins de 100 arrivées par réplication, un chiffre que "
+                       "quelques journées chargées suffisent à déplacer.",
+                       "Sites are taken where they are, cantons, départements and régions where their citizens "
+                       "live; worst first (distance to the target relative to the target), at most ten per "
+                       "level. \"Few visits\": fewer than 100 arrivals a replication, a figure a few busy days "
+                       "can move."),
     "status.meets": ("respecte", "meets"),
     "status.misses": ("ne respecte pas", "misses"),
     # scenario

@@ -17,16 +17,18 @@ from fssim.report.blocks import Card, Cards, Grid, Heading, Note, Paragraph, Plo
 from fssim.report.figures import bar_ci, daily_series, grouped_rates, heatmap, wait_ecdf, wait_histogram
 from fssim.report.i18n import WEEKDAY_KEYS, Translator
 from fssim.report.rundata import RunData
+from fssim.report.attention import attention_blocks
 from fssim.report.targets import evaluate_targets, overall_status
 
 MAX_LISTED_SITES = 50
 MAX_PLOTTED_SITES = 25
 HEADLINE = ("visits_per_open_day", "mean_wait_min", "p90_wait_min", "share_wait_over_threshold",
-            "abandonment_rate", "sent_home_rate", "utilisation")
+            "abandonment_rate", "sent_home_rate", "utilisation", "population_served_within_targets")
 NETWORK_TABLE = ("visits", "arrivals", "served", "booked", "gave_up", "sent_home", "no_show", "still_waiting",
                  "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
                  "mean_service_min", "abandonment_rate", "sent_home_rate", "no_show_rate", "staffed_min",
-                 "busy_min", "utilisation", "open_days", "visits_per_open_day")
+                 "busy_min", "utilisation", "open_days", "visits_per_open_day", "actes",
+                 "population_served_within_targets")
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -152,13 +154,17 @@ def target_cards(cfg: Config, ev: pd.DataFrame, t: Translator) -> tuple[list[Car
             extra = t("target.sites_pass", k=npass, n=len(rows)) + " · " + t("target.worst_site", site=worst["key"])
         else:
             worst, extra = rows.iloc[0], ""
-        if status == "no_interval":
-            meets = t("status.meets" if worst["mean_meets"] else "status.misses")
-            extra = (extra + " " if extra else "") + t("status.no_interval.note", meets=meets)
+        label = t.status(status)
+        if status == "no_interval":  # one replication: say what the point value says, and how to confirm it
+            meets = bool(rows["mean_meets"].all())
+            label = t("status.point_meets" if meets else "status.point_misses")
+            extra = (extra + " " if extra else "") + t("status.more_replications")
+            if not meets:
+                status = "uncertain"
         title = target_text(t, tg) + (f" ({t('target.scope.site')})" if tg.scope == "site" else "")
         interval = t.kpi_interval(tg.kpi, worst["ci_low"], worst["ci_high"], worst["n"], worst["mean"])
         cards.append(Card(title=title, value=t.kpi_value(tg.kpi, worst["mean"]),
-                          detail=t.colon(t("doc.ci95")) + interval, status=status, status_label=t.status(status),
+                          detail=t.colon(t("doc.ci95")) + interval, status=status, status_label=label,
                           extra=extra))
     return cards, verdicts
 
@@ -179,18 +185,23 @@ def target_table(cfg: Config, ev: pd.DataFrame, t: Translator) -> Table:
 
 def section_overview(run: RunData, t: Translator) -> Section:
     cfg = run.config
-    blocks: list = [Paragraph(t("overview.lead", name=cfg.name, sites=len(run.sites), days=cfg.horizon.days,
-                                start=t.date(cfg.horizon.start), reps=cfg.replications))]
+    lead = Paragraph(t("overview.lead", name=cfg.name, sites=len(run.sites), days=cfg.horizon.days,
+                       start=t.date(cfg.horizon.start), reps=cfg.replications))
+    blocks: list = []  # the answer first: verdicts, then the places that miss the targets
     ev = evaluate_targets(run.summary, cfg.targets)
     if cfg.targets:
         cards, verdicts = target_cards(cfg, ev, t)
-        blocks += [Cards(cards),
-                   Paragraph(t("overview.verdict", npass=verdicts.count("pass"), nfail=verdicts.count("fail"),
-                               nunc=verdicts.count("uncertain"), nni=verdicts.count("no_interval"),
-                               n=len(verdicts))),
-                   Note(t("overview.rule"))]
+        point = ev[ev["status"] == "no_interval"].groupby("target")["mean_meets"].all()
+        if len(point) == len(verdicts):  # one replication: verdicts on the point values
+            verdict = t("overview.verdict_point", nin=int(point.sum()), nout=int((~point).sum()), n=len(verdicts))
+        else:
+            verdict = t("overview.verdict", npass=verdicts.count("pass"), nfail=verdicts.count("fail"),
+                        nunc=verdicts.count("uncertain"), n=len(verdicts))
+        blocks += [Paragraph(verdict), Cards(cards), Note(t("overview.rule"))]
+        blocks += attention_blocks(run, t, list(cfg.targets), target_text)
     else:
         blocks.append(Note(t("overview.no_targets")))
+    blocks.append(lead)
     head = []
     for k in HEADLINE:
         r = run.network(k)

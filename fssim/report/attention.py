@@ -1,0 +1,123 @@
+"""Points d'attention: the places that miss the targets, by name, worst first, with their figures.
+
+For each target, the sites, cantons, départements and régions whose mean misses it (the places where the
+KPI is measured: sites where they are, areas where their citizens live), ordered by how far they are from
+the bound, the furthest first. A place with few arrivals (summary column ``reliable`` false) is listed but
+marked, since one bad week can put it there.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from fssim.config import Target
+from fssim.report.i18n import Translator
+from fssim.report.rundata import RunData
+
+LEVELS = ("site", "canton", "departement", "region")
+MAX_PER_LEVEL = 10
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, dict[str, str]]:
+    """Commune, canton, département and région names of the embedded territory (empty if unavailable)."""
+    try:
+        from fssim.geo.territory import load_territory
+        terr = load_territory()
+    except Exception:  # a report still renders without the territory: codes instead of names
+        return {"commune": {}, "canton": {}, "departement": {}, "region": {}}
+    return {"commune": dict(zip(terr.communes["code"], terr.communes["name"])),
+            "canton": dict(zip(terr.cantons["code"], terr.cantons["name"])),
+            "departement": dict(zip(terr.departements["code"], terr.departements["name"])),
+            "region": dict(zip(terr.regions["code"], terr.regions["name"]))}
+
+
+def place_name(level: str, key: str, run: RunData) -> tuple[str, str]:
+    """(name, where) of a place: a site's name and its commune; an area's name and its code."""
+    names = _names()
+    if level == "site":
+        site = next((s for s in run.sites if s.id == key), None)
+        if site is None:
+            return key, ""
+        commune = names["commune"].get(site.commune or "", site.commune or "")
+        return site.name or key, commune
+    return names[level].get(key, key), key
+
+
+def _misses(mean: pd.Series, t: Target) -> pd.Series:
+    out = pd.Series(False, index=mean.index)
+    if t.max is not None:
+        out |= mean > t.max
+    if t.min is not None:
+        out |= mean < t.min
+    return out
+
+
+def _gap(mean: pd.Series, t: Target) -> pd.Series:
+    """How far beyond the bound, in units of the bound (so that the worst comes first)."""
+    bound = t.max if t.max is not None else t.min
+    sign = 1.0 if t.max is not None else -1.0
+    return sign * (mean - bound) / (abs(bound) if bound else 1.0)
+
+
+def attention_points(run: RunData, targets: list[Target]) -> pd.DataFrame:
+    """target, level, key, mean, ci_low, ci_high, n, reliable, arrivals: each place missing a target, worst
+    first within each target and level (at most MAX_PER_LEVEL), plus ``missing``: how many in all."""
+    s = run.summary
+    rows = []
+    arrivals = s[s["kpi"] == "arrivals"].set_index(["scope", "key"])["mean"]
+    for i, tg in enumerate(targets):
+        for level in LEVELS:
+            sel = s[(s["scope"] == level) & (s["kpi"] == tg.kpi)]
+            sel = sel[sel["mean"].notna()]
+            if sel.empty:
+                continue
+            bad = sel[_misses(sel["mean"], tg)].copy()
+            if bad.empty:
+                continue
+            bad["gap"] = _gap(bad["mean"], tg)
+            bad = bad.sort_values(["gap", "key"], ascending=[False, True], kind="stable")
+            total = len(bad)
+            for r in bad.head(MAX_PER_LEVEL).itertuples(index=False):
+                rows.append({"target": i, "level": level, "key": str(r.key), "mean": float(r.mean),
+                             "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "n": int(r.n),
+                             "reliable": bool(getattr(r, "reliable", True)),
+                             "arrivals": float(arrivals.get((level, r.key), np.nan)),
+                             "missing": total, "of": len(sel)})
+    return pd.DataFrame(rows, columns=["target", "level", "key", "mean", "ci_low", "ci_high", "n", "reliable",
+                                       "arrivals", "missing", "of"])
+
+
+def attention_blocks(run: RunData, t: Translator, targets: list[Target], target_text) -> list:
+    """The report blocks: one table per target with the places that miss it, or a line saying none does."""
+    from fssim.report.blocks import Heading, Note, Table
+
+    points = attention_points(run, targets)
+    blocks: list = [Heading(t("attention.title"))]
+    if points.empty:
+        blocks.append(Note(t("attention.none")))
+        return blocks
+    for i, tg in enumerate(targets):
+        part = points[points["target"] == i]
+        if part.empty:
+            continue
+        rows = []
+        for r in part.itertuples(index=False):
+            name, where = place_name(r.level, r.key, run)
+            flag = "" if r.reliable else t("attention.few_visits")
+            rows.append([t(f"attention.level.{r.level}"), name, where, t.kpi_value(tg.kpi, r.mean),
+                         t.kpi_interval(tg.kpi, r.ci_low, r.ci_high, r.n, r.mean),
+                         t.int(r.arrivals) if r.arrivals == r.arrivals else "—", flag])
+        counts = part.drop_duplicates("level")
+        note = " ; ".join(t("attention.count", k=int(c.missing), n=int(c.of), level=t(f"attention.levels.{c.level}"))
+                          for c in counts.itertuples(index=False))
+        blocks.append(Table([t("attention.place"), t("attention.name"), t("attention.where"), t("target.value"),
+                             t("kpis.ci"), t("attention.arrivals"), ""], rows,
+                            title=t("attention.table", target=target_text(t, tg)), numeric=(3, 4, 5), note=note))
+    blocks.append(Note(t("attention.rule")))
+    return blocks
+
+
+__all__ = ["attention_points", "attention_blocks", "place_name", "LEVELS"]
