@@ -49,89 +49,15 @@ from fssim.config import Bus, Recurrence, Stop, clock, parse_clock
 from fssim.geo.coverage import check_communes
 from fssim.defaults import WEEKDAYS
 from fssim.errors import InputError
+from fssim.network.buses import buses_yaml
 from fssim.network.placement import coverage_matrix
-from fssim.geo.travel import RoadModel, TravelMatrix, check_points, codes_of, travel_times, unit_vectors
+from fssim.network.tour import has_minutes, minutes_matrix, solve_tour
+from fssim.geo.travel import RoadModel, check_points, codes_of, travel_times, unit_vectors
 
 DEFAULT_DAYS = WORKDAYS
 DEFAULT_WINDOWS = (("09:00", "12:00"), ("14:00", "16:30"))
 DEFAULT_CREW_HOURS = D.BUS_CREW_HOURS  # [E] a crew day: leave the base at 8:00, back by 17:30
 DEFAULT_LUNCH_MINUTES = 45  # [E] the crew's lunch break, taken in the longest gap between windows
-
-
-# --------------------------------------------------------------------------- recurrence helpers
-
-def frequency_label(every: Recurrence) -> str:
-    """weekly, fortnightly, monthly (every 4 weeks or the nth weekday of the month), or 'every N weeks'."""
-    if every.nth is not None:
-        return "monthly"
-    return {1: "weekly", 2: "fortnightly", 4: "monthly"}.get(every.weeks, f"every {every.weeks} weeks")
-
-
-def visits_per_year(every: Recurrence) -> float:
-    """Nominal visits a year of a stop (52 weeks; 12 for the nth weekday of the month)."""
-    return 12.0 if every.nth is not None else 52.0 / every.weeks
-
-
-def recurrence_yaml(every: Recurrence):
-    """A stop's `every` as written in a config: 'weekly', 'fortnightly' or a mapping."""
-    if every.nth is None and every.weeks == 1:
-        return "weekly"
-    if every.nth is None and every.weeks == 2 and every.phase == 0:
-        return "fortnightly"
-    if every.nth == 1:
-        return "monthly"
-    out = {"weeks": every.weeks, "phase": every.phase} if every.nth is None else {"nth": every.nth}
-    return out
-
-
-# --------------------------------------------------------------------------- travel helpers
-
-def has_minutes(model) -> bool:
-    return hasattr(model, "minutes") and not isinstance(model, TravelMatrix)
-
-
-def minutes_matrix(model, lat, lon, density) -> np.ndarray:
-    """Square matrix of road minutes between points (row = origin, with its density class)."""
-    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    if len(lat) == 0:
-        return np.zeros((0, 0))
-    t = np.asarray(model.minutes(lat, lon, np.asarray(density, dtype=object), lat, lon), dtype=float)
-    np.fill_diagonal(t, 0.0)
-    return t
-
-
-def tour_length(cost: np.ndarray, order: list[int], start: int = 0) -> float:
-    """Length of the closed tour start → order… → start."""
-    path = [start, *order, start]
-    return float(sum(cost[a, b] for a, b in zip(path, path[1:])))
-
-
-def solve_tour(cost: np.ndarray, start: int = 0, max_rounds: int = 50) -> list[int]:
-    """A short closed tour from `start` through every other node: nearest neighbour, then 2-opt.
-
-    `cost` may be asymmetric (road minutes depend on the origin); a 2-opt move reverses a segment and is kept
-    when the whole tour gets shorter. Returns the nodes after `start`, in order.
-    """
-    n = len(cost)
-    left = [i for i in range(n) if i != start]
-    order, here = [], start
-    while left:
-        j = min(left, key=lambda k: (cost[here, k], k))
-        order.append(j)
-        left.remove(j)
-        here = j
-    best = tour_length(cost, order, start)
-    for _ in range(max_rounds):
-        improved = False
-        for i in range(len(order) - 1):
-            for k in range(i + 1, len(order)):
-                trial = order[:i] + order[i:k + 1][::-1] + order[k + 1:]
-                length = tour_length(cost, trial, start)
-                if length < best - 1e-9:
-                    order, best, improved = trial, length, True
-        if not improved:
-            break
-    return order
 
 
 # --------------------------------------------------------------------------- the design problem
@@ -694,7 +620,7 @@ class RotationDesign:
                     stop_rows.append({"bus": bid, "commune": self._codes[r], "name": self._names[r],
                                       "population": int(self._pop[r]), "catchment_population": int(round(catch[j])),
                                       "weekday": self.days[d], "window": f"{clock(a)}-{clock(b)}",
-                                      "recurrence": frequency_label(every), "weeks": every.weeks,
+                                      "recurrence": every.label(), "weeks": every.weeks,
                                       "phase": every.phase, "minutes_from_previous": round(max(into), 1)})
             for w in range(W):
                 for d in range(len(self.days)):
@@ -751,6 +677,4 @@ class RotationDesign:
 
     def to_yaml(self, header: str = "") -> str:
         """The designed buses as the `buses:` block of a scenario file (with an optional comment header)."""
-        from fssim.network.buses import buses_yaml
-
         return buses_yaml(self.buses, header=header)
