@@ -26,7 +26,7 @@ from fssim.config import Bus
 from fssim.geo.coverage import CoverageResult, check_communes, coverage, to_timestamp
 from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR
 from fssim.errors import InputError
-from fssim.network.placement import coverage_matrix
+from fssim.network.covering import coverage_matrix
 from fssim.network.rotation import RotationDesign
 from fssim.geo.travel import RoadModel, TravelMatrix, codes_of, travel_times
 

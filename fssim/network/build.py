@@ -129,7 +129,7 @@ def placement_capacity(config: Config):
     agents serves within the wait target (fssim.scenario.site_capacity), and the catchment's demand rule
     (the population rule, whatever ``catchment.model``: ``catchment.population_visits`` over France's
     population, halved every ``decay_half_minutes``): the planning demand, where people live)."""
-    from fssim.network.placement import SiteCapacity
+    from fssim.network.demand_aware import SiteCapacity
     from fssim.scenario import site_capacity
     from fssim.geo.territory import load_territory
 

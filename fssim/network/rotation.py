@@ -50,7 +50,7 @@ from fssim.geo.coverage import check_communes
 from fssim.defaults import WEEKDAYS
 from fssim.errors import InputError
 from fssim.network.buses import buses_yaml
-from fssim.network.placement import coverage_matrix
+from fssim.network.covering import coverage_matrix
 from fssim.network.tour import has_minutes, minutes_matrix, solve_tour
 from fssim.geo.travel import RoadModel, check_points, codes_of, travel_times, unit_vectors
 
