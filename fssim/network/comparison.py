@@ -19,7 +19,7 @@ def compare_networks(placed, real: pd.DataFrame, *, communes: pd.DataFrame | Non
     The last row, dep "total", is the whole territory.
     """
     if isinstance(placed, PlacementProblem):
-        if not hasattr(placed, "selected"):
+        if placed.selected is None:
             raise InputError("solve the placement problem before comparing it", field="placed")
         communes = placed.communes if communes is None else communes
         max_minutes = placed.max_minutes if max_minutes is None else max_minutes

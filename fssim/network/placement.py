@@ -35,6 +35,13 @@ class PlacementProblem(CoveringSearch, DemandRelief):
     capacity: a SiteCapacity: relieve overloaded sites first (fssim.network.demand_aware); a commune may then
     host several sites. Not combined with a budget; with a travel matrix the expected volumes are not known
     and the covering order is kept as it is (a warning says so).
+
+    After `.solve()` (None before): `selected` (one row per site in placement order: code, site_id, name,
+    dep, canton, lat, lon, existing, population_covered_marginal, order; `cost` with a budget, `relief` and
+    `expected_visits` with a capacity), `covered` (per commune, within max_minutes of a site),
+    `covered_population`, `share_covered`, `cantons_without_site`, `method` (the one that gave the solution),
+    `objective_trace` (people covered after each step), `cost_total` (with a budget), `site_capacity` (with
+    a capacity), `solve_seconds`, `warnings`; `sites()` gives the selection as a network table.
     """
 
     def __init__(self, communes: pd.DataFrame, candidates=None, *, n_sites: int | None, max_minutes: float = 30,
@@ -86,6 +93,17 @@ class PlacementProblem(CoveringSearch, DemandRelief):
         self.population_total = float(self.w.sum())
         self._built = False
         self._input_warnings = list(self.warnings)
+        # results, set by solve()
+        self.selected: pd.DataFrame | None = None
+        self.covered: np.ndarray | None = None
+        self.covered_population: int | None = None
+        self.share_covered: float | None = None
+        self.cantons_without_site: list | None = None
+        self.method: str | None = None
+        self.objective_trace: list[int] | None = None
+        self.cost_total: float | None = None
+        self.site_capacity: float | None = None
+        self.solve_seconds: float | None = None
 
     # --- inputs -------------------------------------------------------------------------------------------
     def _candidate_columns(self, candidates) -> pd.DataFrame:
@@ -265,6 +283,8 @@ class PlacementProblem(CoveringSearch, DemandRelief):
 
     def sites(self) -> pd.DataFrame:
         """The selected sites as a network (site_id, commune, lat, lon, mobile) for `fssim.geo.coverage`."""
+        if self.selected is None:
+            raise InputError("solve the placement problem before asking for its sites", field="placed")
         s = self.selected
         return pd.DataFrame({"site_id": s["site_id"], "commune": s["code"], "lat": s["lat"], "lon": s["lon"],
                              "mobile": False})

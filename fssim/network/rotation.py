@@ -75,14 +75,16 @@ class RotationDesign(StopSelection, RotationTimetable):
     model: travel model with `.minutes` (RoadModel by default), for coverage and for driving between stops.
     base: commune code of every bus's base, or one per bus; default: chosen among the fixed sites (see 1.).
 
-    After `.solve()`: `buses` (list of fssim.config.Bus, generated=True; rotating stops recur every
+    After `.solve()` (None before): `buses` (list of fssim.config.Bus, generated=True; rotating stops recur every
     `weeks_in_cycle` weeks counted from the Recurrence anchor, 2024-01-01), `stops` (one row per Stop: bus,
     commune, population, catchment_population, weekday, window, recurrence, minutes_from_previous — from the
     base for the day's first stop, the longest over the weeks of the cycle),
     `timetable` (every leg of every day of the cycle, with the minutes it takes and the minutes available),
     `dropped` (stops removed from a day, the reason, and `moved` when the refill put them in another slot),
-    `uncovered` (communes beyond max_minutes of both fixed sites and stops), `bases`, `covered_population` (people within max_minutes of a stop, each counted once),
-    `added_population` (of whom beyond max_minutes of every fixed site), `population_beyond_fixed`, `warnings`.
+    `uncovered` (communes beyond max_minutes of both fixed sites and stops), `bases` (bus, base, lat, lon,
+    kind: a given base, a fixed site or a commune), `covered_population` (people within max_minutes of a stop,
+    each counted once), `added_population` (of whom beyond max_minutes of every fixed site),
+    `population_beyond_fixed`, `n_stops`, `n_communes`, `warnings`; `to_yaml()` gives the buses for a scenario.
     """
 
     def __init__(self, communes: pd.DataFrame, *, n_buses: int, fixed_sites=None, max_minutes: float = 30,
@@ -143,6 +145,11 @@ class RotationDesign(StopSelection, RotationTimetable):
         self.fixed_sites = self._fixed(fixed_sites)
         self._candidate_rows = self._candidates(candidates)
         self._bases_given = self._bases(base)
+        # results, set by solve()
+        self.buses: list[Bus] | None = None
+        self.stops = self.timetable = self.dropped = self.uncovered = self.bases = None  # DataFrames
+        self.covered_population = self.added_population = self.population_beyond_fixed = None
+        self.n_stops = self.n_communes = None
 
     # --- inputs -------------------------------------------------------------------------------------------
     @staticmethod
@@ -239,7 +246,7 @@ class RotationDesign(StopSelection, RotationTimetable):
         self._reach_pop = np.asarray(self._at @ self._w).ravel()  # people beyond fixed sites each candidate reaches
         self._count = np.zeros(len(self.communes), np.int32)  # how many chosen stops cover each commune
         self._used = np.zeros(len(self._cand), bool)
-        self.dropped_rows: list[dict] = []
+        self._dropped_rows: list[dict] = []
         if len(self._cand) == 0:
             self.warnings.append("no candidate commune: every commune is within reach of a fixed site")
 
@@ -269,11 +276,11 @@ class RotationDesign(StopSelection, RotationTimetable):
         buses, stop_rows, tt_rows = [], [], []
         all_stops = sorted({j for p in self._plans for l in p["lines"] for j in l["members"] if j is not None})
         catch = self._catchment(all_stops)
-        self.bases = []
+        base_rows = []
         for plan in self._plans:
             bid, base = self._bus_id(plan["bus"]), plan["base"]
-            self.bases.append({"bus": bid, "base": base["code"], "lat": base["lat"], "lon": base["lon"],
-                               "kind": base["kind"]})
+            base_rows.append({"bus": bid, "base": base["code"], "lat": base["lat"], "lon": base["lon"],
+                              "kind": base["kind"]})
             stops = []
             for i, line in enumerate(plan["lines"]):
                 d, pos = divmod(i, spd)
@@ -315,12 +322,13 @@ class RotationDesign(StopSelection, RotationTimetable):
             else:
                 self.warnings.append(f"{bid} has no stop and is left out")
         self.buses = buses
+        self.bases = pd.DataFrame(base_rows, columns=["bus", "base", "lat", "lon", "kind"])
         self.stops = pd.DataFrame(stop_rows, columns=[
             "bus", "commune", "name", "population", "catchment_population", "weekday", "window", "recurrence",
             "weeks", "phase", "minutes_from_previous"])
         self.timetable = pd.DataFrame(tt_rows, columns=["bus", "week", "weekday", "window", "from", "to",
                                                         "travel_minutes", "available_minutes", "fits"])
-        self.dropped = pd.DataFrame(self.dropped_rows, columns=["bus", "commune", "name", "population", "reason"])
+        self.dropped = pd.DataFrame(self._dropped_rows, columns=["bus", "commune", "name", "population", "reason"])
         final = set(self.stops["commune"])
         self.dropped["moved"] = self.dropped["commune"].isin(final)  # back in another slot by the refill
         # coverage of the final stops

@@ -196,5 +196,5 @@ class RotationTimetable:
 
     def _drop(self, bus: int, j: int, reason: str) -> None:
         r = self._cand[j]
-        self.dropped_rows.append({"bus": self._bus_id(bus), "commune": self._codes[r], "name": self._names[r],
+        self._dropped_rows.append({"bus": self._bus_id(bus), "commune": self._codes[r], "name": self._names[r],
                                   "population": int(self._pop[r]), "reason": reason})
