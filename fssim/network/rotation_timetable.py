@@ -195,6 +195,7 @@ class RotationTimetable:
         return None
 
     def _drop(self, bus: int, j: int, reason: str) -> None:
+        """Record that stop j left a day of `bus` (the refill may put it back elsewhere: `dropped.moved`)."""
         r = self._cand[j]
         self._dropped_rows.append({"bus": self._bus_id(bus), "commune": self._codes[r], "name": self._names[r],
-                                  "population": int(self._pop[r]), "reason": reason})
+                                   "population": int(self._pop[r]), "reason": reason})
