@@ -44,7 +44,8 @@ class CatchmentProblem:
 
     After ``.solve(dates, reference_date)`` (None before): ``volumes`` (site_id, start, visits_per_year: each
     access point's volume from each date on), ``by_commune`` (code, site_id, minutes, population,
-    visits_per_year at the reference date) and ``rate_per_inhabitant`` (first visits a year per inhabitant).
+    visits_per_year at the reference date), ``origins`` (site_id, code, weight: where each site's visits live,
+    on the reference date) and ``rate_per_inhabitant`` (first visits a year per inhabitant).
     """
 
     def __init__(self, communes: pd.DataFrame, sites: pd.DataFrame, spec: Catchment, model,
