@@ -101,7 +101,7 @@ def main(argv=None) -> int:
         (" --real-bases" if args.real_bases else "") + (" --scenario" if args.scenario else "")
     names = com.set_index("code")["name"]
     bases = "; ".join(f"{b['bus']} based in {names.get(b['base'], b['base'])} ({b['base']}, {b['kind']})"
-                      for b in design.bases)
+                      for b in design.bases.to_dict("records"))
     header = [
         f"{len(design.buses)} bus(es) France services designed by fssim.network.rotation.RotationDesign for département {dep}:",
         f"stops among the communes beyond {T:g} min of every fixed site of the ANCT list ({args.snapshot}), chosen",

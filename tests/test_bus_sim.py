@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fssim.engine.calendar import bus_sessions, recurs_on
-from fssim.config import Recurrence, config_from_dict
+from fssim.config import Recurrence, Stop, config_from_dict
 from fssim.run import simulate
 
 
@@ -91,6 +91,22 @@ def test_recurrence_rules_across_months_and_holidays():
     mondays = sorted(d for d, s in zip([cfg.horizon.start + dt.timedelta(days=s.day) for s in sessions], sessions)
                      if s.point == 1)
     assert all((b - a).days % 14 == 0 for a, b in zip(mondays, mondays[1:]))
+
+
+def test_recurrence_labels_round_trip_through_a_config():
+    """A recurrence's label, description, visits a year and short form; the short form reads back the same."""
+    cases = [(Recurrence(), "weekly", "weekly", 52.0),
+             (Recurrence(weeks=2, phase=1), "fortnightly", "fortnightly (week 2 of 2)", 26.0),
+             (Recurrence(weeks=3), "every 3 weeks", "every 3 weeks (week 1 of 3)", 52 / 3),
+             (Recurrence(weeks=4, phase=2), "monthly", "monthly (week 3 of 4)", 13.0),
+             (Recurrence(nth=2), "monthly", "monthly (2nd of the month)", 12.0),
+             (Recurrence(nth=-1), "monthly", "monthly (last of the month)", 12.0)]
+    for every, label, text, per_year in cases:
+        assert (every.label(), every.describe()) == (label, text)
+        assert every.per_year() == pytest.approx(per_year)
+        stop = {"commune": "23001", "weekday": "mon", "start": "09:00", "end": "12:00", "every": every.short_form()}
+        assert Stop.model_validate(stop).every == every, every
+    assert Recurrence(weeks=2).short_form() == "fortnightly" and Recurrence(nth=1).short_form() == "monthly"
 
 
 def test_absences_and_breakdowns_remove_days():

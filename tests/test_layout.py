@@ -13,10 +13,12 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def top_level_imports(path: Path, known: set[str]) -> set[str]:
-    """fssim modules imported at module level (imports inside functions are lazy and may point back)."""
+def top_level_imports(path: Path, known: set[str], *, inside_functions: bool = False) -> set[str]:
+    """fssim modules imported at module level (imports inside functions are lazy and may point back), or
+    anywhere in the module with `inside_functions`."""
     out = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in (ast.walk(tree) if inside_functions else tree.body):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fssim"):
             for a in node.names:
                 full = f"{node.module}.{a.name}"
@@ -26,10 +28,37 @@ def top_level_imports(path: Path, known: set[str]) -> set[str]:
     return out
 
 
-def graph() -> dict[str, set[str]]:
+def graph(inside_functions: bool = False) -> dict[str, set[str]]:
     files = {module_name(p): p for p in PKG.rglob("*.py")}
     known = set(files)
-    return {m: {d for d in top_level_imports(p, known) if d in known and d != m} for m, p in files.items()}
+    return {m: {d for d in top_level_imports(p, known, inside_functions=inside_functions) if d in known and d != m}
+            for m, p in files.items()}
+
+
+def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of `g` (a package importing its own modules does not count), or None."""
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for d in sorted(g[m]):
+            if d.startswith(m + "."):
+                continue
+            if state.get(d) == 1:
+                return path + [m, d]
+            if d not in state:
+                found = visit(d, path + [m])
+                if found:
+                    return found
+        state[m] = 2
+        return None
+
+    for m in sorted(g):
+        if m not in state:
+            found = visit(m, [])
+            if found:
+                return found
+    return None
 
 
 def test_each_stage_is_a_subpackage_and_the_top_level_keeps_a_few_modules():
@@ -41,23 +70,31 @@ def test_each_stage_is_a_subpackage_and_the_top_level_keeps_a_few_modules():
 
 
 def test_no_import_cycle_between_modules():
-    g = graph()
-    state: dict[str, int] = {}
+    cycle = find_cycle(graph())
+    assert cycle is None, "import cycle: " + " → ".join(cycle)
 
-    def visit(m, path):
-        state[m] = 1
-        for d in sorted(g[m]):
-            if d.startswith(m + "."):
-                continue  # a package importing its own modules
-            if state.get(d) == 1:
-                raise AssertionError("import cycle: " + " → ".join(path + [m, d]))
-            if d not in state:
-                visit(d, path + [m])
-        state[m] = 2
 
-    for m in sorted(g):
-        if m not in state:
-            visit(m, [])
+def test_the_network_modules_do_not_point_back_even_inside_functions():
+    """Within fssim.network no cycle even through imports inside functions: the rotation design writes its buses
+    with fssim.network.buses, imported at module level, and buses needs nothing from rotation."""
+    g = graph(inside_functions=True)
+    network = {m: {d for d in deps if d.startswith("fssim.network.")} for m, deps in g.items()
+               if m.startswith("fssim.network.")}
+    cycle = find_cycle(network)
+    assert cycle is None, "import cycle: " + " → ".join(cycle)
+    assert "fssim.network.buses" in graph()["fssim.network.rotation"]
+
+
+MAX_LINES = 520
+OVER_THE_LIMIT = {"fssim/report/i18n.py"}
+"""Modules still above MAX_LINES (being split); a module must not join them. Remove an entry once it is under."""
+
+
+def test_no_module_is_over_the_line_limit():
+    lines = {p.relative_to(REPO).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+             for p in PKG.rglob("*.py")}
+    over = {p: n for p, n in lines.items() if n > MAX_LINES and p not in OVER_THE_LIMIT}
+    assert not over, f"modules over {MAX_LINES} lines: {over}; split them into modules of one idea each"
 
 
 def test_simpy_runs_the_model_only_in_the_engine():

@@ -11,7 +11,9 @@ import pytest
 
 from fssim.geo.coverage import coverage
 from fssim.errors import InputError
-from fssim.network.placement import PlacementProblem, compare_networks, coverage_matrix
+from fssim.network.comparison import compare_networks
+from fssim.network.covering import coverage_matrix
+from fssim.network.placement import PlacementProblem
 from fssim.geo.travel import RoadModel, TravelMatrix
 
 CLASSES = ["dense", "intermediaire", "peu_dense", "tres_peu_dense"]

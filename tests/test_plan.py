@@ -9,7 +9,8 @@ import pandas as pd
 from fssim.demand.catchment import CatchmentProblem
 from fssim.config import Catchment, Config
 from fssim.network.build import from_placement, placed_site_ids
-from fssim.network.placement import PlacementProblem, SiteCapacity
+from fssim.network.demand_aware import SiteCapacity
+from fssim.network.placement import PlacementProblem
 from fssim.scenario import site_capacity, volume_staffing
 from fssim.geo.travel import RoadModel
 

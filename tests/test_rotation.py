@@ -9,7 +9,8 @@ import pytest
 
 from fssim.config import parse_clock
 from fssim.errors import InputError
-from fssim.network.rotation import RotationDesign, solve_tour, tour_length
+from fssim.network.rotation import RotationDesign
+from fssim.network.tour import solve_tour, tour_length
 from fssim.geo.travel import RoadModel, TravelMatrix
 
 DAYS = ("mon", "tue", "wed", "thu", "fri")

@@ -164,6 +164,33 @@ class Recurrence(_Model):
             raise ValueError(f"anchor: {self.anchor} is not a Monday")
         return self
 
+    def label(self) -> str:
+        """weekly, fortnightly, monthly (every 4 weeks or the nth weekday of the month), or 'every N weeks'."""
+        if self.nth is not None:
+            return "monthly"
+        return {1: "weekly", 2: "fortnightly", 4: "monthly"}.get(self.weeks, f"every {self.weeks} weeks")
+
+    def describe(self) -> str:
+        """The label with which visit it is: 'fortnightly (week 2 of 2)', 'monthly (3rd of the month)'."""
+        if self.nth is not None:
+            suffix = {1: "st", 2: "nd", 3: "rd"}.get(self.nth, "th")
+            return f"monthly ({self.nth}{suffix} of the month)" if self.nth > 0 else "monthly (last of the month)"
+        return self.label() if self.weeks == 1 else f"{self.label()} (week {self.phase + 1} of {self.weeks})"
+
+    def per_year(self) -> float:
+        """Nominal visits a year (52 weeks; 12 for the nth weekday of the month)."""
+        return 12.0 if self.nth is not None else 52.0 / self.weeks
+
+    def short_form(self):
+        """As written in a config: 'weekly', 'fortnightly', 'monthly' or a mapping (weeks, phase or nth)."""
+        if self.nth is None and self.weeks == 1:
+            return "weekly"
+        if self.nth is None and self.weeks == 2 and self.phase == 0:
+            return "fortnightly"
+        if self.nth == 1:
+            return "monthly"
+        return {"weeks": self.weeks, "phase": self.phase} if self.nth is None else {"nth": self.nth}
+
 
 _SHORTHANDS = {"weekly": {"weeks": 1}, "fortnightly": {"weeks": 2}, "monthly": {"nth": 1}}
 

@@ -40,7 +40,13 @@ def _open_on(sites: pd.DataFrame, date: dt.date) -> pd.DataFrame:
 
 
 class CatchmentProblem:
-    """Assign commune demand to sites on given dates; results as attributes and DataFrames."""
+    """Assign commune demand to sites on given dates; results as attributes and DataFrames.
+
+    After ``.solve(dates, reference_date)`` (None before): ``volumes`` (site_id, start, visits_per_year: each
+    access point's volume from each date on), ``by_commune`` (code, site_id, minutes, population,
+    visits_per_year at the reference date), ``origins`` (site_id, code, weight: where each site's visits live,
+    on the reference date) and ``rate_per_inhabitant`` (first visits a year per inhabitant).
+    """
 
     def __init__(self, communes: pd.DataFrame, sites: pd.DataFrame, spec: Catchment, model,
                  *, population_share: float = 1.0, stops: pd.DataFrame | None = None):

@@ -153,7 +153,12 @@ def _agents_text(site: Site) -> str:
 
 @dataclass
 class StaffingProblem:
-    """Smallest staffing per site (or per opening interval) meeting ``target`` with ``confidence``."""
+    """Smallest staffing per site (or per opening interval) meeting ``target`` with ``confidence``.
+
+    After ``.solve()`` (None before): ``staffing`` (one row per site, or site and slot: agents before, from
+    Erlang C and after, feasible, each target's KPI before and after with its confidence bounds, costs),
+    ``rounds`` (every evaluation of the search) and ``totals`` (agents and costs before and after).
+    """
 
     config: Config
     target: list = field(default_factory=list)   # Target objects or 'kpi<=value' strings; default: config.targets

@@ -26,8 +26,8 @@ from fssim.config import Bus
 from fssim.geo.coverage import CoverageResult, check_communes, coverage, to_timestamp
 from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR
 from fssim.errors import InputError
-from fssim.network.placement import coverage_matrix
-from fssim.network.rotation import RotationDesign, visits_per_year
+from fssim.network.covering import coverage_matrix
+from fssim.network.rotation import RotationDesign
 from fssim.geo.travel import RoadModel, TravelMatrix, codes_of, travel_times
 
 FREQUENCIES = ("weekly", "fortnightly", "monthly")
@@ -65,7 +65,7 @@ def stop_table(buses: list[Bus], communes: pd.DataFrame, date=None) -> pd.DataFr
                 lat, lon = where.loc[st.commune, "lat"], where.loc[st.commune, "lon"]
             rows.append({"bus": bus.id, "commune": st.commune, "weekday": st.weekday, "start": st.start,
                          "end": st.end, "lat": float(lat), "lon": float(lon),
-                         "visits_per_year": visits_per_year(st.every)})
+                         "visits_per_year": st.every.per_year()})
     return pd.DataFrame(rows, columns=["bus", "commune", "weekday", "start", "end", "lat", "lon", "visits_per_year"])
 
 

@@ -129,7 +129,7 @@ def placement_capacity(config: Config):
     agents serves within the wait target (fssim.scenario.site_capacity), and the catchment's demand rule
     (the population rule, whatever ``catchment.model``: ``catchment.population_visits`` over France's
     population, halved every ``decay_half_minutes``): the planning demand, where people live)."""
-    from fssim.network.placement import SiteCapacity
+    from fssim.network.demand_aware import SiteCapacity
     from fssim.scenario import site_capacity
     from fssim.geo.territory import load_territory
 
@@ -183,7 +183,8 @@ def from_placement(config: Config, communes: pd.DataFrame, model) -> NetworkTabl
     table.attrs["placement"] = {"covered_share": float(problem.share_covered), "method": problem.method,
                                 "solve_seconds": float(problem.solve_seconds),
                                 "cantons_without_site": int(len(problem.cantons_without_site)),
-                                "site_capacity": float(getattr(problem, "site_capacity", float("nan"))),
+                                "site_capacity": float("nan") if problem.site_capacity is None else
+                                float(problem.site_capacity),
                                 "communes_with_several_sites": int((sel["code"].value_counts() > 1).sum())}
     if isinstance(model, TravelMatrix):  # placed ids are generated: sites are found by their commune
         model.check_sites(table, what="placed sites")

@@ -34,7 +34,7 @@ from fssim.config import Bus, Recurrence, Stop, clock
 from fssim.geo.coverage import check_communes
 from fssim.defaults import WEEKDAYS
 from fssim.errors import InputError
-from fssim.network.rotation import frequency_label, minutes_matrix, recurrence_yaml, solve_tour
+from fssim.network.tour import minutes_matrix, solve_tour
 from fssim.geo.travel import RoadModel, TravelMatrix, codes_of, travel_times
 
 MOBILE_FORMATS = ("bus", "itinerante")
@@ -193,7 +193,7 @@ def buses_from_anct(site_list, communes: pd.DataFrame, model=RoadModel(), *, see
                 rows.append({"bus_id": sid, "bus_name": s.name, "format": s.format, "dep": s.dep,
                              "base": s.commune, "hours_source": source, "weekday": day, "start": clock(a),
                              "end": clock(b), "split": split, "commune": codes[r], "commune_name": names[r],
-                             "every": _every_text(every), "population": int(pop[r]),
+                             "every": every.describe(), "population": int(pop[r]),
                              "minutes_from_base": round(float(from_base[r]), 1),
                              "minutes_to_fixed_site": round(float(to_fixed[r]), 1), "status": "generated",
                              "detail": detail})
@@ -202,14 +202,6 @@ def buses_from_anct(site_list, communes: pd.DataFrame, model=RoadModel(), *, see
                          agents=2, stops=stops, opens_on=opens, generated=True))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return buses, table
-
-
-def _every_text(every: Recurrence) -> str:
-    if every.nth is not None:
-        suffix = {1: "st", 2: "nd", 3: "rd"}.get(every.nth, "th")
-        return f"monthly ({every.nth}{suffix} of the month)" if every.nth > 0 else "monthly (last of the month)"
-    label = frequency_label(every)
-    return label if every.weeks == 1 else f"{label} (week {every.phase + 1} of {every.weeks})"
 
 
 def bus_record(bus: Bus) -> dict:
@@ -226,7 +218,7 @@ def bus_record(bus: Bus) -> dict:
     out["stops"] = [{
         "commune": st.commune, "name": st.name,
         **({"lat": round(st.lat, 5), "lon": round(st.lon, 5)} if st.lat is not None and st.lon is not None else {}),
-        "weekday": st.weekday, "start": st.start, "end": st.end, "every": recurrence_yaml(st.every),
+        "weekday": st.weekday, "start": st.start, "end": st.end, "every": st.every.short_form(),
     } for st in bus.stops]
     return out
 

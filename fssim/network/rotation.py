@@ -36,21 +36,20 @@ from __future__ import annotations
 
 from fssim.clock import WORKDAYS
 
-import math
-
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
 
 from fssim import defaults as D
 from fssim.config import Bus, Recurrence, Stop, clock, parse_clock
 from fssim.geo.coverage import check_communes
 from fssim.defaults import WEEKDAYS
 from fssim.errors import InputError
-from fssim.network.placement import coverage_matrix
-from fssim.geo.travel import RoadModel, TravelMatrix, check_points, codes_of, travel_times, unit_vectors
+from fssim.network.buses import buses_yaml
+from fssim.network.covering import coverage_matrix
+from fssim.network.rotation_stops import StopSelection
+from fssim.network.rotation_timetable import RotationTimetable
+from fssim.network.tour import has_minutes
+from fssim.geo.travel import RoadModel, check_points, codes_of, travel_times
 
 DEFAULT_DAYS = WORKDAYS
 DEFAULT_WINDOWS = (("09:00", "12:00"), ("14:00", "16:30"))
@@ -58,85 +57,9 @@ DEFAULT_CREW_HOURS = D.BUS_CREW_HOURS  # [E] a crew day: leave the base at 8:00,
 DEFAULT_LUNCH_MINUTES = 45  # [E] the crew's lunch break, taken in the longest gap between windows
 
 
-# --------------------------------------------------------------------------- recurrence helpers
-
-def frequency_label(every: Recurrence) -> str:
-    """weekly, fortnightly, monthly (every 4 weeks or the nth weekday of the month), or 'every N weeks'."""
-    if every.nth is not None:
-        return "monthly"
-    return {1: "weekly", 2: "fortnightly", 4: "monthly"}.get(every.weeks, f"every {every.weeks} weeks")
-
-
-def visits_per_year(every: Recurrence) -> float:
-    """Nominal visits a year of a stop (52 weeks; 12 for the nth weekday of the month)."""
-    return 12.0 if every.nth is not None else 52.0 / every.weeks
-
-
-def recurrence_yaml(every: Recurrence):
-    """A stop's `every` as written in a config: 'weekly', 'fortnightly' or a mapping."""
-    if every.nth is None and every.weeks == 1:
-        return "weekly"
-    if every.nth is None and every.weeks == 2 and every.phase == 0:
-        return "fortnightly"
-    if every.nth == 1:
-        return "monthly"
-    out = {"weeks": every.weeks, "phase": every.phase} if every.nth is None else {"nth": every.nth}
-    return out
-
-
-# --------------------------------------------------------------------------- travel helpers
-
-def has_minutes(model) -> bool:
-    return hasattr(model, "minutes") and not isinstance(model, TravelMatrix)
-
-
-def minutes_matrix(model, lat, lon, density) -> np.ndarray:
-    """Square matrix of road minutes between points (row = origin, with its density class)."""
-    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    if len(lat) == 0:
-        return np.zeros((0, 0))
-    t = np.asarray(model.minutes(lat, lon, np.asarray(density, dtype=object), lat, lon), dtype=float)
-    np.fill_diagonal(t, 0.0)
-    return t
-
-
-def tour_length(cost: np.ndarray, order: list[int], start: int = 0) -> float:
-    """Length of the closed tour start → order… → start."""
-    path = [start, *order, start]
-    return float(sum(cost[a, b] for a, b in zip(path, path[1:])))
-
-
-def solve_tour(cost: np.ndarray, start: int = 0, max_rounds: int = 50) -> list[int]:
-    """A short closed tour from `start` through every other node: nearest neighbour, then 2-opt.
-
-    `cost` may be asymmetric (road minutes depend on the origin); a 2-opt move reverses a segment and is kept
-    when the whole tour gets shorter. Returns the nodes after `start`, in order.
-    """
-    n = len(cost)
-    left = [i for i in range(n) if i != start]
-    order, here = [], start
-    while left:
-        j = min(left, key=lambda k: (cost[here, k], k))
-        order.append(j)
-        left.remove(j)
-        here = j
-    best = tour_length(cost, order, start)
-    for _ in range(max_rounds):
-        improved = False
-        for i in range(len(order) - 1):
-            for k in range(i + 1, len(order)):
-                trial = order[:i] + order[i:k + 1][::-1] + order[k + 1:]
-                length = tour_length(cost, trial, start)
-                if length < best - 1e-9:
-                    order, best, improved = trial, length, True
-        if not improved:
-            break
-    return order
-
-
 # --------------------------------------------------------------------------- the design problem
 
-class RotationDesign:
+class RotationDesign(StopSelection, RotationTimetable):
     """Plan `n_buses` bus rotations that bring the most people within `max_minutes` of an access point.
 
     communes: territory communes (code, name, dep, canton, lat, lon, population, density_class).
@@ -152,14 +75,16 @@ class RotationDesign:
     model: travel model with `.minutes` (RoadModel by default), for coverage and for driving between stops.
     base: commune code of every bus's base, or one per bus; default: chosen among the fixed sites (see 1.).
 
-    After `.solve()`: `buses` (list of fssim.config.Bus, generated=True; rotating stops recur every
+    After `.solve()` (None before): `buses` (list of fssim.config.Bus, generated=True; rotating stops recur every
     `weeks_in_cycle` weeks counted from the Recurrence anchor, 2024-01-01), `stops` (one row per Stop: bus,
     commune, population, catchment_population, weekday, window, recurrence, minutes_from_previous — from the
     base for the day's first stop, the longest over the weeks of the cycle),
     `timetable` (every leg of every day of the cycle, with the minutes it takes and the minutes available),
     `dropped` (stops removed from a day, the reason, and `moved` when the refill put them in another slot),
-    `uncovered` (communes beyond max_minutes of both fixed sites and stops), `bases`, `covered_population` (people within max_minutes of a stop, each counted once),
-    `added_population` (of whom beyond max_minutes of every fixed site), `population_beyond_fixed`, `warnings`.
+    `uncovered` (communes beyond max_minutes of both fixed sites and stops), `bases` (bus, base, lat, lon,
+    kind: a given base, a fixed site or a commune), `covered_population` (people within max_minutes of a stop,
+    each counted once), `added_population` (of whom beyond max_minutes of every fixed site),
+    `population_beyond_fixed`, `n_stops`, `n_communes`, `warnings`; `to_yaml()` gives the buses for a scenario.
     """
 
     def __init__(self, communes: pd.DataFrame, *, n_buses: int, fixed_sites=None, max_minutes: float = 30,
@@ -220,6 +145,11 @@ class RotationDesign:
         self.fixed_sites = self._fixed(fixed_sites)
         self._candidate_rows = self._candidates(candidates)
         self._bases_given = self._bases(base)
+        # results, set by solve()
+        self.buses: list[Bus] | None = None
+        self.stops = self.timetable = self.dropped = self.uncovered = self.bases = None  # DataFrames
+        self.covered_population = self.added_population = self.population_beyond_fixed = None
+        self.n_stops = self.n_communes = None
 
     # --- inputs -------------------------------------------------------------------------------------------
     @staticmethod
@@ -316,7 +246,7 @@ class RotationDesign:
         self._reach_pop = np.asarray(self._at @ self._w).ravel()  # people beyond fixed sites each candidate reaches
         self._count = np.zeros(len(self.communes), np.int32)  # how many chosen stops cover each commune
         self._used = np.zeros(len(self._cand), bool)
-        self.dropped_rows: list[dict] = []
+        self._dropped_rows: list[dict] = []
         if len(self._cand) == 0:
             self.warnings.append("no candidate commune: every commune is within reach of a fixed site")
 
@@ -337,333 +267,8 @@ class RotationDesign:
         self._finish()
         return self
 
-    def _point(self, row: int, kind: str) -> dict:
-        return {"code": self._codes[row], "name": str(self._names[row]), "lat": float(self._lat[row]),
-                "lon": float(self._lon[row]), "density": self._dens[row], "kind": kind}
-
-    def _reach_sparse(self, points: list[dict]) -> sparse.csr_matrix:
-        """(points, candidates) True when a crew based at the point can make the candidate a morning stop
-        (drive out before the first window) or an afternoon one (drive back after the last)."""
-        if not points or len(self._cand) == 0:
-            return sparse.csr_matrix((len(points), len(self._cand)), dtype=bool)
-        pts = pd.DataFrame({"code": [p["code"] for p in points], "lat": [p["lat"] for p in points],
-                            "lon": [p["lon"] for p in points], "density_class": [p["density"] for p in points]})
-        cand = pd.DataFrame({"code": self._codes[self._cand], "lat": self._lat[self._cand],
-                             "lon": self._lon[self._cand], "density_class": self._dens[self._cand]})
-        out = coverage_matrix(pts, cand["lat"], cand["lon"], self._reach[0], self.model)  # point → candidate
-        back = coverage_matrix(cand, pts["lat"], pts["lon"], self._reach[1], self.model).T  # candidate → point
-        return ((out.astype(np.int8) + back.astype(np.int8)) > 0).tocsr()
-
-    def _reach_matrix(self, points: list[dict]) -> np.ndarray:
-        return self._reach_sparse(points).toarray()
-
-    def _choose_bases(self) -> list[dict]:
-        """Greedy over bases: each round takes the fixed site (else candidate commune) whose bus would bring
-        the most people within max_minutes — estimated as the sum of the `capacity` largest marginal gains
-        among the candidates it can reach — then plays that bus's greedy to update who is covered."""
-        options = []
-        fx = self.fixed_sites
-        if len(fx):
-            near = cKDTree(unit_vectors(self._lat, self._lon)).query(
-                unit_vectors(fx["lat"].to_numpy(float), fx["lon"].to_numpy(float)))[1]
-            for k, r in enumerate(np.atleast_1d(near)):
-                code = fx["commune"].iloc[k]
-                code = code if code in self._row.index else self._codes[r]
-                options.append({"code": code, "name": str(self._names[self._row[code]]),
-                                "lat": float(fx["lat"].iloc[k]), "lon": float(fx["lon"].iloc[k]),
-                                "density": self._dens[self._row[code]], "kind": f"fixed site {fx['site_id'].iloc[k]}"})
-        chosen: list[dict] = []
-        uncovered = self._w > 0
-        taken = np.zeros(len(self._cand), bool)
-        for pool in (options, [self._point(int(r), "candidate commune") for r in self._cand]):
-            if not pool:
-                continue
-            reach = self._reach_sparse(pool)  # options × candidates
-            while len(chosen) < self.n_buses:
-                gain = np.asarray(self._at @ (self._w * uncovered)).ravel()
-                gain[taken] = 0
-                est = np.zeros(len(pool))
-                for k in range(len(pool)):
-                    g = gain[reach.indices[reach.indptr[k]:reach.indptr[k + 1]]]
-                    est[k] = np.sort(g)[::-1][:self.capacity].sum()
-                k = int(np.argmax(est))
-                if est[k] <= 0:
-                    break
-                chosen.append(pool[k])
-                cols = reach.indices[reach.indptr[k]:reach.indptr[k + 1]]
-                for _ in range(self.capacity):  # play this bus's greedy
-                    g = np.asarray(self._at[cols] @ (self._w * uncovered)).ravel()
-                    g[taken[cols]] = 0
-                    if len(cols) == 0 or g.max() <= 0:
-                        break
-                    j = cols[int(np.argmax(g))]
-                    taken[j] = True
-                    uncovered[self._a.indices[self._a.indptr[j]:self._a.indptr[j + 1]]] = False
-            if len(chosen) == self.n_buses:
-                break
-        if len(chosen) < self.n_buses:
-            pool = options or [self._point(int(r), "candidate commune") for r in self._cand] or \
-                [self._point(int(np.argmax(self._pop)), "commune")]
-            n_reach = np.asarray(self._reach_sparse(pool).sum(axis=1)).ravel() if len(self._cand) else \
-                np.zeros(len(pool))
-            order = np.argsort(-n_reach, kind="stable")
-            for k in order[:self.n_buses - len(chosen)]:
-                chosen.append({**pool[int(k)], "kind": pool[int(k)]["kind"] + " (nobody left to bring)"})
-            while len(chosen) < self.n_buses:
-                chosen.append(chosen[-1])
-            self.warnings.append("some bus(es) would bring nobody more within reach: based where the most "
-                                 "candidates can be reached")
-        return chosen
-
-    def _gains(self) -> np.ndarray:
-        return np.asarray(self._at @ (self._w * (self._count == 0))).ravel()
-
-    def _ranked(self, allowed: np.ndarray) -> np.ndarray:
-        """Allowed candidates, best first: marginal gain, then people reached, then population."""
-        idx = np.flatnonzero(allowed)
-        gain = self._gains()[idx]
-        return idx[np.lexsort((self._cand[idx], -self._pop[self._cand[idx]], -self._reach_pop[idx], -gain))]
-
-    def _take(self, j: int) -> None:
-        self._used[j] = True
-        self._count[self._a.indices[self._a.indptr[j]:self._a.indptr[j + 1]]] += 1
-
-    def _release(self, j: int) -> None:
-        self._used[j] = False
-        self._count[self._a.indices[self._a.indptr[j]:self._a.indptr[j + 1]]] -= 1
-
-    def _out_minutes(self, base: dict, cols) -> np.ndarray:
-        rows = self._cand[np.asarray(cols, np.int64)]
-        return np.asarray(self.model.minutes([base["lat"]], [base["lon"]], [base["density"]],
-                                             self._lat[rows], self._lon[rows])).ravel()
-
-    def _greedy(self, bases: list[dict], reach: np.ndarray) -> tuple[list[int], list[int]]:
-        """Capacitated greedy covering: best stop that a base with room can reach, given to the nearest such."""
-        room = np.full(self.n_buses, self.capacity)
-        chosen, labels = [], []
-        while room.any():
-            ranked = self._ranked(reach[room > 0].any(axis=0) & ~self._used)
-            if len(ranked) == 0:
-                break
-            j = int(ranked[0])
-            ok = np.flatnonzero((room > 0) & reach[:, j])
-            t = [self._out_minutes(bases[b], [j])[0] for b in ok]
-            b = int(ok[int(np.argmin(t))])
-            self._take(j)
-            chosen.append(j)
-            labels.append(b)
-            room[b] -= 1
-        if room.any():
-            self.warnings.append(f"only {len(chosen)} candidate stop(s) within reach for {self.n_buses} bus(es) of "
-                                 f"{self.capacity} stops: some are visited more often or slots stay empty")
-        return chosen, labels
-
-    def _balance(self, bases, reach, chosen, labels) -> list[int]:
-        """Balanced assignment of the chosen stops to buses (≤ capacity each, only where reachable), least
-        total driving from the bases; the greedy's assignment is feasible, so this one is too."""
-        if not chosen:
-            return labels
-        cost = np.stack([self._out_minutes(base, chosen) for base in bases], axis=1)  # stops × buses
-        cost = np.where(reach[:, chosen].T, cost, cost + 1e6)
-        copies = np.repeat(np.arange(self.n_buses), self.capacity)
-        r, c = linear_sum_assignment(cost[:, copies])
-        out = np.array(labels)
-        out[r] = copies[c]
-        return out.tolist()
-
-    def _catchment(self, stops: list[int]) -> dict[int, float]:
-        """People beyond reach of fixed sites whose nearest chosen stop (within max_minutes) is each stop."""
-        out = {j: 0.0 for j in stops}
-        if not stops:
-            return out
-        rows = np.flatnonzero(self._w > 0)
-        cols = self._cand[np.array(stops)]
-        pts = pd.DataFrame({"site_id": np.arange(len(stops)), "lat": self._lat[cols], "lon": self._lon[cols]})
-        near = travel_times(self.communes.iloc[rows], pts, self.model)
-        ok = near.nearest_minutes <= self.max_minutes
-        for r, k in zip(rows[ok], near.nearest_site[ok]):
-            out[stops[int(k)]] += self._w[r]
-        return out
-
-    def _drop(self, bus: int, j: int, reason: str) -> None:
-        r = self._cand[j]
-        self.dropped_rows.append({"bus": self._bus_id(bus), "commune": self._codes[r], "name": self._names[r],
-                                  "population": int(self._pop[r]), "reason": reason})
-
     def _bus_id(self, b: int) -> str:
         return f"{self.bus_prefix}-{b + 1}"
-
-    def _plan_bus(self, b: int, base: dict, stops: list[int], reach: np.ndarray) -> dict:
-        """Local travel matrix (base and the candidates it reaches), ordered lines; days made to fit."""
-        local = np.flatnonzero(reach)
-        nodes_lat = np.r_[base["lat"], self._lat[self._cand[local]]]
-        nodes_lon = np.r_[base["lon"], self._lon[self._cand[local]]]
-        dens = np.r_[np.array([base["density"]], dtype=object), self._dens[self._cand[local]]]
-        plan = {"bus": b, "base": base, "node_of": {int(j): i + 1 for i, j in enumerate(local)},
-                "t": minutes_matrix(self.model, nodes_lat, nodes_lon, dens)}
-        plan["lines"] = self._lines(plan, stops)
-        for d in range(len(self.days)):
-            self._repair_day(plan, d)
-        return plan
-
-    def _weekly_count(self, n: int) -> int:
-        """Weekly stops for a bus with n stops: the most that still fit the slots (k weekly lines plus the
-        others W to a line): the configured number for a full bus, more when stops are few."""
-        S, W = self.slots_per_week, self.weeks
-        if W == 1:
-            return min(n, S)
-        return max(k for k in range(min(n, S) + 1) if k + math.ceil((n - k) / W) <= S)
-
-    def _lines(self, plan: dict, stops: list[int]) -> list[dict]:
-        """Slot lines in tour order: a weekly stop fills a line; W rotating stops share one, a week each."""
-        S, W = self.slots_per_week, self.weeks
-        if not stops:
-            return [{"weekly": False, "members": [None] * W} for _ in range(S)]
-        node = plan["node_of"]
-        sub = [0] + [node[j] for j in stops]
-        order = solve_tour(plan["t"][np.ix_(sub, sub)], 0)
-        tour = [stops[i - 1] for i in order]
-        catch = self._catch
-        k = self._weekly_count(len(stops))
-        ranked = sorted(stops, key=lambda j: (-catch[j], -self._pop[self._cand[j]], self._codes[self._cand[j]]))
-        weekly = set(ranked[:k])
-        lines, group = [], []
-        for j in tour:
-            if j in weekly:
-                lines.append({"weekly": True, "members": [j] * W})
-            else:
-                group.append(j)
-                if len(group) == W:
-                    lines.append({"weekly": False, "members": group})
-                    group = []
-        if group:
-            lines.append({"weekly": False, "members": group + [None] * (W - len(group))})
-        while len(lines) < S:
-            lines.append({"weekly": False, "members": [None] * W})
-        return lines
-
-    # --- travel feasibility --------------------------------------------------------------------------------
-    def _day_legs(self, plan: dict, day_lines: list[dict], week: int, extra=None):
-        """Legs of one day in one week: (from node, to node, minutes, available minutes, position of the
-        stop responsible). `extra` = (position, candidate) tries a candidate in an empty slot."""
-        seq = []
-        for pos, line in enumerate(day_lines):
-            j = line["members"][week]
-            if extra is not None and extra[0] == pos:
-                j = extra[1]
-            if j is not None:
-                seq.append((pos, plan["node_of"][j]))
-        legs, prev_node, prev_end = [], 0, self.crew[0]
-        for pos, nd in seq:
-            start = self.windows[pos][0]
-            legs.append((prev_node, nd, plan["t"][prev_node, nd], self._available(prev_end, start), pos))
-            prev_node, prev_end = nd, self.windows[pos][1]
-        if seq:
-            legs.append((prev_node, 0, plan["t"][prev_node, 0], self._available(prev_end, self.crew[1]), seq[-1][0]))
-        return legs
-
-    def _available(self, free_from: float, due: float) -> float:
-        """Driving minutes between two fixed times of the crew's day, less lunch when it falls between them."""
-        lunch = self.lunch_minutes if self._lunch_at is not None and free_from <= self._lunch_at < due else 0.0
-        return due - free_from - lunch
-
-    def _day_ok(self, plan, day_lines, week, extra=None) -> bool:
-        return all(m <= avail + 1e-9 for _, _, m, avail, _ in self._day_legs(plan, day_lines, week, extra))
-
-    def _repair_day(self, plan: dict, d: int) -> None:
-        """Make every week of day d fit: try the lines in reverse window order, then drop breaking stops."""
-        spd, W = self.stops_per_day, self.weeks
-        lines = plan["lines"][d * spd:(d + 1) * spd]
-
-        def bad(day_lines):
-            return sum((W if l["weekly"] else 1) for w in range(W) for (_, _, m, avail, pos) in
-                       self._day_legs(plan, day_lines, w) if m > avail + 1e-9
-                       for l in [day_lines[pos]])
-
-        if spd > 1 and bad(lines) and bad(lines[::-1]) < bad(lines):
-            lines = lines[::-1]
-        for w in range(W):
-            while not self._day_ok(plan, lines, w):
-                legs = [leg for leg in self._day_legs(plan, lines, w) if leg[2] > leg[3] + 1e-9]
-                positions = {leg[4] for leg in legs} | {self._prev_pos(lines, w, leg[4]) for leg in legs}
-                positions.discard(None)
-                # drop a rotating stop first, the one reaching fewest people
-                p = min(positions, key=lambda p: (lines[p]["weekly"], self._reach_pop[lines[p]["members"][w]], p))
-                j = lines[p]["members"][w]
-                frm, _, m, avail, _ = legs[0]
-                reason = (f"{self.days[d]} week {w + 1}: {m:.0f} min of driving from "
-                          f"{'the base' if frm == 0 else 'the previous stop'} for {avail:.0f} min available")
-                if lines[p]["weekly"]:
-                    lines[p] = {"weekly": False, "members": [None] * W}
-                else:
-                    lines[p]["members"][w] = None
-                self._release(j)
-                self._drop(plan["bus"], j, reason)
-        plan["lines"][d * spd:(d + 1) * spd] = lines
-
-    @staticmethod
-    def _prev_pos(lines, w, pos):
-        for p in range(pos - 1, -1, -1):
-            if lines[p]["members"][w] is not None:
-                return p
-        return None
-
-    def _refill(self) -> None:
-        """Fill empty slots: first, week by week, with unused candidates that bring people within reach; then an
-        empty line with one weekly stop; then any unused candidate; last, when candidates have run out, with
-        another visit to one of the bus's own stops (never twice the same day). Each must fit the day's travel."""
-        spd, W = self.stops_per_day, self.weeks
-        self._repeats = 0
-        for plan in self._plans:
-            local = np.zeros(len(self._cand), bool)
-            local[list(plan["node_of"])] = True
-            for d in range(len(self.days)):
-                lines = plan["lines"][d * spd:(d + 1) * spd]
-                for stage in ("gain", "weekly", "any", "repeat"):
-                    for pos in range(spd):
-                        if stage in ("weekly", "repeat") and all(m is None for m in lines[pos]["members"]):
-                            pool = self._own_pool(plan, lines, range(W)) if stage == "repeat" else local & ~self._used
-                            j = self._first_fit(plan, lines, pos, range(W), pool, False)
-                            if j is not None:
-                                lines[pos] = {"weekly": True, "members": [j] * W}
-                                self._fill(j, stage)
-                                continue
-                        if stage == "weekly":
-                            continue
-                        for w in range(W):
-                            if lines[pos]["members"][w] is None:
-                                pool = self._own_pool(plan, lines, [w]) if stage == "repeat" else local & ~self._used
-                                j = self._first_fit(plan, lines, pos, [w], pool, stage == "gain")
-                                if j is not None:
-                                    lines[pos]["members"][w] = j
-                                    self._fill(j, stage)
-                plan["lines"][d * spd:(d + 1) * spd] = lines
-        if self._repeats:
-            self.warnings.append(f"{self._repeats} slot(s) visit a stop a second time in the week: too few "
-                                 f"candidate communes within reach of the bases")
-
-    def _fill(self, j: int, stage: str) -> None:
-        if stage == "repeat":
-            self._repeats += 1
-        else:
-            self._take(j)
-
-    def _own_pool(self, plan, day_lines, weeks) -> np.ndarray:
-        """The bus's own stops that are not already on this day in any of `weeks`."""
-        own = {m for line in plan["lines"] for m in line["members"] if m is not None}
-        today = {line["members"][w] for line in day_lines for w in weeks}
-        pool = np.zeros(len(self._cand), bool)
-        pool[[j for j in own - today]] = True
-        return pool
-
-    def _first_fit(self, plan, lines, pos, weeks, allowed, gain_only: bool) -> int | None:
-        """Best allowed candidate that fits slot `pos` in every one of `weeks`."""
-        if gain_only:
-            allowed = allowed & (self._gains() > 0)
-        for j in self._ranked(allowed):
-            if all(self._day_ok(plan, lines, w, (pos, int(j))) for w in weeks):
-                return int(j)
-        return None
 
     # --- results ------------------------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -671,11 +276,11 @@ class RotationDesign:
         buses, stop_rows, tt_rows = [], [], []
         all_stops = sorted({j for p in self._plans for l in p["lines"] for j in l["members"] if j is not None})
         catch = self._catchment(all_stops)
-        self.bases = []
+        base_rows = []
         for plan in self._plans:
             bid, base = self._bus_id(plan["bus"]), plan["base"]
-            self.bases.append({"bus": bid, "base": base["code"], "lat": base["lat"], "lon": base["lon"],
-                               "kind": base["kind"]})
+            base_rows.append({"bus": bid, "base": base["code"], "lat": base["lat"], "lon": base["lon"],
+                              "kind": base["kind"]})
             stops = []
             for i, line in enumerate(plan["lines"]):
                 d, pos = divmod(i, spd)
@@ -694,7 +299,7 @@ class RotationDesign:
                     stop_rows.append({"bus": bid, "commune": self._codes[r], "name": self._names[r],
                                       "population": int(self._pop[r]), "catchment_population": int(round(catch[j])),
                                       "weekday": self.days[d], "window": f"{clock(a)}-{clock(b)}",
-                                      "recurrence": frequency_label(every), "weeks": every.weeks,
+                                      "recurrence": every.label(), "weeks": every.weeks,
                                       "phase": every.phase, "minutes_from_previous": round(max(into), 1)})
             for w in range(W):
                 for d in range(len(self.days)):
@@ -717,12 +322,13 @@ class RotationDesign:
             else:
                 self.warnings.append(f"{bid} has no stop and is left out")
         self.buses = buses
+        self.bases = pd.DataFrame(base_rows, columns=["bus", "base", "lat", "lon", "kind"])
         self.stops = pd.DataFrame(stop_rows, columns=[
             "bus", "commune", "name", "population", "catchment_population", "weekday", "window", "recurrence",
             "weeks", "phase", "minutes_from_previous"])
         self.timetable = pd.DataFrame(tt_rows, columns=["bus", "week", "weekday", "window", "from", "to",
                                                         "travel_minutes", "available_minutes", "fits"])
-        self.dropped = pd.DataFrame(self.dropped_rows, columns=["bus", "commune", "name", "population", "reason"])
+        self.dropped = pd.DataFrame(self._dropped_rows, columns=["bus", "commune", "name", "population", "reason"])
         final = set(self.stops["commune"])
         self.dropped["moved"] = self.dropped["commune"].isin(final)  # back in another slot by the refill
         # coverage of the final stops
@@ -751,6 +357,4 @@ class RotationDesign:
 
     def to_yaml(self, header: str = "") -> str:
         """The designed buses as the `buses:` block of a scenario file (with an optional comment header)."""
-        from fssim.network.buses import buses_yaml
-
         return buses_yaml(self.buses, header=header)
