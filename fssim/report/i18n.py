@@ -422,6 +422,17 @@ _LABELS: dict[str, tuple[str, str]] = {
 LABELS: dict[str, dict[str, str]] = {lang: {k: v[i] for k, v in _LABELS.items()} for i, lang in enumerate(LANGS)}
 
 
+def add_labels(pairs: dict[str, tuple[str, str]]) -> None:
+    """Add a section's (French, English) labels, kept beside its code (e.g. fssim.report.day); a key may not
+    take another text than it already has."""
+    clash = [k for k, v in pairs.items() if k in _LABELS and _LABELS[k] != v]
+    if clash:
+        raise ValueError(f"labels {clash} already exist with another text")
+    _LABELS.update(pairs)
+    for i, lang in enumerate(LANGS):
+        LABELS[lang].update({k: v[i] for k, v in pairs.items()})
+
+
 def check_lang(lang: str) -> str:
     """The language code, or InputError naming the choices."""
     if lang not in LANGS:

@@ -31,6 +31,7 @@ class RunData:
     summary: pd.DataFrame
     daily: pd.DataFrame
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+    day: object = None         # fssim.report.day.DayChoice: the day at a site asked for (``--day-site``, ``--day``)
 
     @property
     def replications(self) -> int:
