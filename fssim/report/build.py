@@ -19,7 +19,8 @@ from plotly.offline import get_plotlyjs
 from fssim import __version__
 from fssim.report.blocks import Section, script_json
 from fssim.report.day import choose_day, section_day
-from fssim.report.extras import section_coverage, section_experiment, section_rollout
+from fssim.report.experiment import section_experiment
+from fssim.report.extras import section_coverage, section_rollout
 from fssim.report.validation import section_validation
 from fssim.report.i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
 from fssim.report.method import section_methodology
@@ -33,8 +34,9 @@ SectionBuilder = Callable[[RunData, Translator], "Section | None"]
 
 #: The report's sections in order; a builder returning None (no data) leaves its section out.
 SECTIONS: list[SectionBuilder] = [
+    section_experiment,  # an experiment's report answers it first
     section_overview, section_scenario, section_kpis, section_waits, section_utilisation, section_abandonment,
-    section_daily, section_day, section_coverage, section_rollout, section_validation, section_experiment, section_methodology,
+    section_daily, section_day, section_coverage, section_rollout, section_validation, section_methodology,
     section_reproduce, section_stress,
 ]
 

@@ -369,22 +369,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rollout.cantons": ("Cantons avec un site", "Cantons with a site"),
     "rollout.pseudo": ("Pseudo-cantons avec un site (communes hors canton : Lyon, Martinique, Guyane…)",
                        "Pseudo-cantons with a site (communes outside any canton: Lyon, Martinique, Guyane…)"),
-    # experiments
-    "exp.title": ("Expériences", "Experiments"),
-    "exp.lead": ("Comparaison des variantes simulées (mêmes nombres aléatoires pour toutes : les écarts "
-                 "viennent des variantes, pas du hasard).",
-                 "Comparison of the simulated variants (same random numbers for all: differences come from "
-                 "the variants, not from chance)."),
-    "exp.caption": ("{kpi} par variante{ci}{target}.", "{kpi} by variant{ci}{target}."),
-    "exp.left": (" Les variantes à gauche de la ligne d'objectif le respectent.",
-                 " Variants left of the target line meet it."),
-    "exp.right": (" Les variantes à droite de la ligne d'objectif le respectent.",
-                  " Variants right of the target line meet it."),
-    "exp.caption_nt": ("{kpi} par variante{ci}.", "{kpi} by variant{ci}."),
-    "exp.better.lower": (" Plus la valeur est basse, mieux c'est.", " Lower is better."),
-    "exp.better.higher": (" Plus la valeur est haute, mieux c'est.", " Higher is better."),
-    "exp.target": (" ; objectif : {t}", "; target: {t}"),
-    "exp.scenario": ("Variante", "Variant"),
     # methodology
     "method.title": ("Méthode", "Method"),
     "reproduce.title": ("Reproduire ce rapport", "Reproducing this report"),

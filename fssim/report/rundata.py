@@ -38,6 +38,12 @@ class RunData:
         return int(self.config.replications)
 
     @property
+    def title(self) -> str:
+        """The report's title: the experiment's name for an experiment's results, else the scenario's."""
+        exp = self.manifest.get("experiment")
+        return str(exp["name"]) if isinstance(exp, dict) and exp.get("name") else self.config.name
+
+    @property
     def threshold(self) -> float:
         return float(self.config.outputs.wait_threshold_min)
 
