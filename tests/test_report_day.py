@@ -119,7 +119,7 @@ def test_a_network_run_shows_a_day_only_on_request(two_sites, tmp_path):
     assert 'id="day"' not in plain
     html = write_report(two_sites, tmp_path / "day.html", day_site="b", day="2024-03-12").read_text(encoding="utf-8")
     assert '<section class="report-section" id="day">' in html and "12 mars 2024" in html
-    assert "journée demandée" in html
+    assert "journée demandée" in html and "agents en poste en pointillés" in html
 
 
 @pytest.mark.parametrize("site, day, message", [

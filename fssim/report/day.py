@@ -50,14 +50,15 @@ add_labels({
     "day.requested": ("journée demandée", "the day asked for"),
     "day.caption": ("En haut, une ligne par arrivée : l'attente, de l'arrivée au début du service (bleu clair) "
                     "ou au départ (orange pâle : abandon ; rose : renvoyé à la fermeture), puis le service (gris). "
-                    "En bas, personnes dans la file, agents occupés et agents en poste (pointillés). Le bouton "
+                    "En bas, personnes dans la file et agents occupés{duty}. Le bouton "
                     "▶ ou la glissière avancent par pas de {step} min : en couleur vive, qui attend et qui est "
                     "servi à cet instant.",
                     "Top, one line per arrival: the wait, from arrival to the start of service (light blue) or to "
                     "leaving (pale orange: gave up; pink: sent home at closing), then the service (grey). Bottom, "
-                    "citizens in the queue, agents busy and agents on duty (dotted). The ▶ button or the slider "
+                    "citizens in the queue and agents busy{duty}. The ▶ button or the slider "
                     "step through the day by {step} min: in bright colours, who waits and who is served at that "
                     "instant."),
+    "day.duty_caption": (", agents en poste en pointillés", ", agents on duty dotted"),
     "day.citizens": ("Arrivées (ordre)", "Arrivals (order)"),
     "day.count": ("Nombre", "Count"),
     "day.queue": ("Dans la file", "In the queue"),
@@ -357,5 +358,5 @@ def section_day(run: RunData, t: Translator) -> Section | None:
              gave_up=t.int((log["outcome"] == "gave_up").sum()), sent_home=t.int((log["outcome"] == "sent_home").sum()),
              qmax=t.int(qmax), qat=clock(t, float(qt[int(np.argmax(q))])) if qmax else "—",
              wait=t.minutes(float(served["wait"].mean()) if len(served) else np.nan))
-    plot = Plot("fig-day", fig, t("day.caption", step=step), height=640)
+    plot = Plot("fig-day", fig, t("day.caption", step=step, duty=t("day.duty_caption") if duty else ""), height=640)
     return Section("day", t("day.title"), [Paragraph(lead), plot])
