@@ -246,6 +246,10 @@ def data_fetch(cache: Path = typer.Option(Path(".fssim-cache"), help="folder whe
 def report(run_dir: Path = typer.Argument(..., help="run directory written by `fssim run`"),
            out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: RUN_DIR/report.html)"),
            lang: str = typer.Option("fr", help="fr or en"),
+           day_site: Optional[str] = typer.Option(None, "--day-site", help="show a day at this site (animated queue "
+                                                  "and agents; automatic for a run of one site)"),
+           day: Optional[str] = typer.Option(None, "--day", help="that day, YYYY-MM-DD (default: the site's "
+                                             "busiest day of the first replication)"),
            force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """Write a self-contained HTML report of a run (opens offline)."""
     from fssim.report import write_report
@@ -254,7 +258,7 @@ def report(run_dir: Path = typer.Argument(..., help="run directory written by `f
     with user_errors(run_dir):
         target = out_file if out_file is not None else run_dir / "report.html"
         _say(check_output(target, force=force, kind="file"))
-        path = write_report(run_dir, target, lang=lang)
+        path = write_report(run_dir, target, lang=lang, day_site=day_site, day=day)
     out.print(f"report written to [bold]{path}[/]", highlight=False)
 
 

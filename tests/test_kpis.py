@@ -75,10 +75,10 @@ def test_the_lists_of_shown_kpis_name_registered_kpis():
     from fssim.cli import RUN_KPIS
     from fssim.experiment.commands import SHOWN, differences_table
     from fssim.experiment.design import ReplicationRule
-    from fssim.report.extras import EXPERIMENT_KPIS
+    from fssim.report.experiment import DIFFERENCE_KPIS, EXPERIMENT_KPIS
     from fssim.report.sections import HEADLINE, NETWORK_TABLE
 
-    shown = [*RUN_KPIS, *SHOWN, *EXPERIMENT_KPIS, *HEADLINE, *NETWORK_TABLE,
+    shown = [*RUN_KPIS, *SHOWN, *EXPERIMENT_KPIS, *DIFFERENCE_KPIS, *HEADLINE, *NETWORK_TABLE,
              *differences_table.__defaults__[0], *ReplicationRule().kpis, *(t.kpi for t in default_targets())]
     assert [k for k in shown if registry.find(k) is None] == []
 

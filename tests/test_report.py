@@ -356,7 +356,7 @@ def test_adding_a_section_is_one_function(tmp_path, run_dir, monkeypatch):
     def section_hello(run, t):
         return Section("hello", "Bonjour " + run.config.name, [Paragraph(EVIL)])
 
-    monkeypatch.setattr("fssim.report.build.SECTIONS", SECTIONS[:2] + [section_hello])
+    monkeypatch.setattr("fssim.report.build.SECTIONS", SECTIONS[:3] + [section_hello])  # experiment (none), 1, 2
     html = write_report(run_dir, tmp_path / "r.html").read_text(encoding="utf-8")
     assert '<section class="report-section" id="hello">' in html and "Bonjour nasty" in html
     assert 'href="#hello"><span class="num-label">3</span>' in html

@@ -9,6 +9,7 @@ An experiment file (``experiments/*.yaml``) names a base scenario config and wha
     design: full_factorial                   # or: list, with scenarios: [{name, set: {path: value}}]
     baseline: agents=2                       # a scenario name, or {agents: 2}
     replications: {min: 5, max: 40, kpis: [p90_wait_min], relative_half_width: 0.05}
+    costs: {agent: 40000, site: 50000, bus: 32500}   # € a year (the defaults, estimates: fssim.experiment.costs)
 
 Every scenario runs with the same seed, so replication r of every scenario sees the same citizens
 (common random numbers; fssim's streams are keyed by seed, replication, site and stream name).
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, V
 from fssim.metrics import kpis as kpi_registry
 from fssim.config import Config, config_from_dict, load_config, read_yaml
 from fssim.errors import InputError
+from fssim.experiment.costs import CostSpec
 from fssim.experiment.paths import get_setting, set_setting, short_name, tokens
 
 
@@ -78,6 +80,8 @@ class ExperimentSpec(_Model):
         None, description="a number, or a sequential rule; default: the base config's replications")
     seed: int | None = Field(None, ge=0, description="common seed of every scenario; default: the base's")
     confidence: float = Field(0.95, gt=0.5, lt=1)
+    costs: CostSpec = Field(default_factory=CostSpec,
+                            description="yearly unit costs of agents, sites and buses (fssim.experiment.costs) [E]")
 
     @model_validator(mode="after")
     def _check(self):
@@ -162,7 +166,9 @@ class Experiment:
 
 
 _KEYS = {
-    "": "name, description, base, overrides, factors, design, scenarios, baseline, replications, seed, confidence",
+    "": "name, description, base, overrides, factors, design, scenarios, baseline, replications, seed, confidence, "
+        "costs",
+    "costs": "agent, site, bus, currency",
     "replications": "min, max, kpis, relative_half_width, absolute_half_width",
     "scenarios": "name, set, levels",
 }

@@ -9,8 +9,9 @@ Outputs (``<out>/``):
   half-width for comparison;
 * ``replications.parquet`` — per scenario, replication and KPI, the network value;
 * ``sites.parquet`` — per scenario, site and KPI, the mean and interval across replications;
-* ``experiment.json`` — definition, seed, replications (and the sequential history), versions, backend,
-  timings, units computed and reused; ``scenarios/*.yaml`` — each scenario's resolved config;
+* ``experiment.json`` — definition (with its unit ``costs``), seed, replications (and the sequential history),
+  each scenario's resources (agents, sites, buses over the horizon), versions, backend, timings, units computed
+  and reused; ``scenarios/*.yaml`` — each scenario's resolved config;
 * ``units/`` — the finished work units (resume after an interruption).
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ from fssim.metrics import kpis as registry
 from fssim.config import Config, Site
 from fssim.errors import InputError
 from fssim.scenario import Scenario, build_scenario
+from fssim.experiment.costs import resources
 from fssim.experiment.design import Experiment, load_experiment
 from fssim.experiment.execute import Executor, Job, site_weight
 from fssim.scenario import shards_of
@@ -243,6 +245,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         "confidence": conf,
         "scenarios": [{"name": s.name, "settings": s.settings, "config_sha256": s.config.digest(),
                        "sites": len(scenarios[s.name].sites), "buses": len(scenarios[s.name].buses), "shards": n_shards[s.name],
+                       "resources": resources(scenarios[s.name].sites, scenarios[s.name].buses, s.config),
                        "config": f"scenarios/{slug(s.name)}.yaml"} for s in exp.scenarios],
         "units": {"total": len(plan) * done_reps, **counts},
         "visits_simulated": visits[0],

@@ -38,6 +38,7 @@ import pandas as pd
 
 from fssim.metrics import kpis as kpi_registry
 from fssim.config import Config, Site, Target
+from fssim.experiment.costs import mean_agents
 from fssim.defaults import AGENT_COST_EUR, SITE_COST_EUR, WEEKDAYS
 from fssim.demand.arrivals import mean_visit_service
 from fssim.errors import InputError
@@ -129,20 +130,6 @@ def _with_agents(site: Site, agents) -> Site:
     else:
         d["agents"] = int(agents)
     return Site.model_validate(d)
-
-
-
-
-def _mean_agents(site: Site) -> float:
-    """Agents at the counter averaged over the site's weekly opening hours."""
-    if site.always_open:
-        return float(site.agents)
-    num = den = 0.0
-    for iv in site.schedule.values():
-        for a, b, c in iv:
-            num += (b - a) * c
-            den += b - a
-    return num / den if den else 0.0
 
 
 def _agents_text(site: Site) -> str:
@@ -303,7 +290,7 @@ class StaffingProblem:
 
     def _agents_of(self, site: Site, slot: str) -> int | float:
         if slot == "" or site.always_open:
-            return _mean_agents(site) if not isinstance(site.agents, int) else site.agents
+            return mean_agents(site) if not isinstance(site.agents, int) else site.agents
         day, a, b = _slot_parts(slot)
         for x, y, c in site.schedule.get(day, []):
             if x == a and y == b:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fssim.files import write_text
 
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +18,9 @@ from plotly.offline import get_plotlyjs
 
 from fssim import __version__
 from fssim.report.blocks import Section, script_json
-from fssim.report.extras import section_coverage, section_experiment, section_rollout
+from fssim.report.day import choose_day, section_day
+from fssim.report.experiment import section_experiment
+from fssim.report.extras import section_coverage, section_rollout
 from fssim.report.validation import section_validation
 from fssim.report.i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
 from fssim.report.method import section_methodology
@@ -31,8 +34,9 @@ SectionBuilder = Callable[[RunData, Translator], "Section | None"]
 
 #: The report's sections in order; a builder returning None (no data) leaves its section out.
 SECTIONS: list[SectionBuilder] = [
+    section_experiment,  # an experiment's report answers it first
     section_overview, section_scenario, section_kpis, section_waits, section_utilisation, section_abandonment,
-    section_daily, section_coverage, section_rollout, section_validation, section_experiment, section_methodology,
+    section_daily, section_day, section_coverage, section_rollout, section_validation, section_methodology,
     section_reproduce, section_stress,
 ]
 
@@ -98,10 +102,16 @@ def render_report(run: RunData, *, lang: str = "fr", report_name: str = "report.
     )
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, *, lang: str = "fr") -> Path:
-    """Write the HTML report of a run directory (default ``run_dir/report.html``) and return its path."""
+def write_report(run_dir: str | Path, out: str | Path | None = None, *, lang: str = "fr",
+                 day_site: str | None = None, day: str | date | None = None) -> Path:
+    """Write the HTML report of a run directory (default ``run_dir/report.html``) and return its path.
+
+    ``day_site`` / ``day``: show a day at that site (default: its busiest day of the first replication; a run
+    of one site shows one without asking); InputError listing the valid sites or days."""
     check_lang(lang)
     run = load_run_dir(run_dir)
+    if day_site is not None or day is not None:
+        run.day = choose_day(run, day_site, day)
     out = Path(out) if out is not None else Path(run_dir) / "report.html"
     html = render_report(run, lang=lang, report_name=out.name)
     return write_text(out, html)

@@ -1,4 +1,5 @@
-"""Sections drawn only when the run directory holds their table: coverage map, rollout, experiments.
+"""Sections drawn only when the run directory holds their table: coverage map, rollout (experiments:
+:mod:`fssim.report.experiment`).
 
 The tables (written by other parts of fssim) are checked here; a table lacking a column raises InputError
 naming the file and the columns it needs:
@@ -8,26 +9,20 @@ naming the file and the columns it needs:
 * ``rollout.parquet``: date, and optionally opened (sites opened that date) and cumulative; without
   them each row is one opening. With ``phase``, ``sites`` and the canton counts (``fssim run`` of a network)
   a table of the phases: sites, access within 30 minutes, official cantons and pseudo-cantons apart.
-* ``experiment.parquet``: one row per variant and KPI — scenario, kpi, mean; optional ci_low, ci_high, n,
-  scope (only ``network`` rows are shown when present).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from fssim.metrics import kpis as kpi_registry
 from fssim.errors import InputError
-from fssim.report.blocks import Grid, Note, Plot, Section, Table, plot_text
-from fssim.report.figures import BLUE, GREY, _arr, _error, _layout, coverage_map, ref_line, rollout_timeline
+from fssim.report.blocks import Note, Plot, Section, Table
+from fssim.report.figures import coverage_map, rollout_timeline
 from fssim.report.i18n import Translator
 from fssim.report.rundata import RunData
-from fssim.report.sections import target_line
 
 COVERAGE_THRESHOLDS = (10, 20, 30, 45)
 COVERAGE_CMAX = 45.0  # colour saturates at 45 minutes: the same colours in every report
-EXPERIMENT_KPIS = ("p90_wait_min", "abandonment_rate", "sent_home_rate", "utilisation", "mean_wait_min")
 
 
 def require_columns(df: pd.DataFrame, columns, run: RunData, name: str) -> None:
@@ -123,64 +118,3 @@ def phase_table(d: pd.DataFrame, t: Translator) -> Table:
             row.append(f"{t.int(r.pseudo_cantons_with_site)} / {t.int(r.pseudo_cantons_total)}")
         rows.append(row)
     return Table(head, rows, title=t("rollout.table"), numeric=tuple(range(2, len(head))))
-
-
-# --------------------------------------------------------------------------- experiments
-
-def experiment_plot(df: pd.DataFrame, kpi: str, run: RunData, t: Translator, order: list[str]) -> Plot:
-    rows = df[df["kpi"] == kpi].set_index("scenario").reindex(order).dropna(subset=["mean"])
-    rate = t.kpi_unit(kpi) == "rate"
-    scale = 100.0 if rate else 1.0
-    low = rows["ci_low"] if "ci_low" in rows else pd.Series(np.nan, index=rows.index)
-    high = rows["ci_high"] if "ci_high" in rows else pd.Series(np.nan, index=rows.index)
-    fig = go.Figure(go.Scatter(
-        x=_arr(rows["mean"] * scale), y=[plot_text(s) for s in rows.index], mode="markers",
-        marker=dict(color=BLUE, size=9), error_x=_error(rows["mean"], low, high, scale),
-        hovertemplate="%{y}: %{x:.2f}" + (t.pct_suffix if rate else "") + "<extra></extra>"))
-    bound, label = target_line(run, t, kpi)
-    if bound is not None:
-        ref_line(fig, "x", bound * scale, text=plot_text(label))
-    fig.update_yaxes(type="category", autorange="reversed", showgrid=True, gridcolor="#f0f2f4")
-    fig.update_xaxes(title_text=t.kpi(kpi) + (" (min)" if t.kpi_unit(kpi) == "minutes" else ""),
-                     ticksuffix=t.pct_suffix if rate else "", showgrid=True, gridcolor="#e6e9ed", linecolor=GREY)
-    _layout(fig, t, showlegend=False)
-    ci = t("ci.bars") if np.isfinite(low.to_numpy(float)).any() else ""
-    side = next((t("exp.left") if tg.max is not None else t("exp.right")
-                 for tg in run.config.targets if tg.kpi == kpi), "")
-    k = kpi_registry.find(kpi)
-    better = t(f"exp.better.{k.direction}") if k and k.direction != "none" else ""  # said when no target line
-    caption = (t("exp.caption", kpi=t.kpi(kpi), ci=ci, target=t("exp.target", t=label)) + side
-               if bound is not None else t("exp.caption_nt", kpi=t.kpi(kpi), ci=ci) + better)
-    return Plot(f"fig-exp-{kpi}", fig, caption, height=max(260, 34 * len(rows) + 110))
-
-
-def section_experiment(run: RunData, t: Translator) -> Section | None:
-    ex = run.extras.get("experiment")
-    if ex is None:
-        return None
-    require_columns(ex, ("scenario", "kpi", "mean"), run, "experiment")
-    df = ex[ex["scope"] == "network"] if "scope" in ex else ex
-    df = df.assign(scenario=df["scenario"].astype(str))
-    order = list(dict.fromkeys(df["scenario"]))
-    wanted = [tg.kpi for tg in run.config.targets] + list(EXPERIMENT_KPIS)
-    kpis = [k for k in dict.fromkeys(wanted) if k in set(df["kpi"])][:4]
-    blocks: list = [Grid([experiment_plot(df, k, run, t, order) for k in kpis])] if kpis else []
-    cells = df.set_index(["scenario", "kpi"])
-    rows = []
-    for s in order:
-        row = [s]
-        for k in kpis:
-            r = cells.loc[(s, k)] if (s, k) in cells.index else None
-            if r is None:
-                row.append("—")
-                continue
-            r = r.iloc[0] if isinstance(r, pd.DataFrame) else r
-            text = t.kpi_value(k, float(r["mean"]))
-            if "ci_low" in r and pd.notna(r["ci_low"]):
-                text += f" [{t.kpi_value(k, float(r['ci_low']))} – {t.kpi_value(k, float(r['ci_high']))}]"
-            row.append(text)
-        rows.append(row)
-    if kpis:
-        blocks.append(Table([t("exp.scenario")] + [t.kpi(k) for k in kpis], rows,
-                            numeric=tuple(range(1, len(kpis) + 1))))
-    return Section("experiment", t("exp.title"), blocks, lead=t("exp.lead"))

@@ -403,22 +403,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rollout.cantons": ("Cantons avec un site", "Cantons with a site"),
     "rollout.pseudo": ("Pseudo-cantons avec un site (communes hors canton : Lyon, Martinique, Guyane…)",
                        "Pseudo-cantons with a site (communes outside any canton: Lyon, Martinique, Guyane…)"),
-    # experiments
-    "exp.title": ("Expériences", "Experiments"),
-    "exp.lead": ("Comparaison des variantes simulées (mêmes nombres aléatoires pour toutes : les écarts "
-                 "viennent des variantes, pas du hasard).",
-                 "Comparison of the simulated variants (same random numbers for all: differences come from "
-                 "the variants, not from chance)."),
-    "exp.caption": ("{kpi} par variante{ci}{target}.", "{kpi} by variant{ci}{target}."),
-    "exp.left": (" Les variantes à gauche de la ligne d'objectif le respectent.",
-                 " Variants left of the target line meet it."),
-    "exp.right": (" Les variantes à droite de la ligne d'objectif le respectent.",
-                  " Variants right of the target line meet it."),
-    "exp.caption_nt": ("{kpi} par variante{ci}.", "{kpi} by variant{ci}."),
-    "exp.better.lower": (" Plus la valeur est basse, mieux c'est.", " Lower is better."),
-    "exp.better.higher": (" Plus la valeur est haute, mieux c'est.", " Higher is better."),
-    "exp.target": (" ; objectif : {t}", "; target: {t}"),
-    "exp.scenario": ("Variante", "Variant"),
     # methodology
     "method.title": ("Méthode", "Method"),
     "reproduce.title": ("Reproduire ce rapport", "Reproducing this report"),
@@ -454,6 +438,17 @@ _LABELS: dict[str, tuple[str, str]] = {
 }
 
 LABELS: dict[str, dict[str, str]] = {lang: {k: v[i] for k, v in _LABELS.items()} for i, lang in enumerate(LANGS)}
+
+
+def add_labels(pairs: dict[str, tuple[str, str]]) -> None:
+    """Add a section's (French, English) labels, kept beside its code (e.g. fssim.report.day); a key may not
+    take another text than it already has."""
+    clash = [k for k, v in pairs.items() if k in _LABELS and _LABELS[k] != v]
+    if clash:
+        raise ValueError(f"labels {clash} already exist with another text")
+    _LABELS.update(pairs)
+    for i, lang in enumerate(LANGS):
+        LABELS[lang].update({k: v[i] for k, v in pairs.items()})
 
 
 def check_lang(lang: str) -> str:

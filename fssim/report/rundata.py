@@ -31,10 +31,17 @@ class RunData:
     summary: pd.DataFrame
     daily: pd.DataFrame
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+    day: object = None         # fssim.report.day.DayChoice: the day at a site asked for (``--day-site``, ``--day``)
 
     @property
     def replications(self) -> int:
         return int(self.config.replications)
+
+    @property
+    def title(self) -> str:
+        """The report's title: the experiment's name for an experiment's results, else the scenario's."""
+        exp = self.manifest.get("experiment")
+        return str(exp["name"]) if isinstance(exp, dict) and exp.get("name") else self.config.name
 
     @property
     def threshold(self) -> float:
