@@ -17,7 +17,9 @@ from plotly.offline import get_plotlyjs
 
 from fssim import __version__
 from fssim.report.blocks import Section, script_json
+from fssim.report.figures import PLOTLY_CONFIG
 from fssim.report.extras import section_coverage, section_experiment, section_rollout
+from fssim.report.sitemap import section_map
 from fssim.report.validation import section_validation
 from fssim.report.i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
 from fssim.report.method import section_methodology
@@ -31,8 +33,8 @@ SectionBuilder = Callable[[RunData, Translator], "Section | None"]
 
 #: The report's sections in order; a builder returning None (no data) leaves its section out.
 SECTIONS: list[SectionBuilder] = [
-    section_overview, section_scenario, section_kpis, section_waits, section_utilisation, section_abandonment,
-    section_daily, section_coverage, section_rollout, section_validation, section_experiment, section_methodology,
+    section_overview, section_scenario, section_kpis, section_map, section_waits, section_utilisation,
+    section_abandonment, section_daily, section_coverage, section_rollout, section_validation, section_experiment, section_methodology,
     section_reproduce, section_stress,
 ]
 
@@ -95,6 +97,7 @@ def render_report(run: RunData, *, lang: str = "fr", report_name: str = "report.
         t=t, L=LABELS[lang], lang=lang, run=run, config=run.config, manifest=run.manifest, sections=sections,
         version=__version__, plotly_js=Markup(get_plotlyjs()), element_id=ELEMENT_ID,
         embedded=script_json(embedded_document(run)), plotly_locale=script_json(_plotly_locale(lang)),
+        plotly_config=script_json(PLOTLY_CONFIG),
     )
 
 
