@@ -79,7 +79,7 @@ def _plotly_locale(lang: str) -> dict:
     dictionary = {} if lang == "en" else {
         "Download plot as a png": "Télécharger le graphique (PNG)", "Zoom": "Zoom", "Pan": "Déplacer",
         "Zoom in": "Zoom avant", "Zoom out": "Zoom arrière", "Reset axes": "Réinitialiser les axes",
-        "Autoscale": "Échelle automatique", "Reset view": "Réinitialiser la vue",
+        "Autoscale": "Échelle automatique", "Reset view": "Réinitialiser la vue", "Reset": "Réinitialiser",
         "Double-click to zoom back out": "Double-cliquer pour dézoomer"}
     return {"moduleType": "locale", "name": lang, "dictionary": dictionary, "format": {
         "days": list(WEEKDAYS[lang][6:] + WEEKDAYS[lang][:6]), "shortDays": list(WEEKDAYS_SHORT[lang][6:]

@@ -266,10 +266,12 @@ SITE_KPIS = (("p90_wait_min", CORAL_SCALE), ("abandonment_rate", CORAL_SCALE),
 ACCESS_SCALE = [[0.0, "#a50026"], [0.5, "#fee08b"], [0.8, "#a6d96a"], [1.0, "#1a7f3c"]]
 
 
-def volume_size(volume, largest: float) -> np.ndarray:
-    """Marker size of a site by its volume (area ∝ visits), 6 to 28 px; no volume → the smallest."""
+def volume_size(volume, largest: float, n_sites: int = 1) -> np.ndarray:
+    """Marker size of a site by its volume (area ∝ visits, no volume → the smallest): up to 28 px for a few
+    sites, smaller for many (7 px for a national network) so that sites do not hide the communes."""
     v = np.nan_to_num(np.asarray(volume, float), nan=0.0).clip(min=0)
-    return 6 + 22 * np.sqrt(v / largest) if largest > 0 else np.full(len(v), 6.0)
+    top = float(np.clip(200 / np.sqrt(max(n_sites, 1)), 7, 28))
+    return 3 + (top - 3) * np.sqrt(v / largest) if largest > 0 else np.full(len(v), 3.0)
 
 
 def kpi_colors(values, kpi: str, t: Translator) -> list:
@@ -284,7 +286,9 @@ def kpi_axis(values, kpi: str, scale: list, t: Translator) -> dict:
     v = v[np.isfinite(v)]
     rate = t.kpi_unit(kpi) == "rate"
     top = float(np.quantile(v, 0.95)) if len(v) else 1.0
-    top = 100.0 if kpi == "utilisation" else max(top, 1.0)
+    # the scale reaches red at the wait threshold (or 5 % for a rate) at least: low values stay green
+    floor = 5.0 if rate else t.threshold
+    top = 100.0 if kpi == "utilisation" else max(top, floor)
     return dict(colorscale=scale, cmin=0, cmax=round(top, 3), colorbar=dict(
         title=dict(text=plot_text(t.kpi(kpi))), ticksuffix=t.pct_suffix if rate else " min", len=0.48, y=1,
         yanchor="top", **NO_EXPONENT))
@@ -348,8 +352,9 @@ def site_map(sites: pd.DataFrame, t: Translator, *, outlines: dict | None = None
         fig.add_trace(go.Scattergeo(
             lon=_arr(part["lon"].round(5)), lat=_arr(part["lat"].round(5)), mode="markers", geo=geo,
             text=[plot_text(s) for s in part["label"]], customdata=[hover[i] for i in rows] if hover else None,
-            marker=dict(size=_arr(volume_size(part["visits"], largest).round(1)), sizemode="diameter",
-                        color=kpi_colors(part[first], first, t) if first else BLUE,
+            marker=dict(size=_arr(volume_size(part["visits"], largest, len(sites)).round(1)), sizemode="diameter",
+                        color=[np.nan if v is None else v for v in kpi_colors(part[first], first, t)]
+                        if first else BLUE,  # NaN: plotly's validator refuses None, its JSON writes null
                         coloraxis="coloraxis2" if first else None, line=dict(color="white", width=1),
                         opacity=0.9),
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + t.colon(t("map.visits")) + "%{customdata[1]}"
