@@ -335,6 +335,19 @@ def network_coverage(config: Config, date: dt.date | None = None):
                        date=date, cantons=terr.cantons, aliases=terr.aliases)
 
 
+def bus_access_table(communes, net, buses, thresholds, model, date, cantons) -> pd.DataFrame:
+    """The commune table of a network with buses, counted as ``fssim coverage`` does (fssim.geo.bus_coverage):
+    ``minutes`` to the nearest access point (fixed site or bus stop), ``site_minutes`` and ``stop_minutes``
+    apart, the stop's frequency, and ``within_T`` true when a site or a stop is within T minutes."""
+    from fssim.geo.bus_coverage import coverage_with_buses
+
+    res = coverage_with_buses(communes, net, buses, thresholds=thresholds, model=model, date=date, cantons=cantons)
+    bc = res.by_commune.rename(columns={"site": "nearest_site", "best_minutes": "minutes"})
+    for t in res.thresholds:
+        bc[f"within_{t}"] = (bc["site_minutes"] <= t).to_numpy() | bc.pop(f"bus_frequency_within_{t}").notna().to_numpy()
+    return bc
+
+
 def _staffing_inputs(config: Config) -> tuple:
     """(staffing rule, mean service minutes, wait threshold) of the volume rule and the site capacity."""
     from fssim.demand.arrivals import mean_visit_service
@@ -449,6 +462,8 @@ def build_scenario(config: Config) -> Scenario:
             by_commune = cov.by_commune
         cov.by_commune = cov.beyond = None  # keep only the figures of the phases
     rollout = rollout_table(config, dates, summaries)
+    if buses:
+        by_commune = bus_access_table(communes, net, buses, thresholds, model, ref, terr.cantons)
     coverage = by_commune.merge(communes[["code", "lat", "lon"]], on="code", how="left")
     return Scenario(config, sites, network, nt.problems, rollout, coverage, nt.data_sources, buses=buses,
                     generated_buses=generated)

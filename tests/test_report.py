@@ -337,7 +337,9 @@ def test_optional_sections_appear_with_their_tables(tmp_path, run_dir, report_fr
     blocks = script_blocks(html)
     geo = json.loads(blocks["fig-coverage-map-data"])
     outline, communes = geo["data"]
-    assert geo["layout"]["geo"]["visible"] is False and geo["layout"]["geo"]["fitbounds"] == "locations"
+    assert geo["layout"]["geo"]["visible"] is False and "fitbounds" not in geo["layout"]["geo"]
+    (x0, x1), (y0, y1) = geo["layout"]["geo"]["lonaxis"]["range"], geo["layout"]["geo"]["lataxis"]["range"]
+    assert 3.5 < x0 < 4.03 and 4.94 < x1 < 5.5 and 48.5 < y0 < 48.95 and 49.76 < y1 < 50.3  # framed on its communes
     assert 4.0 in outline["lon"] and 2.2 not in outline["lon"]          # only départements with communes
     assert communes["marker"]["color"] == [3.0, 12.5, 41.0, 8.0]         # communes sorted by code
     assert communes["text"][2] == "&lt;script&gt;alert(1)&lt;/script&gt; (51108)"  # plotly shows it as text

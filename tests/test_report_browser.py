@@ -128,3 +128,58 @@ def test_english_report_draws_too(driver, reports):
     assert severe_logs(driver) == []
     assert driver.execute_script("return document.documentElement.lang") == "en"
     assert "Contents" in driver.execute_script("return document.querySelector('nav.toc h2').textContent")
+
+
+# --------------------------------------------------------------------------- maps
+
+@pytest.fixture(scope="module")
+def national_report(tmp_path_factory):
+    """A national-ish report: sites in Reims, Sedan and Saint-Denis (La Réunion), communes of three
+    départements (one overseas), an access layer; the embedded outlines."""
+    import numpy as np
+    import pandas as pd
+
+    from fssim.geo.territory import load_territory
+
+    c = load_territory().communes.set_index("code")
+    sites = [{"id": f"s{i}", "name": f"France services {c.at[code, 'name']}", "commune": code,
+              "lat": float(c.at[code, "lat"]), "lon": float(c.at[code, "lon"]), "agents": 2}
+             for i, code in enumerate(("51454", "08409", "97411"))]
+    cfg = {"name": "national-ish", "horizon": {"start": "2024-03-04", "days": 14}, "seed": 3, "replications": 2,
+           "demand": {"visits_per_open_day": 20}, "sites": sites}
+    d = simulate(cfg).save(tmp_path_factory.mktemp("browser-maps") / "national")
+    com = c.reset_index()
+    com = com[com["dep"].isin(["08", "51", "974"])]
+    cov = com[["code", "name", "dep", "lat", "lon", "population"]].assign(
+        minutes=np.linspace(0, 50, len(com)))
+    cov.to_parquet(d / "coverage.parquet")
+    cov.assign(within_target=np.linspace(1, 0, len(com))).to_parquet(d / "access.parquet")
+    return write_report(d, d / "report.html")
+
+
+def test_the_site_map_draws_france_with_an_overseas_inset_offline_and_without_cloud_buttons(driver, national_report):
+    state = open_report(driver, national_report)
+    assert state["divs"] and state["drawn"] == state["divs"], state
+    assert severe_logs(driver) == []
+    fetched = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert [u for u in fetched if not u.startswith(("file:", "data:", "blob:"))] == []
+    geos = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#fig-site-map .geolayer > g')).map(g => g.getAttribute('class'))")
+    assert len(geos) == 2, geos                                      # metropolitan France and La Réunion
+    full = driver.execute_script("""var gd = document.getElementById('fig-site-map');
+        return {lon: gd._fullLayout.geo.lonaxis.range, inset: gd._fullLayout.geo2.lonaxis.range,
+                menus: document.querySelectorAll('#fig-site-map .updatemenu-header-group').length}""")
+    assert full["lon"][0] > 3 and full["lon"][1] < 6                 # framed on the Ardennes and the Marne
+    assert full["inset"][0] > 55 and full["inset"][1] < 56 and full["menus"] == 2
+    titles = driver.execute_script("return Array.from(document.querySelectorAll('.modebar-btn'))"
+                                   ".map(b => (b.getAttribute('data-title') || '') + ' ' + b.className)")
+    assert titles and not [x for x in titles if any(w in x.lower() for w in ("cloud", "chart studio", "logo",
+                                                                            "edit in", "plotly"))], titles
+    # switching the sites' colour to the abandonment rate redraws them, still offline
+    driver.execute_script("""var gd = document.getElementById('fig-site-map');
+        var b = gd.layout.updatemenus[0].buttons[1]; Plotly.update(gd, b.args[0], b.args[1], b.args[2]);""")
+    title = driver.execute_script("return document.getElementById('fig-site-map')._fullLayout.coloraxis2"
+                                  ".colorbar.title.text")
+    assert title == "Taux d'abandon"
+    text = driver.execute_script("return document.getElementById('fig-site-map-figure').innerText")
+    assert "NaN" not in text and "nan" not in text.split()

@@ -21,6 +21,8 @@ from fssim.report.blocks import Section, script_json
 from fssim.report.day import choose_day, section_day
 from fssim.report.experiment import section_experiment
 from fssim.report.extras import section_coverage, section_rollout
+from fssim.report.figures import PLOTLY_CONFIG
+from fssim.report.sitemap import section_map
 from fssim.report.validation import section_validation
 from fssim.report.i18n import LABELS, MONTHS, MONTHS_SHORT, WEEKDAYS, WEEKDAYS_SHORT, Translator, check_lang
 from fssim.report.method import section_methodology
@@ -35,8 +37,9 @@ SectionBuilder = Callable[[RunData, Translator], "Section | None"]
 #: The report's sections in order; a builder returning None (no data) leaves its section out.
 SECTIONS: list[SectionBuilder] = [
     section_experiment,  # an experiment's report answers it first
-    section_overview, section_scenario, section_kpis, section_waits, section_utilisation, section_abandonment,
-    section_daily, section_day, section_coverage, section_rollout, section_validation, section_methodology,
+    section_overview, section_scenario, section_kpis, section_map, section_waits, section_utilisation,
+    section_abandonment, section_daily, section_day, section_coverage, section_rollout, section_validation,
+    section_methodology,
     section_reproduce, section_stress,
 ]
 
@@ -81,7 +84,7 @@ def _plotly_locale(lang: str) -> dict:
     dictionary = {} if lang == "en" else {
         "Download plot as a png": "Télécharger le graphique (PNG)", "Zoom": "Zoom", "Pan": "Déplacer",
         "Zoom in": "Zoom avant", "Zoom out": "Zoom arrière", "Reset axes": "Réinitialiser les axes",
-        "Autoscale": "Échelle automatique", "Reset view": "Réinitialiser la vue",
+        "Autoscale": "Échelle automatique", "Reset view": "Réinitialiser la vue", "Reset": "Réinitialiser",
         "Double-click to zoom back out": "Double-cliquer pour dézoomer"}
     return {"moduleType": "locale", "name": lang, "dictionary": dictionary, "format": {
         "days": list(WEEKDAYS[lang][6:] + WEEKDAYS[lang][:6]), "shortDays": list(WEEKDAYS_SHORT[lang][6:]
@@ -99,6 +102,7 @@ def render_report(run: RunData, *, lang: str = "fr", report_name: str = "report.
         t=t, L=LABELS[lang], lang=lang, run=run, config=run.config, manifest=run.manifest, sections=sections,
         version=__version__, plotly_js=Markup(get_plotlyjs()), element_id=ELEMENT_ID,
         embedded=script_json(embedded_document(run)), plotly_locale=script_json(_plotly_locale(lang)),
+        plotly_config=script_json(PLOTLY_CONFIG),
     )
 
 

@@ -5,7 +5,8 @@ The tables (written by other parts of fssim) are checked here; a table lacking a
 naming the file and the columns it needs:
 
 * ``coverage.parquet``: one row per commune — code, lat, lon, population, minutes (travel time to the
-  nearest site); optional name, dep.
+  nearest access point); optional name, dep; with buses ``site_minutes`` (nearest fixed site) and
+  ``stop_minutes`` (nearest bus stop), ``minutes`` being the smaller.
 * ``rollout.parquet``: date, and optionally opened (sites opened that date) and cumulative; without
   them each row is one opening. With ``phase``, ``sites`` and the canton counts (``fssim run`` of a network)
   a table of the phases: sites, access within 30 minutes, official cantons and pseudo-cantons apart.
@@ -17,7 +18,8 @@ import pandas as pd
 
 from fssim.errors import InputError
 from fssim.report.blocks import Note, Plot, Section, Table
-from fssim.report.figures import coverage_map, rollout_timeline
+from fssim.report.figures import rollout_timeline
+from fssim.report.maps import coverage_map
 from fssim.report.i18n import Translator
 from fssim.report.rundata import RunData
 
@@ -51,29 +53,55 @@ def departement_of(code: str) -> str:
 
 # --------------------------------------------------------------------------- coverage
 
-def section_coverage(run: RunData, t: Translator) -> Section | None:
+def commune_points(df: pd.DataFrame) -> pd.DataFrame:
+    """Communes as map points: code (5 characters), dep, label ('name (code)'), sorted by code."""
+    pts = df.copy()
+    pts["code"] = pts["code"].astype(str).str.zfill(5)
+    pts["dep"] = pts["dep"].astype(str) if "dep" in pts else pts["code"].map(departement_of)
+    pts["label"] = (pts["name"].astype(str) + " (" + pts["code"] + ")") if "name" in pts else pts["code"]
+    return pts.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def coverage_points(run: RunData) -> pd.DataFrame | None:
+    """coverage.parquet's communes as map points, or None when the run has none."""
     cov = run.extras.get("coverage")
     if cov is None:
         return None
     require_columns(cov, ("code", "lat", "lon", "population", "minutes"), run, "coverage")
-    pts = cov.copy()
-    pts["code"] = pts["code"].astype(str).str.zfill(5)
-    pts["dep"] = pts["dep"].astype(str) if "dep" in pts else pts["code"].map(departement_of)
-    pts["label"] = (pts["name"].astype(str) + " (" + pts["code"] + ")") if "name" in pts else pts["code"]
-    pts = pts.sort_values("code", kind="stable").reset_index(drop=True)
+    return commune_points(cov)
+
+
+def section_coverage(run: RunData, t: Translator) -> Section | None:
+    """Population by travel time (fixed sites and, with buses, stops: coverage.parquet's ``minutes`` is then the
+    nearest access point, as ``fssim coverage`` counts); the communes' map unless the site map draws them."""
+    from fssim.report.sitemap import site_points
+
+    pts = coverage_points(run)
+    if pts is None:
+        return None
     blocks: list = []
-    outlines = load_outlines()
-    if outlines is None:
-        blocks.append(Note(t("coverage.no_outlines")))
-    fig = coverage_map(pts, outlines, t, cmax=COVERAGE_CMAX)
-    blocks.append(Plot("fig-coverage-map", fig, t("coverage.caption"), height=560))
+    if site_points(run) is None:
+        outlines = load_outlines()
+        if outlines is None:
+            blocks.append(Note(t("coverage.no_outlines")))
+        fig = coverage_map(pts, outlines, t, cmax=COVERAGE_CMAX)
+        blocks.append(Plot("fig-coverage-map", fig, t("coverage.caption"), height=560))
+    else:
+        blocks.append(Note(t("coverage.see_map")))
     total = float(pts["population"].sum())
+    bus = "site_minutes" in pts
     rows = []
     for m in COVERAGE_THRESHOLDS:
-        pop = float(pts.loc[pts["minutes"] <= m, "population"].sum())
-        rows.append([t("coverage.within", m=m), t.int(pop), t.pct(pop / total if total else np.nan)])
-    blocks.append(Table([t("coverage.minutes"), t("coverage.population"), t("coverage.share")], rows,
-                        title=t("coverage.table"), numeric=(1, 2)))
+        within = pts["minutes"] <= m
+        pop = float(pts.loc[within, "population"].sum())
+        row = [t("coverage.within", m=m), t.int(pop), t.pct(pop / total if total else np.nan)]
+        if bus:
+            row.append(t.int(float(pts.loc[within & ~(pts["site_minutes"] <= m), "population"].sum())))
+        rows.append(row)
+    head = [t("coverage.minutes"), t("coverage.population"), t("coverage.share")] + (
+        [t("coverage.only_bus")] if bus else [])
+    blocks.append(Table(head, rows, title=t("coverage.table"), numeric=tuple(range(1, len(head))),
+                        note=t("coverage.bus_note") if bus else ""))
     return Section("coverage", t("coverage.title"), blocks)
 
 

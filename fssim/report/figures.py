@@ -2,6 +2,8 @@
 
 Every builder returns a ``go.Figure`` with a small fixed template (no plotly default template written into
 each figure), the language's number separators and no random ids, so the same data give the same bytes.
+Axes never use scientific notation (``exponentformat="none"``, thousands separated). Maps are in
+:mod:`fssim.report.maps`.
 Rates are drawn in percent (×100 with a % tick suffix) so French axes read ``5 %``.
 """
 from __future__ import annotations
@@ -19,11 +21,21 @@ TEMPLATE = go.layout.Template(layout=dict(
     font=dict(family=FONT, size=12, color="#1e2a38"),
     colorway=[BLUE, ORANGE, GREEN, RED, GREY, LIGHT],
     paper_bgcolor="white", plot_bgcolor="white", hovermode="closest",
-    xaxis=dict(showgrid=False, linecolor="#9aa3ad", ticks="outside", tickcolor="#9aa3ad", automargin=True),
-    yaxis=dict(showgrid=True, gridcolor="#e6e9ed", zeroline=False, linecolor="#9aa3ad", automargin=True),
+    xaxis=dict(showgrid=False, linecolor="#9aa3ad", ticks="outside", tickcolor="#9aa3ad", automargin=True,
+               exponentformat="none", separatethousands=True),
+    yaxis=dict(showgrid=True, gridcolor="#e6e9ed", zeroline=False, linecolor="#9aa3ad", automargin=True,
+               exponentformat="none", separatethousands=True),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     margin=dict(l=60, r=20, t=30, b=50),
 ))
+#: plotly.js config of every figure: no plotly logo, no Chart Studio / "send data to cloud" / "edit" buttons
+#: (they would upload the data), no selection tools; the report never talks to a server.
+PLOTLY_CONFIG = {
+    "displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False, "showLink": False,
+    "sendData": False, "responsive": True,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio", "select2d", "lasso2d", "autoScale2d",
+                               "toggleSpikelines"],
+}
 CORAL_SCALE = [[0.0, "#1a7f3c"], [0.33, "#a6d96a"], [0.5, "#fee08b"], [0.75, "#f46d43"], [1.0, "#a50026"]]
 
 
@@ -185,55 +197,6 @@ def daily_series(dates: pd.Series, values: pd.Series, rolling: pd.Series, t: Tra
     fig.update_xaxes(type="date", tickformat="%b %Y", showgrid=False)
     fig.update_yaxes(title_text=t("daily.visits"), rangemode="tozero")
     return _layout(fig, t)
-
-
-def outline_paths(outlines: dict, codes: set[str] | None = None) -> tuple[list, list]:
-    """Lon/lat lists with None between rings, for the GeoJSON features whose id is in ``codes``."""
-    lons, lats = [], []
-    for feat in outlines.get("features", []):
-        fid = str(feat.get("id", feat.get("properties", {}).get("code", "")))
-        if codes is not None and fid not in codes:
-            continue
-        geom = feat.get("geometry") or {}
-        polys = geom.get("coordinates", [])
-        if geom.get("type") == "Polygon":
-            polys = [polys]
-        elif geom.get("type") != "MultiPolygon":
-            continue
-        for poly in polys:
-            for ring in poly:
-                lons.extend(float(p[0]) for p in ring)
-                lats.extend(float(p[1]) for p in ring)
-                lons.append(None)
-                lats.append(None)
-    return lons, lats
-
-
-def coverage_map(points: pd.DataFrame, outlines: dict | None, t: Translator, *, cmax: float) -> go.Figure:
-    """Communes as dots shaded by travel time over département outlines, on a geo subplot with no base map.
-
-    The outlines are Scattergeo lines, not a ``go.Choropleth(geojson=...)``: plotly.js fetches its world
-    topojson from cdn.plot.ly for any trace with a ``locationmode`` (choropleths included), which fails
-    offline and leaves the map blank. Lines with lat/lon need nothing: the report opens offline."""
-    fig = go.Figure()
-    if outlines:
-        codes = set(points["dep"]) if "dep" in points else None
-        lons, lats = outline_paths(outlines, codes)
-        fig.add_trace(go.Scattergeo(lon=lons, lat=lats, mode="lines", line=dict(color="#8a94a0", width=0.8),
-                                    hoverinfo="skip", showlegend=False))
-    pop = points["population"].to_numpy(float)
-    size = 3 + 11 * np.sqrt(pop / max(pop.max(), 1.0))
-    fig.add_trace(go.Scattergeo(
-        lon=_arr(points["lon"].round(4)), lat=_arr(points["lat"].round(4)), mode="markers",
-        text=[plot_text(c) for c in points["label"]],
-        customdata=[[t.int(p), t.num(m, 0)] for p, m in zip(pop, points["minutes"])],
-        marker=dict(color=_arr(points["minutes"].round(1)), colorscale=CORAL_SCALE, cmin=0, cmax=cmax,
-                    size=_arr(size.round(1)), line=dict(width=0), opacity=0.85,
-                    colorbar=dict(title=dict(text="min"), ticksuffix=" min")),
-        hovertemplate="%{text}<br>%{customdata[1]} min · %{customdata[0]} hab.<extra></extra>",
-        showlegend=False))
-    fig.update_geos(visible=False, fitbounds="locations", projection_type="mercator", bgcolor="white")
-    return _layout(fig, t, margin=dict(l=0, r=0, t=10, b=0))
 
 
 def rollout_timeline(df: pd.DataFrame, t: Translator) -> go.Figure:

@@ -14,6 +14,7 @@ import re
 
 from fssim.metrics import kpis as kpi_registry
 from fssim.errors import InputError
+from fssim.report.map_labels import MAP_LABELS
 
 LANGS = ("fr", "en")
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and space before %
@@ -437,6 +438,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "stress.missing": ("non renseigné", "not filled"),
 }
 
+_LABELS.update(MAP_LABELS)
 LABELS: dict[str, dict[str, str]] = {lang: {k: v[i] for k, v in _LABELS.items()} for i, lang in enumerate(LANGS)}
 
 

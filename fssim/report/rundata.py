@@ -1,7 +1,8 @@
 """What a report is made from: a run directory read once, visits read lazily and only the needed columns.
 
 Required: ``config.yaml``, ``manifest.json``, ``summary.parquet``, ``daily.parquet``. Optional tables
-(``visits.parquet``, ``coverage.parquet``, ``rollout.parquet``, ``experiment.parquet``) switch their
+(``visits.parquet``, ``coverage.parquet``, ``rollout.parquet``, ``experiment.parquet``, ``stops.parquet``,
+``access.parquet``) switch their
 report sections on when present.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fssim.config import Config, config_from_dict
 from fssim.errors import InputError
 
 REQUIRED = ("config.yaml", "manifest.json", "summary.parquet", "daily.parquet")
-OPTIONAL = ("coverage", "rollout", "experiment", "network")
+OPTIONAL = ("coverage", "rollout", "experiment", "network", "stops", "access")
 
 
 @dataclass
