@@ -259,6 +259,26 @@ def report(run_dir: Path = typer.Argument(..., help="run directory written by `f
 
 
 @app.command()
+def export(run_dir: Path = typer.Argument(..., help="run directory written by `fssim run` (or `fssim experiment`)"),
+           fmt: str = typer.Option("xlsx", "--format", help="xlsx (one sheet per level) or csv (one file per level)"),
+           out_path: Optional[Path] = typer.Option(None, "--out",
+                                                   help="file or folder (default: RUN_DIR/export.xlsx or RUN_DIR/export-csv)"),
+           lang: str = typer.Option("fr", help="fr or en: headers, and for csv ';' and decimal comma (fr)"),
+           force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
+    """The run's KPI tables (mean and 95 % interval) by level, for a spreadsheet: network, régions, départements,
+    cantons, sites, stops, démarches, months, weekdays, hours, phases."""
+    from fssim.report.export import check_target, default_out, export_run
+
+    with user_errors(run_dir):
+        if fmt not in ("xlsx", "csv"):
+            raise InputError(f"unknown format {fmt!r}; choose xlsx or csv", field="--format")
+        target = out_path if out_path is not None else default_out(run_dir, fmt)
+        _say(check_target(target, fmt, force=force, run_dir=run_dir))
+        path = export_run(run_dir, fmt, target, lang=lang, force=force)
+    out.print(f"export written to [bold]{escape(str(path))}[/]", highlight=False)
+
+
+@app.command()
 def rerun(report_file: Path = typer.Argument(..., help="an HTML report written by fssim"),
           out_dir: Path = typer.Option(Path("runs/rerun"), "--out", help="run directory to write"),
           force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
