@@ -6,7 +6,8 @@ site's random streams are its own). A work unit is (scenario, replication, shard
 shard's KPI partials (:mod:`fssim.experiment.partials`), a few kilobytes, never its visits. The parent
 builds each scenario once and ships the config (without its site list) and the shard's sites, both
 picklable pydantic objects. Results are keyed and sorted before being combined, so they are identical
-whatever the backend, the number of workers or the order units finish in.
+whatever the backend, the number of workers or the order units finish in. ``Executor.map`` runs any
+module-level function the same way: ``fssim run --workers N`` ships its (replication, shard) units with it.
 """
 from __future__ import annotations
 
