@@ -13,8 +13,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from fssim.config import MAX_REPLICATIONS
 from fssim.defaults import AGENT_COST_EUR
@@ -63,42 +64,46 @@ def _say(note: str | None) -> None:
         err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
 
 
+class _Counter(ProgressColumn):
+    """'12/40 shards': the phase's counter with its unit; nothing for a phase without one."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        if not task.total:
+            return Text("")
+        return Text(f"{int(task.completed):,}/{int(task.total):,} {self.unit}", style="progress.download")
+
+
 @contextmanager
-def progress_bar(enabled: bool = True):
-    """A rich progress bar with an estimated time remaining; yields a callback (done, total, label)."""
+def progress_bar(enabled: bool = True, unit: str = "units"):
+    """A rich progress bar with labelled phases, a counter in ``unit`` and an estimated time remaining; yields a
+    callback (done, total, label): ``total`` 0 for a phase without a counter (the bar then pulses)."""
     if not enabled:
         yield None
         return
-    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    cols = [TextColumn("{task.description}"), BarColumn(bar_width=30), _Counter(unit), TimeElapsedColumn(),
             TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*cols, console=err, transient=False) as p:
-        task = p.add_task("simulating", total=None)
+        task = p.add_task("starting", total=None)
+
+        counted = [0]  # the last phase's total: the final line says how many units were done
 
         def update(done: int, total: int, label: str) -> None:
-            p.update(task, completed=done, total=total, description=label)
+            p.update(task, completed=done, description=label)
+            p.tasks[0].total = total or None  # (update cannot unset a total)
+            counted[0] = total or counted[0]
 
         yield update
+        p.tasks[0].total = p.tasks[0].completed = counted[0] or None
+        p.update(task, description="done")
 
 
-#: network KPIs ``fssim run`` prints (every KPI is in summary.parquet)
+#: network KPIs ``fssim run`` prints (every KPI is in summary.parquet), with any KPI a target names
 RUN_KPIS = ("arrivals", "served", "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
             "abandonment_rate", "sent_home_rate", "no_show_rate", "utilisation", "visits_per_open_day")
-
-
-def _kpi_table(result) -> Table:
-    net = result.network()
-    t = Table(title=f"{result.config.name}: network KPIs ({result.config.replications} replications, 95 % CI)")
-    for c in ("KPI", "mean", "95 % interval"):
-        t.add_column(c, justify="right" if c != "KPI" else "left")
-    for k in RUN_KPIS:
-        if k in net.index:
-            r = net.loc[k]
-            if r["n"] == 0:  # a rate over an empty denominator: no value, said so rather than "nan"
-                t.add_row(k, f"undefined ({r.get('undefined_when') or 'no value'})", "")
-                continue
-            ci = "" if r["n"] < 2 or r["half_width"] != r["half_width"] else f"{r['ci_low']:.3g} – {r['ci_high']:.3g}"
-            t.add_row(k, f"{r['mean']:.4g}", ci)
-    return t
 
 
 @app.command()
@@ -108,6 +113,11 @@ def run(
     seed: Optional[int] = typer.Option(None, min=0, help="override the config's seed"),
     replications: Optional[int] = typer.Option(None, min=1, max=MAX_REPLICATIONS,
                                                help="override the config's replications"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, max=MAX_WORKERS,
+                                          help="local worker processes (default: one per CPU for a big run; "
+                                               "0 = this process); results are the same whatever N"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="fr or en: KPI labels and numbers (default: from "
+                                                            "the locale, LANG)"),
     report: bool = typer.Option(False, "--report", help="also write report.html in the run directory"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no table"),
@@ -117,22 +127,35 @@ def run(
     from fssim.run import check_output, simulate
 
     with user_errors(config):
+        from fssim.report.i18n import check_lang
+        if lang is not None:
+            check_lang(lang)  # a typo is refused before simulating, not after
         cfg = load_config(config)
         for n in cfg.notes:
             _say(n)
         target = out_dir or Path("runs") / cfg.name
         _say(check_output(target, force=force))  # before simulating: refuse early, not after an hour
-        with progress_bar(not quiet) as cb:
-            result = simulate(cfg, seed=seed, replications=replications, progress=cb)
-        result.manifest["command"] = "fssim " + " ".join(sys.argv[1:])
-        target = result.save(target, force=force)
-        if report:
-            from fssim.report import write_report
-            write_report(target, target / "report.html")
-            out.print(f"report written to [bold]{target / 'report.html'}[/]", highlight=False)
+        with progress_bar(not quiet, unit="shards") as cb:
+            result = simulate(cfg, seed=seed, replications=replications, progress=cb, workers=workers)
+            result.manifest["command"] = "fssim " + " ".join(sys.argv[1:])
+            if cb:
+                cb(0, 0, "writing the run directory")
+            target = result.save(target, force=force)
+            if report:
+                from fssim.report import write_report
+                if cb:
+                    cb(0, 0, "writing the report")
+                write_report(target, target / "report.html", lang=lang or "fr")
     if not quiet:
-        out.print(_kpi_table(result))
-    out.print(f"run written to [bold]{target}[/] ({len(result.visits):,} visits)", highlight=False)
+        from fssim.report.terminal import kpi_table, site_target_lines, terminal_lang
+        shown = terminal_lang(lang)
+        out.print(kpi_table(result.summary, result.config, RUN_KPIS, lang=shown))
+        for line in site_target_lines(result.summary, result.config, lang=shown):
+            out.print(line)
+    if report:
+        out.print(f"report written to [bold]{escape(str(target / 'report.html'))}[/]", highlight=False, soft_wrap=True)
+    out.print(f"run written to [bold]{escape(str(target))}[/] ({len(result.visits):,} visits)", highlight=False,
+              soft_wrap=True)
 
 
 @app.command()
@@ -260,6 +283,26 @@ def report(run_dir: Path = typer.Argument(..., help="run directory written by `f
         _say(check_output(target, force=force, kind="file"))
         path = write_report(run_dir, target, lang=lang, day_site=day_site, day=day)
     out.print(f"report written to [bold]{path}[/]", highlight=False)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="run directory written by `fssim run` (or `fssim experiment`)"),
+           fmt: str = typer.Option("xlsx", "--format", help="xlsx (one sheet per level) or csv (one file per level)"),
+           out_path: Optional[Path] = typer.Option(None, "--out",
+                                                   help="file or folder (default: RUN_DIR/export.xlsx or RUN_DIR/export-csv)"),
+           lang: str = typer.Option("fr", help="fr or en: headers, and for csv ';' and decimal comma (fr)"),
+           force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
+    """The run's KPI tables (mean and 95 % interval) by level, for a spreadsheet: network, régions, départements,
+    cantons, sites, stops, démarches, months, weekdays, hours, phases."""
+    from fssim.report.export import check_target, default_out, export_run
+
+    with user_errors(run_dir):
+        if fmt not in ("xlsx", "csv"):
+            raise InputError(f"unknown format {fmt!r}; choose xlsx or csv", field="--format")
+        target = out_path if out_path is not None else default_out(run_dir, fmt)
+        _say(check_target(target, fmt, force=force, run_dir=run_dir))
+        path = export_run(run_dir, fmt, target, lang=lang, force=force)
+    out.print(f"export written to [bold]{escape(str(path))}[/]", highlight=False)
 
 
 @app.command()

@@ -34,6 +34,8 @@ from fssim.scenario import build_scenario
 from fssim.engine.simulation import simulate_sites
 
 Progress = Callable[[int, int, str], None]
+#: with ``workers=None``, a run expected to simulate at least this many visits uses one worker per CPU
+AUTO_WORKERS_VISITS = 200_000
 
 
 @dataclass
@@ -232,18 +234,26 @@ def machine_facts() -> dict:
 
 
 def simulate(config: Config | str | Path | dict, *, seed: int | None = None, replications: int | None = None,
-             shard_size: int = 200, progress: Progress | None = None) -> RunResult:
+             shard_size: int = 200, progress: Progress | None = None, workers: int | None = 0) -> RunResult:
     """Simulate a scenario and return its tables.
 
     ``config`` is a :class:`Config`, a YAML path or a mapping; ``seed`` and ``replications`` override the
-    config's. Sites are simulated in shards of ``shard_size`` sites (results do not depend on it).
+    config's. Sites are simulated in shards (:func:`fssim.scenario.shards_of`, at most ``shard_size`` sites)
+    and replications, each (replication, shard) a work unit; ``workers`` runs them on local processes (the
+    experiments' executor, :class:`fssim.experiment.execute.Executor`; 0 or 1: in this process; None: one
+    per CPU for a run expected to have :data:`AUTO_WORKERS_VISITS` visits or more, else in this process).
+    Results do not depend on the shard size nor on the number of workers.
+    ``progress(done, total, label)`` is told each phase ("building the network", "simulating", "computing
+    the KPI tables"; ``total`` 0 when a phase has no counter) and each unit done.
     """
     if isinstance(config, (str, Path)):
         config = load_config(config)
     elif isinstance(config, dict):
         config = config_from_dict(config)
+    if workers is not None and workers < 0:
+        raise InputError(f"workers {workers} is negative; give 0 (this process) or more", field="workers")
     with naming_config(config):
-        return _simulate(config, seed, replications, shard_size, progress)
+        return _simulate(config, seed, replications, shard_size, progress, workers)
 
 
 @contextmanager
@@ -265,7 +275,20 @@ def with_file(e: InputError, file: str) -> InputError:
     return named
 
 
-def _simulate(config: Config, seed, replications, shard_size, progress) -> RunResult:
+def shard_tables(config: Config, shard: list, replication: int, model: DemandModel | None = None):
+    """One work unit: a shard's sites simulated for one replication, as (visits, sessions, daily, deferred).
+    Tables are made unit by unit, so that the simulation's Python lists never pile up; runs in a worker."""
+    plans = simulate_sites(config, shard, replication, model or DemandModel(config))
+    deferred = sum(p.log.deferred for p in plans)
+    v = visits_table(config, [(replication, plans)])
+    ses = sessions_table(config, [(replication, plans)])
+    del plans
+    return v, ses, daily_table(v, ses, config.outputs.wait_threshold_min), deferred
+
+
+def _simulate(config: Config, seed, replications, shard_size, progress, workers) -> RunResult:
+    from fssim.experiment.execute import Executor, site_weight, strip_sites
+
     notes = list(config.notes)
     updates = {}
     if seed is not None:
@@ -278,32 +301,53 @@ def _simulate(config: Config, seed, replications, shard_size, progress) -> RunRe
         source = config.source
         config = config_from_dict({**config.model_dump(mode="json"), **updates}, base=config.base_dir,
                                   source=source or "<config>")
+    tell = progress or (lambda done, total, label: None)
     t0 = time.perf_counter()
+    tell(0, 0, "building the network")
     scenario = build_scenario(config)
     t_build = time.perf_counter() - t0
-    model = DemandModel(config)
     sites = scenario.entities()
     shards = scenario.shards(shard_size)
-    total = config.replications * len(shards)
+    units = [(rep, shard) for rep in range(config.replications) for shard in shards]
+    total = len(units)
+    if workers is None:  # auto: worker processes only where they gain more than their start-up (a few seconds)
+        expected = sum(site_weight(e) for e in sites) * config.horizon.days / 365 * config.replications
+        workers = (os.cpu_count() or 1) if expected >= AUTO_WORKERS_VISITS else 0
+    n = min(workers, total)
+    executor = Executor(workers=n if n > 1 else 0)
+    results: dict[int, tuple] = {}
+    label = "simulating" + (f" on {n} workers" if n > 1 else "")
+    tell(0, total, label)
+
+    # on workers, the biggest shards start first (longest job first); in this process, in unit order
+    order = list(range(total)) if n <= 1 else sorted(range(total), key=lambda i: -sum(map(site_weight, units[i][1])))
+
+    def on_result(j: int, tables: tuple) -> None:
+        results[order[j]] = tables
+        if progress:
+            rep = units[order[j]][0] if n <= 1 else None
+            progress(len(results), total, label if rep is None else
+                     f"simulating, replication {rep + 1}/{config.replications}")
+
+    with executor as ex:
+        if ex.kind == "inline":
+            model = DemandModel(config)
+            calls = [(config, units[i][1], units[i][0], model) for i in order]
+        else:  # the config travels without its site list: each unit carries its own sites
+            light = strip_sites(config)
+            calls = [(light, units[i][1], units[i][0]) for i in order]
+        ex.map(shard_tables, calls, on_result)
+        execution = ex.describe()
+    ordered = [results[i] for i in range(total)]  # unit order, whatever the order they finished in
+    parts = {"visits": [r[0] for r in ordered], "sessions": [r[1] for r in ordered],
+             "daily": [r[2] for r in ordered]}
+    deferred = sum(r[3] for r in ordered)
+    results.clear()
+    del ordered
     thr = config.outputs.wait_threshold_min
-    parts: dict[str, list[pd.DataFrame]] = {"visits": [], "sessions": [], "daily": []}
-    deferred, done = 0, 0
-    for rep in range(config.replications):
-        for shard in shards:
-            # tables are made shard by shard, so that the simulation's Python lists never pile up
-            plans = simulate_sites(config, shard, rep, model)
-            deferred += sum(p.log.deferred for p in plans)
-            v = visits_table(config, [(rep, plans)])
-            ses = sessions_table(config, [(rep, plans)])
-            del plans
-            parts["visits"].append(v)
-            parts["sessions"].append(ses)
-            parts["daily"].append(daily_table(v, ses, thr))
-            done += 1
-            if progress:
-                progress(done, total, f"replication {rep + 1}/{config.replications}")
     t_sim = time.perf_counter() - t0 - t_build
-    visits = _concat(parts.pop("visits"), ("site_id", "stop"))
+    tell(0, 0, "computing the KPI tables")
+    visits = _concat(parts.pop("visits"), ("site_id", "stop", "commune"))
     sessions = _concat(parts.pop("sessions"), ())
     daily = _concat(parts.pop("daily"), ())
     phases = scenario.phase_starts()
@@ -322,6 +366,7 @@ def _simulate(config: Config, seed, replications, shard_size, progress) -> RunRe
         "visits": int(len(visits)),
         "visits_deferred_beyond_horizon": int(deferred),
         "timings_s": {"build": round(t_build, 3), "simulation": round(t_sim, 3), "total": round(t_all, 3)},
+        "execution": execution,
         "data_sources": scenario.data_sources,
         "versions": package_versions(),
         "platform": platform.platform(),

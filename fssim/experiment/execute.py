@@ -6,7 +6,8 @@ site's random streams are its own). A work unit is (scenario, replication, shard
 shard's KPI partials (:mod:`fssim.experiment.partials`), a few kilobytes, never its visits. The parent
 builds each scenario once and ships the config (without its site list) and the shard's sites, both
 picklable pydantic objects. Results are keyed and sorted before being combined, so they are identical
-whatever the backend, the number of workers or the order units finish in.
+whatever the backend, the number of workers or the order units finish in. ``Executor.map`` runs any
+module-level function the same way: ``fssim run --workers N`` ships its (replication, shard) units with it.
 """
 from __future__ import annotations
 
@@ -143,6 +144,35 @@ class Executor:
             self._run_pool(jobs, on_result)
         else:
             self._run_dask(jobs, on_result)
+
+    def map(self, fn: Callable, calls: list[tuple], on_result: Callable[[int, Any], None]) -> None:
+        """``fn(*args)`` for each ``args`` of ``calls`` on this executor's backend; ``on_result(i, result)`` as
+        each finishes, in completion order (the caller keys results by ``i``, so that what it builds does not
+        depend on that order). ``fn`` is a module-level function, its arguments picklable."""
+        if self.kind == "inline":
+            for i, args in enumerate(calls):
+                on_result(i, fn(*args))
+            return
+        if self.kind == "processes":
+            pending = {self._pool.submit(fn, *args): i for i, args in enumerate(calls)}
+        else:
+            pending = {self._client.submit(fn, *args, pure=False): i for i, args in enumerate(calls)}
+        try:
+            if self.kind == "processes":
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        on_result(pending.pop(f), f.result())
+            else:
+                from distributed import as_completed
+
+                for f in as_completed(list(pending)):
+                    on_result(pending.pop(f), f.result())
+                    f.release()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
 
     def _run_pool(self, jobs, on_result):
         pending = {}

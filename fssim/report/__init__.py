@@ -3,7 +3,8 @@
 ``write_report(run_dir)`` writes one self-contained HTML file (French by default, ``lang="en"`` for
 English) that opens offline and embeds the run's resolved config and manifest; ``rerun(report, out_dir)``
 redoes that run from the report alone. ``evaluate_targets(summary, targets)`` judges the config's targets
-on the 95 % confidence intervals (also used by the CLI).
+on the 95 % confidence intervals (also used by the CLI). ``export.export_run(run_dir, "xlsx"|"csv")`` writes the
+KPI tables by level for a spreadsheet (``fssim.export``); ``terminal`` is what ``fssim run`` prints.
 """
 from fssim.report.build import SECTIONS, render_report, write_report
 from fssim.report.provenance import read_embedded, rerun

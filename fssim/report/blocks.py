@@ -63,6 +63,14 @@ class Bullets:
 
 
 @dataclass
+class Downloads:
+    """Files offered for download from the report itself: (label, file name, data: URI) each."""
+
+    links: list[tuple[str, str, str]]
+    kind: str = "downloads"
+
+
+@dataclass
 class Table:
     """Cells are preformatted strings (or lists of strings, drawn one per line); ``numeric`` columns are
     right-aligned."""

@@ -422,6 +422,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "reproduce.rows": ("Visites simulées", "Visits simulated"),
     "reproduce.deferred": ("Visites reportées au-delà de l'horizon", "Visits deferred beyond the horizon"),
     "reproduce.files": ("Fichiers de la simulation", "Run files"),
+    "reproduce.downloads": ("Les tableaux des indicateurs par niveau (moyenne et intervalle à 95 %), à ouvrir dans un "
+                            "tableur (CSV, « ; » et virgule décimale) ; le classeur Excel s'obtient par :",
+                            "The KPI tables by level (mean and 95 % interval), for a spreadsheet (CSV); the Excel "
+                            "workbook comes from:"),
     # STRESS
     "stress.title": ("Liste de contrôle STRESS-DES", "STRESS-DES checklist"),
     "stress.lead": ("Recommandations pour rendre compte des études de simulation à événements discrets "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fssim.config import config_from_dict
 from fssim.errors import InputError
-from fssim.report.blocks import Code, Paragraph, Section, Table
+from fssim.report.blocks import Code, Downloads, Paragraph, Section, Table
 from fssim.report.i18n import Translator
 from fssim.report.rundata import RunData
 
@@ -143,4 +143,10 @@ def section_reproduce(run: RunData, t: Translator, *, report_name: str = "report
         Code(f"fssim report runs/{cfg.name}-rerun"),
         Table([t("param"), t("value")], rows, title=t("reproduce.manifest"), css="params"),
     ]
+    from fssim.report.export import download_links
+
+    links = download_links(run, lang=t.lang)
+    if links:
+        blocks += [Paragraph(t("reproduce.downloads")), Downloads(links),
+                   Code(f"fssim export runs/{cfg.name} --format xlsx --lang {t.lang}")]
     return Section("reproduce", t("reproduce.title"), blocks)

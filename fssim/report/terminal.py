@@ -1,0 +1,116 @@
+"""What ``fssim run`` prints: the network KPIs with their 95 % interval and the verdict on each target.
+
+Numbers are written as the report writes them (:class:`fssim.report.i18n.Translator`: French thousands
+separated by a narrow no-break space and a decimal comma, English ``1,234.5``), labels come from the KPI
+registry, verdicts from :func:`fssim.report.targets.evaluate_targets`. The table keeps to 120 columns: no
+cell is cut.
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+from rich.table import Table
+from rich.text import Text
+
+from fssim.report.i18n import NNBSP, Translator, check_lang
+from fssim.report.targets import evaluate_targets, overall_status
+
+#: verdict → rich style
+STYLES = {"pass": "bold green", "fail": "bold red", "uncertain": "yellow", "no_interval": "dim", "missing": "dim"}
+WORDS = {
+    "title": ("{name} : indicateurs du réseau ({n} réplication{s}, IC à 95 %)",
+              "{name}: network KPIs ({n} replication{s}, 95 % CI)"),
+    "kpi": ("Indicateur", "KPI"), "mean": ("Moyenne", "Mean"), "ci": ("IC à 95 %", "95 % interval"),
+    "target": ("Cible", "Target"), "verdict": ("Verdict", "Verdict"),
+    "undefined": ("non défini", "undefined"),
+    "sites": ("chaque site", "every site"),
+    "site_line": ("{label} ({scope}) : {verdict} — {counts} ({n} sites)",
+                  "{label} ({scope}): {verdict} — {counts} ({n} sites)"),
+}
+
+
+def terminal_lang(lang: str | None = None) -> str:
+    """The language of the terminal output: ``lang`` when given, else French when the user's locale is
+    (LC_ALL, LC_NUMERIC or LANG starting with 'fr'), else English."""
+    if lang:
+        return check_lang(lang)
+    for var in ("LC_ALL", "LC_NUMERIC", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "fr" if value.lower().startswith("fr") else "en"
+    return "en"
+
+
+def _w(key: str, t: Translator, **fmt) -> str:
+    text = WORDS[key][t.i]
+    return text.format(**fmt) if fmt else text
+
+
+def exact_value(t: Translator, kpi: str, x: float) -> str:
+    """A target's bound as written in the config (0.12 min stays '0.12 min', 0.055 '5.5 %'), in the KPI's unit."""
+    unit = t.kpi_unit(kpi)
+    shown = 100 * x if unit == "rate" else x / 60 if unit == "agent_minutes" else x
+    digits = next((d for d in range(4) if abs(round(shown, d) - shown) < 1e-9), 3)
+    if unit == "rate":
+        return t.num(shown, digits) + t.pct_suffix
+    suffix = {"minutes": "min", "agent_minutes": "h"}.get(unit)
+    return t.num(shown, digits) + (f"{NNBSP if t.lang == 'fr' else ' '}{suffix}" if suffix else "")
+
+
+def bound_text(t: Translator, kpi: str, low, high) -> str:
+    """'≤ 15 min', '≥ 80 %', '5 % – 10 %'."""
+    have_low, have_high = low is not None and low == low, high is not None and high == high
+    if have_low and have_high:
+        return f"{exact_value(t, kpi, low)} – {exact_value(t, kpi, high)}"
+    if have_high:
+        return "≤ " + exact_value(t, kpi, high)
+    return "≥ " + exact_value(t, kpi, low) if have_low else ""
+
+
+def kpi_table(summary: pd.DataFrame, config, kpis: tuple[str, ...], *, lang: str = "en") -> Table:
+    """Network KPIs (``kpis``, then any KPI a network target names), their mean, interval, target and verdict."""
+    t = Translator(check_lang(lang), threshold=float(config.outputs.wait_threshold_min))
+    net = summary[summary["scope"] == "network"].drop_duplicates("kpi").set_index("kpi")
+    judged = evaluate_targets(summary, config.targets)
+    network_targets = judged[judged["scope"] == "network"]
+    shown = list(kpis) + [k for k in network_targets["kpi"] if k not in kpis]
+    table = Table(title=t.typography(_w("title", t, name=config.name, n=t.int(config.replications),
+                                    s="s" if config.replications > 1 else "")),
+                  title_justify="left")
+    table.add_column(_w("kpi", t), overflow="fold")
+    for head in ("mean", "ci", "target"):
+        table.add_column(_w(head, t), justify="right", no_wrap=True)
+    table.add_column(_w("verdict", t), no_wrap=True)
+    for k in dict.fromkeys(shown):
+        if k not in net.index:
+            continue
+        r = net.loc[k]
+        tg = network_targets[network_targets["kpi"] == k]
+        bound = "\n".join(bound_text(t, k, m, x) for m, x in zip(tg["min"], tg["max"]))
+        verdict = Text("\n".join(t.status(s) for s in tg["status"]),
+                       style=STYLES.get(overall_status(tg["status"]), "") if len(tg) else "")
+        if r["n"] == 0:  # a rate over an empty denominator: no value, said so rather than "nan"
+            why = (r.get("undefined_when") or "") if t.lang == "en" else ""  # the registry says why in English
+            table.add_row(t.kpi(k), _w("undefined", t), why, bound, verdict)
+            continue
+        table.add_row(t.kpi(k), t.kpi_value(k, r["mean"]), t.kpi_interval(k, r["ci_low"], r["ci_high"], r["n"],
+                                                                        r["mean"]), bound, verdict)
+    return table
+
+
+def site_target_lines(summary: pd.DataFrame, config, *, lang: str = "en") -> list[Text]:
+    """One line per site-scope target: its verdict (the worst site's) and how many sites meet it."""
+    t = Translator(check_lang(lang), threshold=float(config.outputs.wait_threshold_min))
+    judged = evaluate_targets(summary, config.targets)
+    lines = []
+    for _, rows in judged[judged["scope"] == "site"].groupby("target", sort=True):
+        k = rows["kpi"].iloc[0]
+        label = rows["label"].iloc[0] or f"{t.kpi(k)} {bound_text(t, k, rows['min'].iloc[0], rows['max'].iloc[0])}"
+        status = overall_status(rows["status"])
+        counts = ", ".join(t.colon(t.status(s)) + t.int(int((rows["status"] == s).sum())) for s in STYLES
+                           if (rows["status"] == s).any())
+        text = _w("site_line", t, label=label, scope=_w("sites", t), verdict=t.status(status), counts=counts,
+                  n=t.int(len(rows)))
+        lines.append(Text(t.typography(text), style=STYLES.get(status, "")))
+    return lines
