@@ -72,7 +72,7 @@ def test_cli_table_says_why_a_rate_is_undefined(tmp_path):
     p = tmp_path / "queue.yaml"  # no appointments: the no-show rate has no booked visit to divide by
     p.write_text(yaml.safe_dump(queue_config(agents=2, rate_per_hour=3, service=SERVICE, patience=None, days=5,
                                              replications=2)))
-    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "run")])
+    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "run"), "--lang", "en"])
     assert res.exit_code == 0, res.output
-    line = [x for x in res.output.splitlines() if "no_show_rate" in x][0]
-    assert "undefined (no booked visit)" in line and "nan" not in line.lower()
+    line = [x for x in res.output.splitlines() if "No-show rate" in x][0]
+    assert "undefined" in line and "no booked visit" in line and "nan" not in line.lower()
