@@ -31,12 +31,6 @@ class Geography:
     site_communes: dict[str, str]
     access_minutes: float = 30.0
 
-    def area_of(self, codes: pd.Series, level: str) -> pd.Series:
-        """Area code of each commune code (NaN where the commune is unknown)."""
-        table = self.communes.set_index("code")[LEVELS[level]]
-        return pd.Series(pd.Categorical(codes).map(table.to_dict()), index=codes.index, dtype=object) \
-            if len(codes) else pd.Series([], dtype=object)
-
 
 def _commune_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> pd.DataFrame:
     """Per replication and commune of the territory: s_c (see the module docstring)."""
