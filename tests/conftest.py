@@ -8,6 +8,19 @@ import pytest
 
 from fssim.config import config_from_dict
 
+
+LONG_TEXT = 5_000
+
+
+def pytest_assertrepr_compare(op, left, right):
+    """A short explanation when an assertion compares long texts (a report's HTML): pytest's own diff of a
+    megabyte string takes hours, which once made a single failing test look like a hung suite."""
+    if isinstance(left, str) and isinstance(right, str) and max(len(left), len(right)) > LONG_TEXT:
+        def head(s):
+            return repr(s[:200]) + (f"… ({len(s):,} characters)" if len(s) > 200 else "")
+        return [f"{head(left)} {op} {head(right)}: false"]
+    return None
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FSSIM_DATA_DIR", REPO.parent / "shared" / "data"))
 

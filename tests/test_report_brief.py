@@ -59,15 +59,22 @@ def test_points_of_attention_name_the_places_worst_first(lozere):
     text = _text(html[html.index('id="overview"'):])
     name = next(s.name for s in run.sites if s.id == sites["key"].iloc[0])
     assert name and name in text and "Lozère" in text  # names, not ids or codes alone
-    assert sites["key"].iloc[0] not in text.split("Points d'attention")[1].split("Règle")[0]
+    block = text.split("Points d'attention")[1].split("Tableau 2.")[0]
+    assert "Tableau 1. Lieux hors objectif" in block and name in block
+    assert sites["key"].iloc[0] not in block
 
 
 def test_provenance_is_at_the_end_of_the_page(lozere):
     html = (lozere / "report.html").read_text(encoding="utf-8")
     body = html[html.index("<body"):]
     sha = load_run_dir(lozere).manifest["config_sha256"]
-    assert body.index(sha) > body.index("<footer")
-    assert body.index('id="overview"') < body.index("<footer")
+    overview = body[body.index('id="overview"'):]
+    overview = overview[:overview.index("</section>")]
+    assert sha not in overview  # the first screen is the answer, not the provenance
+    assert sha in body[body.index("<footer"):]  # which the footer keeps…
+    sections = re.findall(r'<section[^>]*id="([^"]+)"', body)
+    first = min(body.index(f'id="{s}"') for s in sections if s != "overview")
+    assert body.index(sha) > first  # …and, in full, the method sections after the results
 
 
 def test_attention_rows_are_flagged_when_the_place_has_few_visits(lozere):
@@ -86,3 +93,31 @@ def test_rate_intervals_stay_within_zero_and_one():
     assert s.loc["utilisation", "ci_high"] == 1.0
     assert s.loc["mean_wait_min", "ci_low"] == 0.0
     assert s.loc["abandonment_rate", "half_width"] > s.loc["abandonment_rate", "mean"]  # the t one, uncut
+
+
+def test_charts_name_the_sites_and_the_demarches(lozere):
+    """Bars by site and by démarche carry names (site names, the catalogue's labels), not identifiers."""
+    from fssim.report.names import demarche_label
+    from fssim.report.i18n import Translator
+    from fssim.report.sections import key_labels
+
+    run = load_run_dir(lozere)
+    t = Translator("fr")
+    ids = [s.id for s in run.sites]
+    labels = key_labels("site", ids, t, run)
+    assert labels == [s.name or s.id for s in run.sites] and labels != ids
+    assert key_labels("demarche", ["france_titres"], t, run) == [demarche_label("france_titres", "fr")]
+    assert "passeport" in demarche_label("france_titres", "fr") and "passport" in demarche_label("france_titres", "en")
+    assert demarche_label("un_nouveau_guichet", "fr") == "Un nouveau guichet"  # unknown: readable, not raw
+    html = (lozere / "report.html").read_text(encoding="utf-8")
+    plots = html[html.index('id="waits"'):]
+    plots = plots[:plots.index("</section>")]  # the waits section's charts (plotly escapes accents as \u00e9)
+    assert "Titres : identit" in plots and "passeport" in plots and "france_titres" not in plots
+
+
+def test_a_configured_demarche_label_is_shown_as_written():
+    from fssim.report.names import demarche_label
+    cfg = config_from_dict({"name": "x", "sites": [{"id": "a"}],
+                            "demarches": [{"name": "caf", "label": "CAF du Gers", "share": 1.0,
+                                           "service": {"dist": "exponential", "mean": 10}}]})
+    assert demarche_label("caf", "en", cfg.demarches) == "CAF du Gers"
