@@ -27,6 +27,23 @@ DEMARCHES = [
     ("autres", "Autres partenaires, orientation et information", 0.04, 10.0, 0.8, 0.0),
 ]
 
+#: Display names of the catalogue's démarches (French, English), for reports and exports; a config may give
+#: its own ``label``.
+DEMARCHE_LABELS = {
+    "france_titres": ("Titres : identité, passeport, permis, carte grise",
+                      "ID cards, passports, driving licences, registration"),
+    "caf": ("Allocations familiales (CAF)", "Family benefits (CAF)"),
+    "assurance_maladie": ("Assurance Maladie", "Health insurance (Assurance Maladie)"),
+    "dgfip": ("Impôts (DGFiP)", "Taxes (DGFiP)"),
+    "assurance_retraite": ("Retraite (Assurance Retraite)", "Pensions (Assurance Retraite)"),
+    "france_travail": ("Emploi (France Travail)", "Employment (France Travail)"),
+    "msa": ("Protection sociale agricole (MSA)", "Farmers' social security (MSA)"),
+    "justice": ("Justice", "Justice"),
+    "la_poste": ("Services postaux (La Poste)", "Postal services (La Poste)"),
+    "energie_logement": ("Énergie et logement", "Energy and housing"),
+    "autres": ("Autres démarches, orientation", "Other procedures, guidance"),
+}
+
 #: Démarches handled per visit (§11) [P/D]: the MSAP network (2017) counted more than 2 M people and 3 M
 #: démarches in a year, ≈ 1.5 démarches per visitor. Only the mean is published; the split over 1, 2 and 3
 #: démarches is [E], chosen to give that mean exactly (0.62 + 2 × 0.26 + 3 × 0.12 = 1.50).

@@ -34,6 +34,7 @@ class FollowUp(_Model):
 
 class Demarche(_Model):
     name: str = Field(pattern=r"^[a-z0-9_]+$", description="identifier, lower-case with underscores")
+    label: str = Field("", description="display name in reports (default: the catalogue's, in the report's language)")
     partner: str = ""
     share: Share = Field(description="share of visits (the catalogue's shares sum to 1)")
     service: Distribution = Field(description="agent time with the citizen, minutes")

@@ -7,43 +7,27 @@ marked, since one bad week can put it there.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 
 from fssim.config import Target
 from fssim.report.i18n import Translator
+from fssim.report.names import area_names
 from fssim.report.rundata import RunData
 
 LEVELS = ("site", "canton", "departement", "region")
 MAX_PER_LEVEL = 10
 
 
-@lru_cache(maxsize=1)
-def _names() -> dict[str, dict[str, str]]:
-    """Commune, canton, département and région names of the embedded territory (empty if unavailable)."""
-    try:
-        from fssim.geo.territory import load_territory
-        terr = load_territory()
-    except Exception:  # a report still renders without the territory: codes instead of names
-        return {"commune": {}, "canton": {}, "departement": {}, "region": {}}
-    return {"commune": dict(zip(terr.communes["code"], terr.communes["name"])),
-            "canton": dict(zip(terr.cantons["code"], terr.cantons["name"])),
-            "departement": dict(zip(terr.departements["code"], terr.departements["name"])),
-            "region": dict(zip(terr.regions["code"], terr.regions["name"]))}
-
-
 def place_name(level: str, key: str, run: RunData) -> tuple[str, str]:
     """(name, where) of a place: a site's name and its commune; an area's name and its code."""
-    names = _names()
     if level == "site":
         site = next((s for s in run.sites if s.id == key), None)
         if site is None:
             return key, ""
-        commune = names["commune"].get(site.commune or "", site.commune or "")
+        commune = area_names("commune").get(site.commune or "", site.commune or "")
         return site.name or key, commune
-    return names[level].get(key, key), key
+    return area_names(level).get(key, key), key
 
 
 def _misses(mean: pd.Series, t: Target) -> pd.Series:

@@ -38,6 +38,7 @@ from fssim.errors import InputError
 from fssim.files import atomic_path
 from fssim.metrics import kpis as registry
 from fssim.report.i18n import Translator, check_lang
+from fssim.report.names import area_names, demarche_label
 from fssim.report.rundata import RunData, load_run_dir
 
 FORMATS = ("xlsx", "csv")
@@ -123,20 +124,18 @@ def _names(run: RunData, level: str, keys: list[str], t: Translator) -> dict[str
         label = (lambda k: t.month(int(k))) if level == "month" else t.weekday
         return {_w("name", lang): [label(k) if (k.isdigit() and 1 <= int(k) <= 12) or level == "weekday" else ""
                                    for k in keys]}
-    if level in ("region", "departement", "canton", "site"):
-        from fssim.geo.territory import load_territory
-
-        terr = load_territory()
-        if level == "site":
-            sites = {s.id: s for s in run.sites}
-            communes = dict(zip(terr.communes.code, terr.communes.name))
-            names = [getattr(sites.get(k), "name", None) or "" for k in keys]
-            codes = [getattr(sites.get(k), "commune", None) or "" for k in keys]
-            return {_w("name", lang): names, _w("commune", lang): codes,
-                    _w("commune_name", lang): [communes.get(c, "") for c in codes]}
-        table = {"region": terr.regions, "departement": terr.departements, "canton": terr.cantons}[level]
-        lookup = dict(zip(table.code, table.name))
+    if level == "site":
+        sites = {s.id: s for s in run.sites}
+        communes = area_names("commune")
+        names = [getattr(sites.get(k), "name", None) or "" for k in keys]
+        codes = [getattr(sites.get(k), "commune", None) or "" for k in keys]
+        return {_w("name", lang): names, _w("commune", lang): codes,
+                _w("commune_name", lang): [communes.get(c, "") for c in codes]}
+    if level in ("region", "departement", "canton"):
+        lookup = area_names(level)
         return {_w("name", lang): [lookup.get(k, "") for k in keys]}
+    if level == "demarche":
+        return {_w("name", lang): [demarche_label(k, lang, run.config.demarches) for k in keys]}
     return {}
 
 

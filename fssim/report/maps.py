@@ -13,8 +13,6 @@ zoom out beyond the frame into the ocean).
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,6 +20,7 @@ import plotly.graph_objects as go
 from fssim.report.blocks import plot_text
 from fssim.report.figures import BLUE, CORAL_SCALE, _arr, _layout
 from fssim.report.i18n import Translator
+from fssim.report.names import area_names
 
 METRO = "metro"
 #: Metropolitan France with Corsica: longitude and latitude ranges of the national frame.
@@ -47,28 +46,6 @@ def area_of(dep: str) -> str:
     """The map area of a département code: an overseas code (971…) or ``metro``."""
     dep = str(dep)
     return dep if dep.startswith("97") else METRO
-
-
-@lru_cache(maxsize=1)
-def departement_names() -> dict[str, str]:
-    """Département code → name, from the embedded territory (empty when it cannot be read)."""
-    try:
-        from fssim.geo.territory import load_territory
-        d = load_territory().departements
-        return dict(zip(d["code"].astype(str), d["name"].astype(str)))
-    except Exception:  # the names are a nicety of the hover; a map without them still reads
-        return {}
-
-
-@lru_cache(maxsize=1)
-def commune_names() -> dict[str, str]:
-    """Commune INSEE code → name, from the embedded territory (empty when it cannot be read)."""
-    try:
-        from fssim.geo.territory import load_territory
-        c = load_territory().communes
-        return dict(zip(c["code"].astype(str), c["name"].astype(str)))
-    except Exception:
-        return {}
 
 
 def padded_box(lon, lat, *, pad: float = 0.08, min_span: float = 0.25) -> tuple[tuple, tuple]:
@@ -120,7 +97,7 @@ def frame_geos(fig: go.Figure, deps: pd.Series, lon, lat, t: Translator) -> dict
     order = areas(deps) or [METRO]
     ids = geo_ids(order)
     inset = len(order) > 1
-    names = departement_names()
+    names = area_names("departement")
     n_insets = len(order) - 1
     notes = list(fig.layout.annotations)
     for i, area in enumerate(order):
@@ -204,7 +181,7 @@ def dep_label(deps, names: dict[str, str]) -> list[str]:
 def coverage_traces(fig: go.Figure, points: pd.DataFrame, ids: dict[str, str], t: Translator, *,
                     coloraxis: str = "coloraxis", visible: bool = True) -> list[int]:
     """Communes as dots shaded by travel time (minutes, on ``coloraxis``), one trace per area; their indices."""
-    names = departement_names()
+    names = area_names("departement")
     largest = float(points["population"].max()) if len(points) else 1.0
     out = []
     for geo, part in by_area(points, ids):
@@ -297,7 +274,7 @@ def kpi_axis(values, kpi: str, scale: list, t: Translator) -> dict:
 def access_traces(fig: go.Figure, points: pd.DataFrame, ids: dict[str, str], t: Translator, *,
                   visible: bool) -> list[int]:
     """Communes shaded by the share of their population served within the targets (``within_target``)."""
-    names = departement_names()
+    names = area_names("departement")
     largest = float(points["population"].max()) if len(points) else 1.0
     out = []
     for geo, part in by_area(points, ids):

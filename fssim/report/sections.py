@@ -16,6 +16,7 @@ from fssim.metrics.tables import summarise
 from fssim.report.blocks import Card, Cards, Grid, Heading, Note, Paragraph, Plot, Section, Table
 from fssim.report.figures import bar_ci, daily_series, grouped_rates, heatmap, wait_ecdf, wait_histogram
 from fssim.report.i18n import WEEKDAY_KEYS, Translator
+from fssim.report.names import demarche_label, site_labels
 from fssim.report.rundata import RunData
 from fssim.report.attention import attention_blocks
 from fssim.report.targets import evaluate_targets, overall_status
@@ -56,7 +57,12 @@ def target_line(run: RunData, t: Translator, kpi: str) -> tuple[float | None, st
     return None, ""
 
 
-def key_labels(scope: str, keys, t: Translator) -> list[str]:
+def key_labels(scope: str, keys, t: Translator, run: RunData | None = None) -> list[str]:
+    """What a chart shows for each key of a breakdown: names of sites and démarches, weekdays, months, hours."""
+    if scope == "site" and run is not None:
+        return site_labels(keys, run.sites)
+    if scope == "demarche":
+        return [demarche_label(str(k), t.lang, run.config.demarches if run is not None else ()) for k in keys]
     if scope == "weekday":
         return [t.weekday(k, short=True) for k in keys]
     if scope == "month":
@@ -252,7 +258,8 @@ def section_scenario(run: RunData, t: Translator) -> Section:
         ]])
     if cfg.demand.mix_shifts:
         general.append([t("scenario.mix_shifts"), [
-            t("scenario.mix_shift", d=s.demarche, f=t.num(s.factor, 2), a=s.start, b=s.end)
+            t("scenario.mix_shift", d=demarche_label(s.demarche, t.lang, cfg.demarches), f=t.num(s.factor, 2),
+              a=s.start, b=s.end)
             for s in cfg.demand.mix_shifts]])
     blocks.append(Table([t("param"), t("value")], general, title=t("scenario.general"), css="params"))
 
@@ -269,7 +276,7 @@ def section_scenario(run: RunData, t: Translator) -> Section:
         lo, hi = d.follow_up.delay_days
         return t.pct(d.follow_up.share) + (f" ({t('unit.days_range', a=lo, b=hi)})" if d.follow_up.share else "")
 
-    rows = [[d.name, d.partner, t.pct(d.share), describe_distribution(d.service, t),
+    rows = [[demarche_label(d.name, t.lang, cfg.demarches), d.partner, t.pct(d.share), describe_distribution(d.service, t),
              t.num(expected_minutes(d.service)), follow_up(d)] for d in cfg.demarches]
     blocks.append(Table([t("demarche.name"), t("demarche.partner"), t("demarche.share"), t("demarche.service"),
                          t("demarche.mean"), t("demarche.follow_up")], rows, title=t("scenario.demarches"),
@@ -330,7 +337,7 @@ def breakdown_plot(run: RunData, t: Translator, scope: str, kpi: str, *, pid: st
         if len(df) < n_all:
             by += t("by.top", k=len(df), n=n_all)
     horizontal = scope in ("site", "demarche")
-    fig = bar_ci(key_labels(scope, df["key"], t), df["mean"], df["ci_low"], df["ci_high"], t,
+    fig = bar_ci(key_labels(scope, df["key"], t, run), df["mean"], df["ci_low"], df["ci_high"], t,
                  axis_title=axis_title, rate=rate, target=target[0], target_label=target[1],
                  horizontal=horizontal)
     height = max(300, 26 * len(df) + 110) if horizontal else 320
@@ -480,7 +487,7 @@ def section_abandonment(run: RunData, t: Translator) -> Section:
             continue
         keys = series[0][1]["key"]
         series = [(name, df.set_index("key").reindex(keys).reset_index()) for name, df in series]
-        fig = grouped_rates(key_labels(scope, keys, t), series, t, axis_title="%")
+        fig = grouped_rates(key_labels(scope, keys, t, run), series, t, axis_title="%")
         plots.append(Plot(f"fig-aband-{scope}", fig, t("aband.by.caption", by=t(f"by.{scope}"), ci=ci),
                           height=340))
     blocks = [Grid(plots)] if plots else []

@@ -16,7 +16,8 @@ from fssim.errors import InputError
 from fssim.report import extras
 from fssim.report.blocks import Plot, Section
 from fssim.report.i18n import Translator
-from fssim.report.maps import SITE_KPIS, area_of, commune_names, departement_names, site_map
+from fssim.report.maps import SITE_KPIS, area_of, site_map
+from fssim.report.names import area_names
 from fssim.report.rundata import RunData
 
 ACCESS_COLUMNS = ("code", "lat", "lon", "population", "within_target")
@@ -32,7 +33,7 @@ def site_points(run: RunData) -> pd.DataFrame | None:
     rows = s[s["scope"] == "site"]
     wide = rows.pivot_table(index="key", columns="kpi", values="mean", aggfunc="first") if len(rows) \
         else pd.DataFrame()
-    communes, deps = commune_names(), departement_names()
+    communes, deps = area_names("commune"), area_names("departement")
     out = []
     for site in sites:
         code = str(site.commune or "")
@@ -56,7 +57,7 @@ def stop_points(run: RunData) -> pd.DataFrame | None:
     if not len(st):
         return None
     st["commune"] = st["commune"].astype(str)
-    names = commune_names()
+    names = area_names("commune")
     name = st["name"].fillna("").astype(str) if "name" in st else pd.Series("", index=st.index)
     st["label"] = [n or names.get(c, c) for n, c in zip(name, st["commune"])]
     st["every"] = st["every"].astype(str) if "every" in st else ""
