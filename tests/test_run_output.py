@@ -108,6 +108,33 @@ def test_run_prints_within_120_columns_in_french(tmp_path):
     assert man["execution"] == {"backend": "processes", "workers": 2}
 
 
+def test_one_replication_at_80_columns_says_the_point_verdict_and_cuts_no_word():
+    """A CI log or a small terminal is 80 columns: labels wrap at spaces, never inside a word, and with one
+    replication the verdict is what the simulated value says (as on the report's first screen)."""
+    from rich.console import Console
+
+    cfg = config_with_targets()
+    cfg["replications"] = 1
+    result = fssim.simulate(cfg)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(kpi_table(result.summary, result.config, ("arrivals", "p90_wait_min", "abandonment_rate",
+                                                             "no_show_rate"), lang="en"))
+    text = console.export_text()
+    assert max(cell_len(line) for line in text.splitlines()) <= 80
+    header = next(line for line in text.splitlines() if "KPI" in line and "┃" in line)
+    assert header.rstrip().endswith("┃")  # the header row keeps its right border: nothing cropped
+    cells = [c.strip() for line in text.splitlines() for c in line.split("│")[1:-1] if c.strip()]
+    words = set(" ".join(cells).split())
+    for label in ("Arrivals (excluding no-shows)", "Abandonment rate", "Agent utilisation"):
+        assert set(label.split()) <= words, label  # every word of the label whole in some cell
+    judged = evaluate_targets(result.summary, result.config.targets)
+    p90 = judged[(judged["kpi"] == "p90_wait_min") & (judged["scope"] == "network")].iloc[0]
+    assert p90["status"] == "no_interval"
+    said = "within target (1 replication)" if p90["mean_meets"] else "outside target (1 replication)"
+    assert said in " ".join(text.replace("│", " ").split())
+    assert "95 % interval" not in text and "CI" not in text and "One replication: no interval" in text
+
+
 def test_progress_is_told_each_phase():
     seen = []
     fssim.simulate(small_network(replications=2), progress=lambda d, n, label: seen.append((d, n, label)))

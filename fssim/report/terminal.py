@@ -2,8 +2,9 @@
 
 Numbers are written as the report writes them (:class:`fssim.report.i18n.Translator`: French thousands
 separated by a narrow no-break space and a decimal comma, English ``1,234.5``), labels come from the KPI
-registry, verdicts from :func:`fssim.report.targets.evaluate_targets`. The table keeps to 120 columns: no
-cell is cut.
+registry, verdicts from :func:`fssim.report.targets.evaluate_targets` (with one replication, what the
+simulated value says, as on the report's first screen). The table fits the terminal, 80 columns or 120:
+labels wrap at spaces and no cell is cut.
 """
 from __future__ import annotations
 
@@ -21,9 +22,14 @@ STYLES = {"pass": "bold green", "fail": "bold red", "uncertain": "yellow", "no_i
 WORDS = {
     "title": ("{name} : indicateurs du réseau ({n} réplication{s}, IC à 95 %)",
               "{name}: network KPIs ({n} replication{s}, 95 % CI)"),
+    "title_one": ("{name} : indicateurs du réseau (1 réplication)", "{name}: network KPIs (1 replication)"),
     "kpi": ("Indicateur", "KPI"), "mean": ("Moyenne", "Mean"), "ci": ("IC à 95 %", "95 % interval"),
     "target": ("Cible", "Target"), "verdict": ("Verdict", "Verdict"),
     "undefined": ("non défini", "undefined"),
+    "one_rep": ("Une seule réplication : pas d'intervalle ; verdicts sur la valeur simulée, à confirmer avec "
+                "--replications 5 ou plus.",
+                "One replication: no interval; verdicts on the simulated value, to be confirmed with "
+                "--replications 5 or more."),
     "sites": ("chaque site", "every site"),
     "site_line": ("{label} ({scope}) : {verdict} — {counts} ({n} sites)",
                   "{label} ({scope}): {verdict} — {counts} ({n} sites)"),
@@ -75,28 +81,52 @@ def kpi_table(summary: pd.DataFrame, config, kpis: tuple[str, ...], *, lang: str
     judged = evaluate_targets(summary, config.targets)
     network_targets = judged[judged["scope"] == "network"]
     shown = list(kpis) + [k for k in network_targets["kpi"] if k not in kpis]
-    table = Table(title=t.typography(_w("title", t, name=config.name, n=t.int(config.replications),
-                                    s="s" if config.replications > 1 else "")),
-                  title_justify="left")
-    table.add_column(_w("kpi", t), overflow="fold")
-    for head in ("mean", "ci", "target"):
-        table.add_column(_w(head, t), justify="right", no_wrap=True)
-    table.add_column(_w("verdict", t), no_wrap=True)
+    one = int(config.replications) == 1
+    title = (_w("title_one", t, name=config.name) if one else
+             _w("title", t, name=config.name, n=t.int(config.replications), s="s"))
+    table = Table(title=t.typography(title),
+                  title_justify="left", caption=t.typography(_w("one_rep", t)) if one else None,
+                  caption_justify="left")
+    # labels wrap at spaces (never inside a word); with one replication the interval column, which would say
+    # "no interval" on every row, is left out and said once in the caption
+    table.add_column(_w("kpi", t), min_width=18, ratio=1)
+    table.add_column(_w("mean", t), justify="right")
+    if not one:
+        table.add_column(_w("ci", t), justify="right")
+    table.add_column(_w("target", t), justify="right", no_wrap=True)
+    table.add_column(_w("verdict", t))
     for k in dict.fromkeys(shown):
         if k not in net.index:
             continue
         r = net.loc[k]
         tg = network_targets[network_targets["kpi"] == k]
         bound = "\n".join(bound_text(t, k, m, x) for m, x in zip(tg["min"], tg["max"]))
-        verdict = Text("\n".join(t.status(s) for s in tg["status"]),
-                       style=STYLES.get(overall_status(tg["status"]), "") if len(tg) else "")
+        verdict = Text("\n".join(_verdict(t, st, meets) for st, meets in zip(tg["status"], tg["mean_meets"])),
+                       style=_style(tg)) if len(tg) else ""
         if r["n"] == 0:  # a rate over an empty denominator: no value, said so rather than "nan"
             why = (r.get("undefined_when") or "") if t.lang == "en" else ""  # the registry says why in English
-            table.add_row(t.kpi(k), _w("undefined", t), why, bound, verdict)
+            value = _w("undefined", t) + (f" ({why})" if one and why else "")
+            table.add_row(*([t.kpi(k), value] + ([] if one else [why]) + [bound, verdict]))
             continue
-        table.add_row(t.kpi(k), t.kpi_value(k, r["mean"]), t.kpi_interval(k, r["ci_low"], r["ci_high"], r["n"],
-                                                                        r["mean"]), bound, verdict)
+        cells = [t.kpi(k), t.kpi_value(k, r["mean"])]
+        if not one:
+            cells.append(t.kpi_interval(k, r["ci_low"], r["ci_high"], r["n"], r["mean"]))
+        table.add_row(*(cells + [bound, verdict]))
     return table
+
+
+def _verdict(t: Translator, status: str, mean_meets: bool) -> str:
+    """A target's verdict; with one replication, what the simulated value says ("outside target (1
+    replication)"), as the report's first screen says it."""
+    if status == "no_interval":
+        return t("status.point_meets" if mean_meets else "status.point_misses")
+    return t.status(status)
+
+
+def _style(tg: pd.DataFrame) -> str:
+    if (tg["status"] == "no_interval").all():
+        return "green" if tg["mean_meets"].all() else "red"
+    return STYLES.get(overall_status(tg["status"]), "")
 
 
 def site_target_lines(summary: pd.DataFrame, config, *, lang: str = "en") -> list[Text]:
