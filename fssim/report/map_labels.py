@@ -4,12 +4,13 @@ MAP_LABELS: dict[str, tuple[str, str]] = {
     "map.title": ("Carte des France services", "Map of the France services"),
     "map.lead": ("Chaque site est un disque dont la surface suit le nombre de visites simulées, coloré selon "
                  "l'indicateur choisi (menu en haut à gauche). En fond, au choix : le temps de trajet de chaque "
-                 "commune jusqu'au site le plus proche, ou la part de sa population servie dans les objectifs. "
-                 "La métropole est cadrée seule ; les départements d'outre-mer sont en médaillons à gauche.",
+                 "commune jusqu'au site le plus proche, ou la part de sa population servie dans les objectifs.",
                  "Each site is a disc whose area follows its simulated visits, coloured by the chosen indicator "
                  "(menu at the top left). In the background, as chosen: each commune's travel time to the "
-                 "nearest site, or the share of its population served within the targets. Metropolitan France "
-                 "is framed on its own; overseas départements are insets on the left."),
+                 "nearest site, or the share of its population served within the targets."),
+    "map.lead_overseas": (" La métropole est cadrée seule ; les départements d'outre-mer sont en médaillons à gauche.",
+                          " Metropolitan France is framed on its own; overseas départements are insets on the "
+                          "left."),
     "map.caption": ("Sites (surface : visites ; couleur : indicateur choisi) sur les contours des départements. "
                     "Survoler un site donne son nom, sa commune et ses indicateurs ; survoler une commune, son "
                     "temps de trajet et sa population. Aucune carte de fond n'est téléchargée.",

@@ -48,8 +48,9 @@ def area_of(dep: str) -> str:
     return dep if dep.startswith("97") else METRO
 
 
-def padded_box(lon, lat, *, pad: float = 0.08, min_span: float = 0.25) -> tuple[tuple, tuple]:
-    """The points' bounding box with a margin (``pad`` of the span, at least ``min_span`` degrees wide)."""
+def padded_box(lon, lat, *, pad: float = 0.08, min_span: float = 1.0) -> tuple[tuple, tuple]:
+    """The points' bounding box with a margin (``pad`` of the span, at least ``min_span`` degrees wide: a
+    single site is shown with some 80 km of its surroundings, its département's outline in view)."""
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     ok = np.isfinite(lon) & np.isfinite(lat)
     lon, lat = lon[ok], lat[ok]

@@ -95,4 +95,4 @@ def section_map(run: RunData, t: Translator) -> Section | None:
     overseas = any(area_of(d) != "metro" for d in sites["dep"])
     caption = t("map.caption") + (t("map.caption_stops") if stops is not None else "")
     return Section("map", t("map.title"), [Plot("fig-site-map", fig, caption, height=680 if overseas else 620)],
-                   lead=t("map.lead"))
+                   lead=t("map.lead") + (t("map.lead_overseas") if overseas else ""))
