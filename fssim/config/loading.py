@@ -16,30 +16,45 @@ from fssim.config.scenario import Config
 
 
 
-def _loc(loc: tuple) -> str:
+#: location parts pydantic adds for union branches and wrapped validators: nothing for the reader
+UNION_TAGS = frozenset({"lognormal", "exponential", "fixed", "triangular", "empirical", "int", "str", "list[str]",
+                        "dict[str,int]", "list[int]", "constrained-int", "dict[str,any]", "ReplicationRule"})
+
+
+def field_path(loc: tuple) -> list:
+    """A pydantic error location without its union-branch tags: the field path as the user wrote it."""
+    return [p for p in loc if not (isinstance(p, str) and (p in UNION_TAGS or p.startswith("function-")))]
+
+
+def _where(parts: list) -> str:
     out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("lognormal", "exponential", "fixed", "triangular", "empirical", "int", "str", "list[str]",
-                      "dict[str,int]", "list[int]", "function-after[_build_schedule(), Site]"):
-            continue  # union branch tags add nothing for the reader
-        else:
-            out += ("." if out else "") + str(part)
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
     return out or "(top level)"
 
 
-def format_validation_error(err: ValidationError, file: str) -> InputError:
+def format_validation_error(err: ValidationError, file: str, *, what: str = "configuration",
+                            explain=None) -> InputError:
+    """Pydantic errors → one line per field (``where: what is wrong (got …)``), naming the file.
+
+    ``explain(error, parts)`` may return a better message for an error ('' to leave the error out, None to
+    keep pydantic's): the experiment definition uses it for its own keys."""
     lines = []
     seen = set()
     for e in err.errors():
-        where = _loc(e["loc"])
+        parts = field_path(e["loc"])
+        where = _where(parts)
         msg = e["msg"].removeprefix("Value error, ")
         inner = re.match(r"^([A-Za-z_][\w.\[\]]*): (.+)$", msg, re.S)
         if e["type"] == "value_error" and inner:  # a validator that names the field inside the object
             where = inner.group(1) if where == "(top level)" else f"{where}.{inner.group(1)}"
             msg = inner.group(2)
-        if e["type"] == "extra_forbidden":
+        better = explain(e, parts) if explain else None
+        if better == "":
+            continue
+        if better:
+            msg = better
+        elif e["type"] == "extra_forbidden":
             msg = "unknown key; check its spelling (see the schema: `fssim schema`)"
         elif e["type"] == "missing":
             msg = "required field is missing"
@@ -50,7 +65,7 @@ def format_validation_error(err: ValidationError, file: str) -> InputError:
         got = e.get("input")
         shown = "" if e["type"] in ("missing",) or isinstance(got, (dict, list)) else f" (got {got!r})"
         lines.append(f"  {where}: {msg}{shown}")
-    return InputError("invalid configuration:\n" + "\n".join(lines), file=file)
+    return InputError(f"invalid {what}:\n" + "\n".join(lines), file=file)
 
 
 def non_finite(data: Any, path: str = "") -> tuple[str, float] | None:

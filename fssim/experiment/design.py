@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
 from fssim.metrics import kpis as kpi_registry
-from fssim.config import Config, config_from_dict, load_config, read_yaml
+from fssim.config import Config, config_from_dict, format_validation_error, load_config, read_yaml
 from fssim.errors import InputError
 from fssim.experiment.costs import CostSpec
 from fssim.experiment.paths import get_setting, set_setting, short_name, tokens
@@ -174,28 +174,21 @@ _KEYS = {
 }
 
 
+def _explain(e: dict, parts: list) -> str | None:
+    """The experiment definition's own words for some pydantic errors (see ``format_validation_error``)."""
+    tags = [p for p in e["loc"] if isinstance(p, str)]
+    if "replications" in tags and {"int", "constrained-int"} & set(tags) and isinstance(e.get("input"), dict):
+        return ""  # a mapping given: the rule's own errors say what is wrong, not "should be an integer"
+    if e["type"] == "extra_forbidden":
+        return f"unknown key; {'an experiment' if len(parts) == 1 else 'this block'} has " + \
+            _KEYS.get(str(parts[0]) if len(parts) > 1 else "", "see the documentation")
+    if e["type"] == "list_type" and parts and parts[0] == "factors":
+        return "give a list of levels, e.g. [2, 3, 4]"
+    return None
+
+
 def _format(err: ValidationError, file: str) -> InputError:
-    """Pydantic errors → one line per field, without the union-branch tags pydantic adds to locations."""
-    lines = []
-    for e in err.errors():
-        parts = [p for p in e["loc"] if not (isinstance(p, str) and (
-            p.startswith("function-") or p in ("int", "constrained-int", "ReplicationRule", "str", "dict[str,any]")))]
-        tags = [p for p in e["loc"] if isinstance(p, str)]
-        if "replications" in tags and {"int", "constrained-int"} & set(tags) and isinstance(e.get("input"), dict):
-            continue  # a mapping given: the rule's own errors say what is wrong, not "should be an integer"
-        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in parts).replace(".[", "[")
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = f"unknown key; {'an experiment' if len(parts) == 1 else 'this block'} has " + \
-                  _KEYS.get(str(parts[0]) if len(parts) > 1 else "", "see the documentation")
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif e["type"] == "list_type" and parts and parts[0] == "factors":
-            msg = "give a list of levels, e.g. [2, 3, 4]"
-        line = f"  {where or '(top level)'}: {msg}"
-        if line not in lines:
-            lines.append(line)
-    return InputError("invalid experiment definition:\n" + "\n".join(lines), file=file)
+    return format_validation_error(err, file, what="experiment definition", explain=_explain)
 
 
 def _fmt(value: Any) -> str:
