@@ -17,6 +17,7 @@ import pandas as pd
 from fssim.demand.catchment import volumes_at, weekly_hours
 from fssim.config import Config, Site
 from fssim.errors import InputError
+from fssim.geo.territory import departement_of
 
 
 @dataclass
@@ -65,13 +66,6 @@ class Scenario:
         out = {"network": self.network, "network_problems": self.problems, "rollout": self.rollout,
                "coverage": self.coverage, "generated_buses": self.generated_buses, "stops": stops_table(self.buses)}
         return {k: v for k, v in out.items() if v is not None and len(v)}
-
-
-def departement_of(code: str | None) -> str:
-    """Département of an INSEE commune code: 3 characters overseas (97x), else 2 ('2A', '2B' included)."""
-    if not code:
-        return ""
-    return code[:3] if code.startswith("97") else code[:2]
 
 
 def config_site_geography(config: Config, sites: list, site_communes: dict, access: float):

@@ -22,6 +22,14 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 DENSITY_CLASSES = ("dense", "intermediaire", "peu_dense", "tres_peu_dense")
 
+
+def departement_of(code: str | None) -> str:
+    """Département of an INSEE commune code: '08105' → '08', '2A004' → '2A', '97411' → '974' ('' for none)."""
+    if not code:
+        return ""
+    code = str(code)
+    return code[:3] if code.startswith("97") else code[:2]
+
 # Columns each table must have, with the dtype kind they are coerced to.
 COLUMNS: dict[str, dict[str, str]] = {
     "communes.parquet": {

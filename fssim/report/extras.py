@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fssim.errors import InputError
+from fssim.geo.territory import departement_of
 from fssim.report.blocks import Note, Plot, Section, Table
 from fssim.report.figures import rollout_timeline
 from fssim.report.maps import coverage_map
@@ -44,11 +45,6 @@ def load_outlines() -> dict | None:
         return load_territory().outlines
     except (AttributeError, OSError, InputError):
         return None
-
-
-def departement_of(code: str) -> str:
-    """'08105' → '08', '2A004' → '2A', '97411' → '974'."""
-    return code[:3] if code.startswith("97") else code[:2]
 
 
 # --------------------------------------------------------------------------- coverage

@@ -18,6 +18,7 @@ from fssim.report.blocks import Plot, Section
 from fssim.report.i18n import Translator
 from fssim.report.maps import SITE_KPIS, area_of, site_map
 from fssim.report.names import area_names
+from fssim.geo.territory import departement_of
 from fssim.report.rundata import RunData
 
 ACCESS_COLUMNS = ("code", "lat", "lon", "population", "within_target")
@@ -37,7 +38,7 @@ def site_points(run: RunData) -> pd.DataFrame | None:
     out = []
     for site in sites:
         code = str(site.commune or "")
-        dep = extras.departement_of(code) if code else ""
+        dep = departement_of(code) if code else ""
         where = ", ".join(x for x in (communes.get(code, ""), deps.get(dep, "")) if x)
         rec = {"id": str(site.id), "label": str(site.name or site.id), "where": where or str(site.id), "dep": dep,
                "lat": float(site.lat), "lon": float(site.lon)}
@@ -64,7 +65,7 @@ def stop_points(run: RunData) -> pd.DataFrame | None:
     g = st.groupby(["commune", "lat", "lon"], sort=True)
     out = g.agg(label=("label", "first"), buses=("bus", lambda b: ", ".join(sorted(set(map(str, b))))),
                 every=("every", lambda e: ", ".join(dict.fromkeys(map(str, e))))).reset_index()
-    out["dep"] = out["commune"].map(extras.departement_of)
+    out["dep"] = out["commune"].map(departement_of)
     return out
 
 

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from fssim.errors import InputError
 from fssim.report.blocks import Note, Plot, Section, Table
-from fssim.report.extras import departement_of
+from fssim.geo.territory import departement_of
 from fssim.report.figures import BLUE, GREY, RED, _layout
 from fssim.report.i18n import Translator
 from fssim.report.rundata import RunData
