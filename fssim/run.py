@@ -8,17 +8,13 @@
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import json
 import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +24,7 @@ import yaml
 from fssim.config import Config, config_from_dict, load_config
 from fssim.demand.arrivals import DemandModel
 from fssim.errors import InputError
+from fssim.provenance import build_manifest
 from fssim.metrics.geography import access_by_commune
 from fssim.metrics.tables import daily_table, sessions_table, summary_table, visits_table
 from fssim.scenario import build_scenario
@@ -212,27 +209,6 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def package_versions() -> dict[str, str]:
-    names = ["fssim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "plotly"]
-    out = {"python": platform.python_version()}
-    for n in names:
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            out[n] = "not installed"
-    return out
-
-
-def machine_facts() -> dict:
-    """Hardware the run used (STRESS-DES 5.4): processor, logical CPUs, memory."""
-    facts = {"processor": platform.machine(), "cpus": os.cpu_count()}
-    try:
-        facts["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    return facts
-
-
 def simulate(config: Config | str | Path | dict, *, seed: int | None = None, replications: int | None = None,
              shard_size: int = 200, progress: Progress | None = None, workers: int | None = 0) -> RunResult:
     """Simulate a scenario and return its tables.
@@ -355,8 +331,7 @@ def _simulate(config: Config, seed, replications, shard_size, progress, workers)
     summary = summary_table(visits, sessions, threshold=thr, warmup_days=config.horizon.warmup_days,
                             origin=config.horizon.start, phase_starts=phases, geography=geography)
     t_all = time.perf_counter() - t0
-    manifest = {
-        "fssim_run": 1,
+    manifest = build_manifest("fssim_run", {
         "scenario": config.name,
         "config_sha256": config.digest(),
         "seed": config.seed,
@@ -365,15 +340,9 @@ def _simulate(config: Config, seed, replications, shard_size, progress, workers)
         "sites": len(sites),
         "visits": int(len(visits)),
         "visits_deferred_beyond_horizon": int(deferred),
-        "timings_s": {"build": round(t_build, 3), "simulation": round(t_sim, 3), "total": round(t_all, 3)},
         "execution": execution,
         "data_sources": scenario.data_sources,
-        "versions": package_versions(),
-        "platform": platform.platform(),
-        "machine": machine_facts(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
-    }
+    }, timings={"build": t_build, "simulation": t_sim, "total": t_all})
     if notes:
         manifest["notes"] = notes
     tables = scenario.tables()

@@ -19,9 +19,7 @@ from __future__ import annotations
 from fssim.files import write_json, write_parquet
 
 import dataclasses
-import datetime as dt
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ import pandas as pd
 from fssim.metrics import kpis as registry
 from fssim.config import Config, Site
 from fssim.errors import InputError
+from fssim.provenance import build_manifest
 from fssim.scenario import Scenario, build_scenario
 from fssim.experiment.costs import resources
 from fssim.experiment.design import Experiment, load_experiment
@@ -229,10 +228,7 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
     diffs = _with_levels(exp, paired_differences(per_rep, exp.baseline, conf))
     site_summary = summarise(site_rep, ["scenario", "site_id", "kpi"], confidence=conf)
     t_all = time.perf_counter() - t0
-    from fssim.run import package_versions
-
-    manifest = {
-        "fssim_experiment": 1,
+    manifest = build_manifest("fssim_experiment", {
         "name": exp.name,
         "file": str(exp.path) if exp.path else None,
         "definition": exp.spec.model_dump(mode="json"),
@@ -244,17 +240,15 @@ def run_experiment(experiment: Experiment | str | Path, out: str | Path | None =
         "sequential": history or None,
         "confidence": conf,
         "scenarios": [{"name": s.name, "settings": s.settings, "config_sha256": s.config.digest(),
-                       "sites": len(scenarios[s.name].sites), "buses": len(scenarios[s.name].buses), "shards": n_shards[s.name],
+                       "sites": len(scenarios[s.name].sites), "buses": len(scenarios[s.name].buses),
+                       "shards": n_shards[s.name],
                        "resources": resources(scenarios[s.name].sites, scenarios[s.name].buses, s.config),
                        "config": f"scenarios/{slug(s.name)}.yaml"} for s in exp.scenarios],
         "units": {"total": len(plan) * done_reps, **counts},
         "visits_simulated": visits[0],
-        "execution": {**executor_info, "peak_rss_mb_per_worker": {str(k): v for k, v in sorted(worker_stats.items())}},
-        "timings_s": {"build": round(t_build, 3), "simulation": round(t_sim, 3), "total": round(t_all, 3)},
-        "versions": package_versions(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("fssim") else None,
-    }
+        "execution": {**executor_info,
+                      "peak_rss_mb_per_worker": {str(k): v for k, v in sorted(worker_stats.items())}},
+    }, timings={"build": t_build, "simulation": t_sim, "total": t_all})
     result = ExperimentResult(exp, summary, diffs, per_rep, site_summary, manifest, out)
     write_results(result, out)
     return result
