@@ -287,3 +287,21 @@ def test_busy_time_per_opening_interval_adds_up_and_never_exceeds_staffing():
         for k in ("busy_min", "overtime_min", "staffed_min"):
             assert by_slot[k].sum() == pytest.approx(whole[k].sum(), rel=1e-9), k
         assert whole["overtime_min"].sum() > 0
+
+
+def test_outcomes_and_kinds_are_stored_as_their_enum_codes():
+    """The visits table stores how each visit ended and why it came as small integers whose categories are the
+    enums' names, in code order (so a code read back from Parquet means the same thing everywhere)."""
+    import numpy as np
+    from fssim.demand.arrivals import VisitKind
+    from fssim.engine.counter import Outcome
+    from fssim.run import simulate
+    from conftest import small_network
+
+    visits = simulate(small_network()).visits
+    for col, enum in (("outcome", Outcome), ("kind", VisitKind)):
+        assert list(visits[col].cat.categories) == [m.name.lower() for m in enum]
+        assert visits[col].cat.codes.dtype == np.int8
+    served = visits["outcome"].cat.codes == Outcome.SERVED
+    assert served.any() and (visits.loc[served, "outcome"] == "served").all()
+    assert visits.loc[served, "service_end"].notna().all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,20 @@ from fssim.config import Bus, Config, Site
 from fssim.defaults import WEEKDAYS
 from fssim.demand.randomness import Streams
 
-WALK_IN, BOOKED, RETURN, FOLLOW_UP, REDIRECT = 0, 1, 2, 3, 4
-KINDS = ("walk_in", "booked", "return", "follow_up", "redirected")
+class VisitKind(IntEnum):
+    """Why a citizen comes; stored as this small integer (``int8``) and shown by its name."""
+
+    WALK_IN = 0
+    BOOKED = 1
+    RETURN = 2       # sent home at closing, coming back another day
+    FOLLOW_UP = 3    # a démarche that needs a second visit
+    REDIRECTED = 4   # sent from a bus stop to the bus's fallback site
+
+
+#: plain integers for the simulation's loops
+WALK_IN, BOOKED, RETURN, FOLLOW_UP, REDIRECT = (int(k) for k in VisitKind)
+#: the names, in code order: the categories of the visits table's ``kind`` column
+KINDS = tuple(k.name.lower() for k in VisitKind)
 
 
 class DemandModel:

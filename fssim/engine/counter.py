@@ -23,10 +23,24 @@ minutes outside them (overtime: shortened breaks, late finishes).
 from __future__ import annotations
 
 from collections import deque
+from enum import IntEnum
 from heapq import heapify, heappop, heappush, heapreplace
 
-SERVED, GAVE_UP, SENT_HOME, NO_SHOW, STILL_WAITING = 0, 1, 2, 3, 4
-OUTCOMES = ("served", "gave_up", "sent_home", "no_show", "still_waiting")
+
+class Outcome(IntEnum):
+    """How a visit ended; stored as this small integer (``int8``) and shown by its name."""
+
+    SERVED = 0
+    GAVE_UP = 1
+    SENT_HOME = 2
+    NO_SHOW = 3
+    STILL_WAITING = 4  # at the end of the horizon of an always-open validation site
+
+
+#: plain integers for the kernel's inner loop (an IntEnum member costs an attribute lookup per use)
+SERVED, GAVE_UP, SENT_HOME, NO_SHOW, STILL_WAITING = (int(o) for o in Outcome)
+#: the names, in code order: the categories of the visits table's ``outcome`` column
+OUTCOMES = tuple(o.name.lower() for o in Outcome)
 
 
 def duty_windows(segments, cmax: int) -> list[list[tuple[float, float]]]:
