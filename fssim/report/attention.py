@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fssim.config import Target
-from fssim.report.i18n import Translator
+from fssim.report.i18n import Translator, add_labels
 from fssim.report.names import area_names
 from fssim.report.rundata import RunData
 
@@ -105,3 +105,34 @@ def attention_blocks(run: RunData, t: Translator, targets: list[Target], target_
 
 
 __all__ = ["attention_points", "attention_blocks", "place_name", "LEVELS"]
+
+
+#: the words of this section, (French, English)
+add_labels({
+    "attention.title": ("Points d'attention", "Points of attention"),
+    "attention.none": ("Aucun site ni aucun territoire ne manque les objectifs.",
+                       "No site and no area misses the targets."),
+    "attention.table": ("Lieux hors objectif — {target}", "Places outside the target — {target}"),
+    "attention.place": ("Niveau", "Level"),
+    "attention.name": ("Nom", "Name"),
+    "attention.where": ("Commune ou code", "Commune or code"),
+    "attention.arrivals": ("Arrivées", "Arrivals"),
+    "attention.few_visits": ("peu de visites", "few visits"),
+    "attention.count": ("{k} {level} sur {n}", "{k} {level} of {n}"),
+    "attention.level.site": ("site", "site"),
+    "attention.level.canton": ("canton", "canton"),
+    "attention.level.departement": ("département", "département"),
+    "attention.level.region": ("région", "région"),
+    "attention.levels.site": ("sites", "sites"),
+    "attention.levels.canton": ("cantons", "cantons"),
+    "attention.levels.departement": ("départements", "départements"),
+    "attention.levels.region": ("régions", "régions"),
+    "attention.rule": ("Les sites sont pris là où ils sont, les cantons, départements et régions là où vivent "
+                       "leurs usagers ; les pires d'abord (écart à l'objectif rapporté à l'objectif), dix au plus "
+                       "par niveau. « Peu de visites » : moins de 100 arrivées par réplication, un chiffre que "
+                       "quelques journées chargées suffisent à déplacer.",
+                       "Sites are taken where they are, cantons, départements and régions where their citizens "
+                       "live; worst first (distance to the target relative to the target), at most ten per "
+                       "level. \"Few visits\": fewer than 100 arrivals a replication, a figure a few busy days "
+                       "can move."),
+})

@@ -125,32 +125,6 @@ _LABELS: dict[str, tuple[str, str]] = {
                                  "(replications: 5) pour le confirmer par un intervalle de confiance.",
                                  "Verdict on the single simulated value: rerun with at least 5 replications "
                                  "(replications: 5) to confirm it with a confidence interval."),
-    "attention.title": ("Points d'attention", "Points of attention"),
-    "attention.none": ("Aucun site ni aucun territoire ne manque les objectifs.",
-                       "No site and no area misses the targets."),
-    "attention.table": ("Lieux hors objectif — {target}", "Places outside the target — {target}"),
-    "attention.place": ("Niveau", "Level"),
-    "attention.name": ("Nom", "Name"),
-    "attention.where": ("Commune ou code", "Commune or code"),
-    "attention.arrivals": ("Arrivées", "Arrivals"),
-    "attention.few_visits": ("peu de visites", "few visits"),
-    "attention.count": ("{k} {level} sur {n}", "{k} {level} of {n}"),
-    "attention.level.site": ("site", "site"),
-    "attention.level.canton": ("canton", "canton"),
-    "attention.level.departement": ("département", "département"),
-    "attention.level.region": ("région", "région"),
-    "attention.levels.site": ("sites", "sites"),
-    "attention.levels.canton": ("cantons", "cantons"),
-    "attention.levels.departement": ("départements", "départements"),
-    "attention.levels.region": ("régions", "régions"),
-    "attention.rule": ("Les sites sont pris là où ils sont, les cantons, départements et régions là où vivent "
-                       "leurs usagers ; les pires d'abord (écart à l'objectif rapporté à l'objectif), dix au plus "
-                       "par niveau. « Peu de visites » : moins de 100 arrivées par réplication, un chiffre que "
-                       "quelques journées chargées suffisent à déplacer.",
-                       "Sites are taken where they are, cantons, départements and régions where their citizens "
-                       "live; worst first (distance to the target relative to the target), at most ten per "
-                       "level. \"Few visits\": fewer than 100 arrivals a replication, a figure a few busy days "
-                       "can move."),
     "status.meets": ("respecte", "meets"),
     "status.misses": ("ne respecte pas", "misses"),
     # scenario
@@ -333,61 +307,6 @@ _LABELS: dict[str, tuple[str, str]] = {
                              "communes seules.", "Département outlines unavailable (fssim.geo.territory missing): "
                              "communes only."),
     # rollout
-    "validation.title": ("Validation : le réseau simulé face à l'activité observée",
-                         "Validation: the simulated network against observed activity"),
-    "validation.intro": ("Actes simulés par département comparés aux actes observés (Baromètre des résultats, "
-                         "indicateur IND-323) de {year}, année = 12 × la moyenne des mois observés ({months}) ; "
-                         "{n} départements dans les deux{scaled}. Parts des départements : corrélation des "
-                         "logarithmes {corr}, erreur logarithmique absolue médiane {err} (fssim calibrate vise "
-                         "0,9 et 0,2 en validation croisée).",
-                         "Simulated actes by département against the observed actes (Baromètre des résultats, "
-                         "indicator IND-323) of {year}, a year = 12 × the mean of the observed months ({months}); "
-                         "{n} départements in both{scaled}. Département shares: log correlation {corr}, median "
-                         "absolute log error {err} (fssim calibrate aims at 0.9 and 0.2 out of sample)."),
-    "validation.scaled": (" ; horizon de {days} jours ramené à 365", "; a {days}-day horizon scaled to 365"),
-    "validation.no_data": ("Pas de dossier de données : la comparaison avec l'activité observée (Baromètre des "
-                           "résultats) et les labellisations officielles demande les fichiers du Baromètre "
-                           "(`fssim data fetch`, ou data_dir dans la configuration). La dispersion des volumes "
-                           "entre sites reste comparée à l'enquête publiée.",
-                           "No data directory: comparing with observed activity (Baromètre des résultats) and "
-                           "official labels needs the Baromètre files (`fssim data fetch`, or data_dir in the "
-                           "config). The spread of volume between sites is still compared with the published "
-                           "survey."),
-    "validation.bad_data": ("Les fichiers du Baromètre n'ont pas pu être lus : {error}",
-                            "The Baromètre files could not be read: {error}"),
-    "validation.equal": ("simulé = observé", "simulated = observed"),
-    "validation.departements": ("départements", "départements"),
-    "validation.departement": ("Département", "Département"),
-    "validation.observed": ("observé", "observed"),
-    "validation.simulated": ("simulé", "simulated"),
-    "validation.survey": ("enquête", "survey"),
-    "validation.figure": ("Indicateur", "Figure"),
-    "validation.observed_axis": ("actes observés par an", "observed actes a year"),
-    "validation.simulated_axis": ("actes simulés par an", "simulated actes a year"),
-    "validation.scatter_caption": ("Actes par an et par département, simulés contre observés ({year}), échelles "
-                                   "logarithmiques : un point sur la diagonale est un département bien reproduit.",
-                                   "Actes a year by département, simulated against observed ({year}), log axes: "
-                                   "a point on the diagonal is a département the model reproduces."),
-    "validation.gaps_table": ("Les plus grands écarts de part (simulé / observé)",
-                              "Largest gaps in share (simulated / observed)"),
-    "validation.ratio": ("Rapport des niveaux", "Ratio of levels"),
-    "validation.share_ratio": ("Rapport des parts", "Ratio of shares"),
-    "validation.actes_month": ("actes par mois", "actes a month"),
-    "validation.months_caption": ("Actes par mois : simulés (ligne) et observés (losanges, mois publiés) sur les "
-                                  "départements simulés : la saisonnalité et le niveau.",
-                                  "Actes a month: simulated (line) and observed (diamonds, published months) over "
-                                  "the simulated départements: seasonality and level."),
-    "validation.labels": ("France services labellisées (officiel)", "Labelled France services (official)"),
-    "validation.open_sites": ("sites ouverts simulés", "simulated open sites"),
-    "validation.sites_axis": ("sites", "sites"),
-    "validation.labels_caption": ("Labellisations officielles (Baromètre, départements simulés) et sites ouverts "
-                                  "dans la simulation, par phase.",
-                                  "Official labels (Baromètre, simulated départements) and the sites open in the "
-                                  "simulation, by phase."),
-    "validation.spread_table": ("Dispersion des volumes entre sites, rapportés à la moyenne ({source})",
-                                "Spread of volume between sites, over the mean ({source})"),
-    "validation.median_over_mean": ("Médiane / moyenne des visites par site", "Median / mean of visits a site"),
-    "validation.p90_over_mean": ("Seuil du décile supérieur / moyenne", "Top-decile threshold / mean"),
     "rollout.title": ("Calendrier de déploiement", "Rollout timeline"),
     "rollout.caption": ("Sites ouverts cumulés (ligne) et ouvertures par date (barres) : le rythme du "
                         "déploiement et le nombre de sites à chaque date.",

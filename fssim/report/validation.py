@@ -16,7 +16,7 @@ from fssim.errors import InputError
 from fssim.report.blocks import Note, Plot, Section, Table
 from fssim.geo.territory import departement_of
 from fssim.report.figures import BLUE, GREY, RED, _layout
-from fssim.report.i18n import Translator
+from fssim.report.i18n import Translator, add_labels
 from fssim.report.rundata import RunData
 
 #: MSAP survey of 360 sites (Sénat; facts §11) [P]: mean 55 visits a week, median under 31, top decile over 121.
@@ -197,3 +197,63 @@ def section_validation(run: RunData, t: Translator) -> Section | None:
                                                               run.extras.get("rollout"), t),
                        t("validation.labels_caption"), height=340))
     return Section("validation", t("validation.title"), blocks)
+
+
+#: the words of this section, (French, English)
+add_labels({
+    "validation.title": ("Validation : le réseau simulé face à l'activité observée",
+                         "Validation: the simulated network against observed activity"),
+    "validation.intro": ("Actes simulés par département comparés aux actes observés (Baromètre des résultats, "
+                         "indicateur IND-323) de {year}, année = 12 × la moyenne des mois observés ({months}) ; "
+                         "{n} départements dans les deux{scaled}. Parts des départements : corrélation des "
+                         "logarithmes {corr}, erreur logarithmique absolue médiane {err} (fssim calibrate vise "
+                         "0,9 et 0,2 en validation croisée).",
+                         "Simulated actes by département against the observed actes (Baromètre des résultats, "
+                         "indicator IND-323) of {year}, a year = 12 × the mean of the observed months ({months}); "
+                         "{n} départements in both{scaled}. Département shares: log correlation {corr}, median "
+                         "absolute log error {err} (fssim calibrate aims at 0.9 and 0.2 out of sample)."),
+    "validation.scaled": (" ; horizon de {days} jours ramené à 365", "; a {days}-day horizon scaled to 365"),
+    "validation.no_data": ("Pas de dossier de données : la comparaison avec l'activité observée (Baromètre des "
+                           "résultats) et les labellisations officielles demande les fichiers du Baromètre "
+                           "(`fssim data fetch`, ou data_dir dans la configuration). La dispersion des volumes "
+                           "entre sites reste comparée à l'enquête publiée.",
+                           "No data directory: comparing with observed activity (Baromètre des résultats) and "
+                           "official labels needs the Baromètre files (`fssim data fetch`, or data_dir in the "
+                           "config). The spread of volume between sites is still compared with the published "
+                           "survey."),
+    "validation.bad_data": ("Les fichiers du Baromètre n'ont pas pu être lus : {error}",
+                            "The Baromètre files could not be read: {error}"),
+    "validation.equal": ("simulé = observé", "simulated = observed"),
+    "validation.departements": ("départements", "départements"),
+    "validation.departement": ("Département", "Département"),
+    "validation.observed": ("observé", "observed"),
+    "validation.simulated": ("simulé", "simulated"),
+    "validation.survey": ("enquête", "survey"),
+    "validation.figure": ("Indicateur", "Figure"),
+    "validation.observed_axis": ("actes observés par an", "observed actes a year"),
+    "validation.simulated_axis": ("actes simulés par an", "simulated actes a year"),
+    "validation.scatter_caption": ("Actes par an et par département, simulés contre observés ({year}), échelles "
+                                   "logarithmiques : un point sur la diagonale est un département bien reproduit.",
+                                   "Actes a year by département, simulated against observed ({year}), log axes: "
+                                   "a point on the diagonal is a département the model reproduces."),
+    "validation.gaps_table": ("Les plus grands écarts de part (simulé / observé)",
+                              "Largest gaps in share (simulated / observed)"),
+    "validation.ratio": ("Rapport des niveaux", "Ratio of levels"),
+    "validation.share_ratio": ("Rapport des parts", "Ratio of shares"),
+    "validation.actes_month": ("actes par mois", "actes a month"),
+    "validation.months_caption": ("Actes par mois : simulés (ligne) et observés (losanges, mois publiés) sur les "
+                                  "départements simulés : la saisonnalité et le niveau.",
+                                  "Actes a month: simulated (line) and observed (diamonds, published months) over "
+                                  "the simulated départements: seasonality and level."),
+    "validation.labels": ("France services labellisées (officiel)", "Labelled France services (official)"),
+    "validation.open_sites": ("sites ouverts simulés", "simulated open sites"),
+    "validation.sites_axis": ("sites", "sites"),
+    "validation.labels_caption": ("Labellisations officielles (Baromètre, départements simulés) et sites ouverts "
+                                  "dans la simulation, par phase.",
+                                  "Official labels (Baromètre, simulated départements) and the sites open in the "
+                                  "simulation, by phase."),
+    "validation.spread_table": ("Dispersion des volumes entre sites, rapportés à la moyenne ({source})",
+                                "Spread of volume between sites, over the mean ({source})"),
+    "validation.median_over_mean": ("Médiane / moyenne des visites par site", "Median / mean of visits a site"),
+    "validation.p90_over_mean": ("Seuil du décile supérieur / moyenne", "Top-decile threshold / mean"),
+})
