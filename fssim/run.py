@@ -364,7 +364,16 @@ def _concat(frames: list[pd.DataFrame], categorical: tuple[str, ...]) -> pd.Data
 
 
 def load_run(path: str | Path) -> RunResult:
-    """Read a run directory written by :meth:`RunResult.save`."""
+    """Read a run directory written by :meth:`RunResult.save`.
+
+    >>> import tempfile, fssim
+    >>> run = fssim.simulate({"name": "aller-retour", "horizon": {"start": "2024-03-04", "days": 7},
+    ...                       "sites": [{"id": "a", "agents": 1}], "demand": {"visits_per_open_day": 8}})
+    >>> folder = run.save(tempfile.mkdtemp() + "/run")
+    >>> back = load_run(folder)
+    >>> back.summary.equals(run.summary), back.manifest["config_sha256"] == run.config.digest()
+    (True, True)
+    """
     path = Path(path)
     need = ["daily.parquet", "summary.parquet", "config.yaml", "manifest.json"]
     missing = [n for n in need if not (path / n).exists()]

@@ -42,6 +42,16 @@ class PlacementProblem(CoveringSearch, DemandRelief):
     `covered_population`, `share_covered`, `cantons_without_site`, `method` (the one that gave the solution),
     `objective_trace` (people covered after each step), `cost_total` (with a budget), `site_capacity` (with
     a capacity), `solve_seconds`, `warnings`; `sites()` gives the selection as a network table.
+
+    Three sites for the communes of Lozère (the embedded territory), each commune within 30 minutes by road:
+
+    >>> from fssim.geo.territory import load_territory
+    >>> communes = load_territory().communes.query("dep == '48'")
+    >>> problem = PlacementProblem(communes, n_sites=3, max_minutes=30).solve()
+    >>> len(problem.selected), bool(0 < problem.share_covered <= 1)
+    (3, True)
+    >>> int(problem.covered_population) == int(communes.loc[problem.covered, "population"].sum())
+    True
     """
 
     def __init__(self, communes: pd.DataFrame, candidates=None, *, n_sites: int | None, max_minutes: float = 30,
