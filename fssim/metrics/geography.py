@@ -13,6 +13,7 @@ programme's promise: 30 minutes).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,8 +33,23 @@ class Geography:
     access_minutes: float = 30.0
 
 
+_LAST: list = []  # [(weakref to visits, (id of geo, threshold, rows), result, geo)]: the latest computation, reused
+
+
 def _commune_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> pd.DataFrame:
-    """Per replication and commune of the territory: s_c (see the module docstring)."""
+    """Per replication and commune of the territory: s_c (see the module docstring).
+
+    A run asks for it at every level (network, région, département, canton) and for ``access.parquet``;
+    over millions of visits it is computed once and reused while the same visits table is asked about."""
+    key = (id(geo), threshold, len(visits))
+    if _LAST and _LAST[0][0]() is visits and _LAST[0][1] == key and _LAST[0][3] is geo:
+        return _LAST[0][2].copy()
+    out = _compute_shares(visits, geo, threshold)
+    _LAST[:] = [(weakref.ref(visits), key, out, geo)]
+    return out.copy()
+
+
+def _compute_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> pd.DataFrame:
     arrived = visits["outcome"].astype(str) != "no_show"
     good = visits["wait_min"].le(threshold) & visits["wait_min"].notna()
     frame = pd.DataFrame({"replication": visits["replication"].to_numpy(),
