@@ -130,6 +130,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     # scenario
     "scenario.title": ("Scénario et hypothèses", "Scenario and assumptions"),
     "scenario.description": ("Description", "Description"),
+    "scenario.description_as_written": ("Description de la configuration (telle qu'écrite)",
+                                        "The configuration's description (as written)"),
     "scenario.no_description": ("La configuration ne contient pas de description.",
                                 "The configuration has no description."),
     "scenario.general": ("Paramètres généraux", "General settings"),

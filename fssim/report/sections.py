@@ -232,7 +232,8 @@ def section_scenario(run: RunData, t: Translator) -> Section:
     cfg: Config = run.config
     blocks: list = []
     if cfg.description.strip():
-        blocks.append(Paragraph(cfg.description.strip()))
+        # the user's words, in whatever language they wrote them: labelled as theirs, never translated
+        blocks.append(Paragraph(t.colon(t("scenario.description_as_written")) + cfg.description.strip()))
     else:
         blocks.append(Note(t("scenario.no_description")))
     end = cfg.horizon.end - pd.Timedelta(days=1)
