@@ -255,3 +255,18 @@ def test_a_bad_absences_block_names_the_file_and_the_field(tmp_path, block, fiel
     assert "bad.yaml" in msg and words in msg, msg
     if field != "line":
         assert (field if where == "network" else f"sites[0].{field}") in msg, msg
+
+
+def test_the_day_at_a_site_shows_the_agents_present():
+    import datetime as dt
+
+    from fssim.report.day import DayChoice, _after_absences
+
+    daily = pd.DataFrame({"replication": [0, 0, 0], "site_id": ["s", "s", "s"],
+                          "date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04"]),
+                          "agents_absent": [0, 1, 2], "closed_absence": [0, 0, 1]})
+    duty = [(540, 720, 2), (840, 1005, 1)]
+    on = lambda day: _after_absences(daily, DayChoice("s", dt.date(2024, 1, day), 0, "requested", 1), duty)  # noqa
+    assert on(2) == duty and on(3) == [(540, 720, 1)] and on(4) == []
+    assert _after_absences(daily.drop(columns=["agents_absent", "closed_absence"]),
+                           DayChoice("s", dt.date(2024, 1, 3), 0, "requested", 1), duty) == duty

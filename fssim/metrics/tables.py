@@ -4,7 +4,9 @@
   service start and end, wait, outcome), the raw material of every other figure.
 * :func:`sessions_table` / :func:`daily_table` — per site and date: opening and staffed time, agents'
   busy time within their duty windows and service time outside them (overtime: shortened breaks, late
-  finishes), minutes a bus started its stops late, visit counts, waits. Utilisation = busy / staffed ≤ 1.
+  finishes), minutes a bus started its stops late, visit counts, waits, agents absent and whether the day was
+  closed for lack of agents (:mod:`fssim.engine.absences`; a closed day has no open or staffed minute and is not
+  an open day). Utilisation = busy / staffed ≤ 1.
 * :func:`kpis` — KPIs per replication, for the network or by site, démarche, weekday, hour or month.
 * :func:`summarise` — across replications: mean, standard deviation and a Student-t confidence interval.
 
