@@ -156,3 +156,14 @@ BUS_VISITS_PER_STOP = 6.0
 #: Yearly cost of one agent polyvalent at the counter [E]: La Poste-hosted sites cost ≈150 k€ a year, two
 #: thirds of it staff, for 2–2.5 agents (§5.4, §9.5) → ≈40 k€ per agent.
 AGENT_COST_EUR = 40_000.0
+
+#: Agents present needed for a site to open (§9.5, label rule "≥ 2 agents present") [P].
+LABEL_MINIMUM_AGENTS = 2
+
+#: Probability that one agent is absent on an open day (leave, training, sickness) (§9.5, "Agent absences":
+#: 15 % of open days with one agent absent) [E]. Read as P(at least one of the site's agents absent) = 0.15
+#: at a site of 2 agents (the label's minimum, and rural headcount 2.2, §9.5), with agents absent
+#: independently: 1 − (1 − p)² = 0.15, so p = 1 − √0.85 ≈ 0.0780 (≈ 17 absent days a year per agent over
+#: ≈ 220 open days). Reading "exactly one absent" instead (2p(1 − p) = 0.15) gives p ≈ 0.0813. Off by default
+#: (``absences.agent_daily_rate: 0``): a scenario switches it on with this figure (configs/absences.yaml).
+AGENT_DAILY_ABSENCE = 1 - 0.85 ** 0.5

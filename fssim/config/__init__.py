@@ -31,6 +31,7 @@ from fssim.config.demand import (  # noqa: F401
     VolumePhase,
     default_catalogue,
 )
+from fssim.config.absences import Absences, SiteAbsences, absences_of  # noqa: F401
 from fssim.config.sites import (  # noqa: F401
     Bus,
     Recurrence,

@@ -22,6 +22,7 @@ from fssim.metrics import kpis as kpi_registry
 from fssim.config.base import MAX_HORIZON_DAYS, MAX_HORIZON_YEARS, MAX_REPLICATIONS, _Model
 from fssim.config.demand import Behaviour, Catchment, Demand, Demarche, default_catalogue
 from fssim.config.sites import Bus, Site, check_places
+from fssim.config.absences import Absences
 from fssim.config.network import Coverage, Network, Territory
 
 
@@ -121,6 +122,7 @@ class Config(_Model):
     site_defaults: dict[str, Any] = Field(default_factory=dict, description="keys copied into every site lacking them")
     sites: list[Site] = Field(default_factory=list)
     buses: list[Bus] = Field(default_factory=list)
+    absences: Absences = Field(Absences(), description="agent absences and closures of every fixed site")
     territory: Territory = Territory()
     network: Network | None = None
     catchment: Catchment = Catchment()

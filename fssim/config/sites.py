@@ -16,6 +16,7 @@ from pydantic import (
 from fssim import defaults as D
 from fssim.config.base import MAX_KM_FROM_COMMUNE, Share, Weekday, _Model, _km, commune_code, in_france, parse_clock, parse_day_hours
 from fssim.config.demand import SiteDemand
+from fssim.config.absences import SiteAbsences
 
 
 
@@ -88,6 +89,7 @@ class Site(_Model):
     far_from_commune: bool = Field(
         False, description="lat/lon are knowingly more than 25 km from the town hall of the commune (otherwise "
         "an error: swapped or mistyped coordinates are the usual cause)")
+    absences: SiteAbsences | None = Field(None, description="agent absences and closures (overrides the network's)")
 
     _schedule: dict[str, list[tuple[int, int, int]]] = PrivateAttr(default_factory=dict)
 

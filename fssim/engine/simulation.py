@@ -27,6 +27,7 @@ import simpy
 from fssim.engine.calendar import DAY, Session, bus_sessions, public_holidays, site_sessions, staffed_minutes
 from fssim.config import Bus, Config, Site, parse_clock
 from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
+from fssim.engine.absences import draw_absences, turn_away, with_closures
 from fssim.demand.arrivals import (BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals,
                                    origin_communes, profile_of)
 from fssim.demand.randomness import stream
@@ -106,7 +107,7 @@ class SitePlan:
             self.sessions: list[Session] = bus_sessions(entity, config.horizon, closed_days,
                                                         _breakdown_days(config, entity, replication))
         else:
-            self.sessions = site_sessions(entity, config.horizon, closed_days)
+            self.sessions = site_sessions(entity, config.horizon, with_closures(config, entity, closed_days))
         self.session_start = [s.start for s in self.sessions]
         self.open_days = sorted({s.day for s in self.sessions})
         # for a bus: each stop's visits (days and session indices), where its citizens come back
@@ -118,6 +119,10 @@ class SitePlan:
         self.profile = profile_of(model, entity, self.sessions)
         rng = stream(config.seed, replication, entity.id, "demand")
         self.arrivals = generate_arrivals(model, entity, self.sessions, self.profile, rng)
+        # agents absent: the same citizens, fewer agents (None: no absences at this site)
+        self.absences = draw_absences(config, entity, self.sessions, replication)
+        if self.absences is not None:
+            self.sessions = self.absences.sessions
         self.bounds = np.searchsorted(self.arrivals.time, np.r_[self.session_start, np.inf], side="left")
         self.log = SiteLog(entity.id, [f"{entity.id}:{s.commune}" for s in entity.stops] if self.is_bus else [],
                            origin_communes(entity)[0])
@@ -264,9 +269,12 @@ def counter(env: simpy.Environment, plan: SitePlan):
         if extra:
             ids = sorted(ids + extra, key=log.time.__getitem__)
         before = free[:]
-        home, busy, overtime, carried = serve_session(ids, log.time, log.service, log.patience, log.booked,
-                                                      segments, s.end, log.start, log.end, log.outcome, log.leave,
-                                                      log.agent, free, send_home=send_home)
+        if s.segments:
+            home, busy, overtime, carried = serve_session(ids, log.time, log.service, log.patience, log.booked,
+                                                          segments, s.end, log.start, log.end, log.outcome,
+                                                          log.leave, log.agent, free, send_home=send_home)
+        else:  # nobody on duty (agents absent): the door stays closed
+            home, busy, overtime, carried = turn_away(ids, log.time, log.outcome, log.leave), 0.0, 0.0, ()
         for k, minutes in carried:  # an earlier service's minutes within today's duty are not overtime
             log.session_overtime[origin[k]] -= minutes
         row = len(log.session_day)
@@ -275,7 +283,7 @@ def counter(env: simpy.Environment, plan: SitePlan):
                 origin[k] = row
         log.session_day.append(s.day)
         log.session_point.append(s.point)
-        log.session_open.append(s.end - s.start)
+        log.session_open.append(s.end - s.start if s.segments else 0.0)
         log.session_staffed.append(staffed_minutes(segments))
         log.session_busy.append(busy)
         log.session_overtime.append(overtime)

@@ -2,7 +2,8 @@
 
 A work unit (scenario, replication, shard of sites) produces up to millions of visits; the KPIs need only
 additive sums per site (counts by outcome, sum of waits, waits over the threshold, service, staffed and
-busy minutes within duty, overtime, open days, a bus's late minutes and timetabled minutes, actes of served visits) plus the waits' distribution for the median and P90. Since a site is never split
+busy minutes within duty, overtime, open days, a bus's late minutes and timetabled minutes, actes of served visits,
+agents absent and days closed for lack of agents) plus the waits' distribution for the median and P90. Since a site is never split
 across shards, each site's own median and P90 are computed exactly in the worker. Network quantiles pool
 every site of every shard, so each unit also sends a histogram of its waits at one-second resolution
 (sparse: only the seconds that occur, zero waits apart; at most a few thousand pairs per unit, against
@@ -145,6 +146,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     row_site, row_slot, row_index = [], [], {}
     parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "demarches")}
     srow, sstaffed, sbusy, sdays, sopen, sover, slate, sbus = [], [], [], [], [], [], [], []
+    sabsent, sclosed = [], []  # agents absent and days closed for lack of agents (fssim.engine.absences)
     xrow, xbusy, xover = [], [], []  # split sites: busy and overtime from the visits, per opening interval
     group_names = [NETWORK] if groups is None else sorted(set(groups.values()))
     gindex = {g: i for i, g in enumerate(group_names)}
@@ -200,10 +202,17 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
         # sessions: staffed and busy agent-minutes, open days
         days = np.asarray(log.session_day, dtype=np.int64)
         on = days >= config.horizon.warmup_days
+        absences = getattr(plan, "absences", None)
         if split:
-            for sess in plan.sessions:
+            for i, sess in enumerate(plan.sessions):
                 if sess.day < config.horizon.warmup_days:
                     continue
+                if absences is not None and (absences.absent[i] or absences.closed[i]):
+                    srow.append(row_index[(s.id, _slots_of(np.array([sess.start]), s, start)[0])])
+                    sabsent.append(float(absences.absent[i]))
+                    sclosed.append(float(absences.closed[i]))
+                    for lst in (sstaffed, sbusy, sdays, sopen, sover, slate, sbus):
+                        lst.append(0.0)
                 wd = WEEKDAYS[(start.weekday() + sess.day) % 7]
                 base = sess.day * DAY
                 for a, b, c in sess.segments:
@@ -216,6 +225,8 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
                     sover.append(0.0)
                     slate.append(0.0)
                     sbus.append(0.0)
+                    sabsent.append(0.0)
+                    sclosed.append(0.0)
         else:
             r = row_index[(s.id, "")]
             staffed = np.asarray(log.session_staffed, dtype=float)[on]
@@ -223,9 +234,12 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             srow.append(r)
             sstaffed.append(float(staffed.sum()))
             sbusy.append(float(busy.sum()))
-            sdays.append(float(len(np.unique(days[on]))))
+            opened = np.asarray(log.session_open, dtype=float) > 0  # not a day closed for lack of agents
+            sdays.append(float(len(np.unique(days[on & opened]))))
             # open minutes after the warm-up (an always-open site's one session is cut at the warm-up)
-            sopen.append(float(sum(max(0.0, x.end - max(x.start, cut)) for x in plan.sessions)))
+            sopen.append(float(sum(max(0.0, x.end - max(x.start, cut)) for x in plan.sessions if x.segments)))
+            sabsent.append(float(absences.absent[on].sum()) if absences is not None else 0.0)
+            sclosed.append(float(absences.closed[on].sum()) if absences is not None else 0.0)
             sover.append(float(np.asarray(log.session_overtime, dtype=float)[on].sum()))
             slate.append(float(np.asarray(log.session_late, dtype=float)[on].sum()))
             sbus.append(float(np.asarray(log.session_open, dtype=float)[on].sum()) if plan.is_bus else 0.0)
@@ -261,6 +275,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             vals[:, col[name]] += np.bincount(xrow_a, weights=np.concatenate(split), minlength=n_rows)
     vals[:, col["bus_late_min"]] = np.bincount(srow_a, weights=np.asarray(slate, float), minlength=n_rows)
     vals[:, col["bus_open_min"]] = np.bincount(srow_a, weights=np.asarray(sbus, float), minlength=n_rows)
+    vals[:, col["absent_agent_days"]] = np.bincount(srow_a, weights=np.asarray(sabsent, float), minlength=n_rows)
+    vals[:, col["absence_closure_days"]] = np.bincount(srow_a, weights=np.asarray(sclosed, float),
+                                                       minlength=n_rows)
     q = _group_quantiles(rows[served], wait[served], n_rows, QUANTILES)
     for j, name in enumerate(QUANTILE_KPIS):
         vals[:, col[name]] = q[:, j]

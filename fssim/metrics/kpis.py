@@ -43,12 +43,17 @@ SUMS: dict[str, str] = {
     "bus_late_min": "minutes a bus started its stops late",
     "bus_open_min": "minutes of the buses' timetabled stops",
     "actes": "démarches handled by served visits",
+    "absent_agent_days": "agent-days absent on open days (fssim.engine.absences)",
+    "absence_closure_days": "site-days closed because absences left too few agents",
     "population": "inhabitants of the communes of the group (where citizens live)",
     "population_served": "Σ over communes of population × [road minutes ≤ T] × share of arrivals served within "
                          "the wait threshold (fssim.metrics.geography)",
 }
 #: sums that need the run's geography (where citizens live): KPIs reading them exist only with it
 GEOGRAPHY_SUMS = ("population", "population_served")
+#: sums of agent absences: in a run's tables only when a site of the run has absences (``absences``), so that a
+#: scenario without them keeps its tables; the experiment partials always have them (0 without absences)
+ABSENCE_SUMS = ("absent_agent_days", "absence_closure_days")
 UNITS = ("count", "days", "minutes", "agent_minutes", "rate", "decimal")
 DIRECTIONS = ("lower", "higher", "none")
 #: how a KPI combines across sites and opening intervals (never a mean of the sites' values)
@@ -203,6 +208,15 @@ REGISTRY: tuple[Kpi, ...] = (
                     "arrivées servies dans le seuil)", "share of inhabitants within T road minutes of their "
                     "access point whose visits started within the wait threshold (per commune: population × "
                     "[travel ≤ T] × share of its arrivals served within the threshold)")),
+    Kpi("absent_agent_days", "Jours d'absence d'agents", "Agent-days absent", "days", "none", "sum",
+        ("absent_agent_days",), lambda s: s["absent_agent_days"],
+        definition=("jours d'ouverture × agents absents ce jour-là (congés, formation, maladie)",
+                    "open days × agents absent that day (leave, training, sickness)")),
+    Kpi("absence_closure_days", "Fermetures faute d'agents (site × jour)", "Days closed for lack of agents "
+        "(site × day)", "days", "lower", "sum", ("absence_closure_days",), lambda s: s["absence_closure_days"],
+        definition=("jours prévus ouverts où les absences laissent moins d'agents que le minimum : le site ferme, "
+                    "les usagers venus repartent", "planned open days when absences leave fewer agents than the "
+                    "minimum: the site closes, citizens who come are turned away")),
     # 0 where there is no bus: nothing lost
     Kpi("bus_lost_share", "Part du temps des bus perdue en retards", "Share of bus time lost to late starts",
         "rate", "lower", "ratio", ("bus_late_min", "bus_open_min"),
@@ -239,6 +253,11 @@ def geographic_kpis() -> tuple[str, ...]:
     return tuple(k.name for k in REGISTRY if set(k.inputs) & set(GEOGRAPHY_SUMS))
 
 
+def absence_kpis() -> tuple[str, ...]:
+    """KPIs of agent absences (:data:`ABSENCE_SUMS`): in a run's tables only when a site has absences."""
+    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(ABSENCE_SUMS))
+
+
 def quantile_kpis() -> tuple[Kpi, ...]:
     """The KPIs that are quantiles of the waits of served visits, in registry order."""
     return tuple(k for k in REGISTRY if k.aggregation == "quantile")
@@ -272,4 +291,5 @@ def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 
 __all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
-           "quantile_kpis", "geographic_kpis", "undefined_when", "from_sums", "GEOGRAPHY_SUMS"]
+           "quantile_kpis", "geographic_kpis", "absence_kpis", "undefined_when", "from_sums", "GEOGRAPHY_SUMS",
+           "ABSENCE_SUMS"]

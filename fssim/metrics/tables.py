@@ -4,7 +4,9 @@
   service start and end, wait, outcome), the raw material of every other figure.
 * :func:`sessions_table` / :func:`daily_table` — per site and date: opening and staffed time, agents'
   busy time within their duty windows and service time outside them (overtime: shortened breaks, late
-  finishes), minutes a bus started its stops late, visit counts, waits. Utilisation = busy / staffed ≤ 1.
+  finishes), minutes a bus started its stops late, visit counts, waits, agents absent and whether the day was
+  closed for lack of agents (:mod:`fssim.engine.absences`; a closed day has no open or staffed minute and is not
+  an open day). Utilisation = busy / staffed ≤ 1.
 * :func:`kpis` — KPIs per replication, for the network or by site, démarche, weekday, hour or month.
 * :func:`summarise` — across replications: mean, standard deviation and a Student-t confidence interval.
 
@@ -31,6 +33,8 @@ BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekda
 WEEKDAY_NAMES = list(WEEKDAYS)
 #: additive columns of the sessions table
 SESSION_SUMS = ["open_min", "staffed_min", "busy_min", "overtime_min", "late_min"]
+#: the sessions' absence columns (fssim.engine.absences, only when a site has absences) → the registry's sums
+ABSENCE_COLUMNS = {"agents_absent": "absent_agent_days", "closed_absence": "absence_closure_days"}
 
 
 def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
@@ -111,6 +115,7 @@ def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame
     """Per site (or bus stop) and open day: minutes open (the timetable's), agent-minutes staffed, busy within
     duty windows and in service outside them (overtime), minutes a bus started the stop late."""
     frames = []
+    any_absences = any(getattr(p, "absences", None) is not None for _, plans in runs for p in plans)
     for rep, plans in runs:
         for plan in plans:
             log = plan.log
@@ -122,13 +127,26 @@ def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame
                 "stop": labels[np.asarray(log.session_point, dtype=np.int32)],
                 "open_min": log.session_open, "staffed_min": log.session_staffed, "busy_min": log.session_busy,
                 "overtime_min": log.session_overtime, "late_min": log.session_late,
+                **_absence_columns(plan, len(log.session_day), any_absences),
             }))
     if not frames:
         return pd.DataFrame(columns=["replication", "site_id", "date", "stop", *SESSION_SUMS])
     s = pd.concat(frames, ignore_index=True)
     s = s.groupby(["replication", "site_id", "day", "stop"], as_index=False, observed=True).sum()
+    s[[c for c in ABSENCE_COLUMNS if c in s]] = s[[c for c in ABSENCE_COLUMNS if c in s]].astype(np.int64)
     s.insert(2, "date", pd.Timestamp(config.horizon.start) + pd.to_timedelta(s.pop("day"), unit="D"))
     return s
+
+
+def _absence_columns(plan, n: int, wanted: bool) -> dict:
+    """The absence columns of a plan's sessions (fssim.engine.absences), zeros for a site without absences;
+    none at all when no site of the table has absences."""
+    if not wanted:
+        return {}
+    a = getattr(plan, "absences", None)
+    if a is None:
+        return {c: np.zeros(n, np.int64) for c in ABSENCE_COLUMNS}
+    return {"agents_absent": a.absent, "closed_absence": a.closed}
 
 
 def daily_table(visits: pd.DataFrame, sessions: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -141,7 +159,9 @@ def daily_table(visits: pd.DataFrame, sessions: pd.DataFrame, threshold: float) 
                                                                     observed=True)
     waits = pd.DataFrame({"mean_wait_min": g["wait_min"].mean(), "p90_wait_min": g["wait_min"].quantile(0.9),
                           "share_wait_over": g["over"].mean()})
-    d = sessions.groupby(["replication", "site_id", "date"], as_index=False, observed=True)[SESSION_SUMS].sum()
+    sessions = sessions.assign(**{c: 0 for c in ABSENCE_COLUMNS if c not in sessions})  # 0: no absences
+    d = sessions.groupby(["replication", "site_id", "date"], as_index=False, observed=True)[
+        SESSION_SUMS + list(ABSENCE_COLUMNS)].sum()
     d["site_id"] = d["site_id"].astype(str)
     d["date"] = d["date"].astype("datetime64[ns]")
     d = d.set_index(["replication", "site_id", "date"])
@@ -288,13 +308,17 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
     day_keys = ["replication", "site_id", "date"] + (["stop"] if by == "stop" else [])
     days = ses.groupby(day_keys + [k for k in extra if k not in day_keys], observed=True, as_index=False)[
         "open_min"].sum()
-    days["n_days"] = np.maximum(1, np.ceil(days["open_min"].to_numpy(float) / DAY - 1e-9)).astype(np.int64)
+    opened = days["open_min"].to_numpy(float)  # 0: a day closed for lack of agents is not an open day
+    days["n_days"] = np.where(opened > 0, np.maximum(1, np.ceil(opened / DAY - 1e-9)), 0).astype(np.int64)
     bus = ses.assign(bus_open_min=ses["open_min"].where(ses["stop"] != "", 0.0)).groupby(
         ["replication"] + extra, observed=True)
     cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
                         "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum(),
                         "overtime_min": s["overtime_min"].sum(), "bus_late_min": s["late_min"].sum(),
                         "bus_open_min": bus["bus_open_min"].sum()})
+    for col, name in ABSENCE_COLUMNS.items():  # only when a site of the run has absences
+        if col in ses:
+            cap[name] = s[col].sum()
     if by in ("site", "stop"):
         sums.index = sums.index.set_levels(sums.index.levels[1].astype(str), level=1)
     sums = sums.join(cap, how="outer")

@@ -330,7 +330,23 @@ def _duty(run: RunData, choice: DayChoice) -> list[tuple[int, int, int]]:
     site = next((s for s in run.sites if s.id == choice.site), None)
     if site is None or site.always_open:
         return []
-    return list(site.schedule.get(WEEKDAYS[choice.date.weekday()], []))
+    duty = list(site.schedule.get(WEEKDAYS[choice.date.weekday()], []))
+    return duty if run.daily.empty else _after_absences(run.daily, choice, duty)
+
+
+def _after_absences(daily: pd.DataFrame, choice: DayChoice, duty: list) -> list:
+    """The timetable's agents less those absent that day (fssim.engine.absences; exact when the staffing is
+    the same all day), none on a day closed for lack of agents."""
+    if "agents_absent" not in daily:
+        return duty
+    row = daily[(daily["site_id"].astype(str) == choice.site) & (daily["replication"] == choice.replication)
+                & (pd.to_datetime(daily["date"]).dt.date == choice.date)]
+    if row.empty or not int(row["agents_absent"].iloc[0]):
+        return duty
+    if int(row["closed_absence"].iloc[0]):
+        return []
+    k = int(row["agents_absent"].iloc[0])
+    return [(a, b, c - k) for a, b, c in duty if c > k]
 
 
 def section_day(run: RunData, t: Translator) -> Section | None:

@@ -29,7 +29,7 @@ NETWORK_TABLE = ("visits", "arrivals", "served", "booked", "gave_up", "sent_home
                  "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
                  "mean_service_min", "abandonment_rate", "sent_home_rate", "no_show_rate", "staffed_min",
                  "busy_min", "utilisation", "open_days", "visits_per_open_day", "actes",
-                 "population_served_within_targets")
+                 "population_served_within_targets", "absent_agent_days", "absence_closure_days")
 
 
 # --------------------------------------------------------------------------- shared helpers
