@@ -68,7 +68,8 @@ class Booking(_Model):
         if self.slots_per_interval is not None and self.reserved_agents is not None:
             raise ValueError("reserved_agents: give slots_per_interval or reserved_agents, not both")
         if not self.calendar:
-            given = [f for f in CALENDAR_FIELDS if f in self.model_fields_set]
+            fresh = type(self)(calendar=True)  # the defaults (a resolved config writes them all out)
+            given = [f for f in CALENDAR_FIELDS if f in self.model_fields_set and getattr(self, f) != getattr(fresh, f)]
             if given:
                 raise ValueError(f"calendar: {', '.join(given)} act only with calendar: true; set calendar: true "
                                  "or remove them")
