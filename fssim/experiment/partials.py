@@ -29,7 +29,7 @@ from fssim.config import Config
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
 from fssim.defaults import WEEKDAYS
 from fssim.demand.arrivals import BOOKED
-from fssim.demand.booking import visit_columns
+from fssim.demand.booking import has_calendar, visit_columns
 
 #: histogram resolution: bins per minute (one second)
 BINS_PER_MIN = 60
@@ -152,6 +152,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     gindex = {g: i for i, g in enumerate(group_names)}
     site_group = []
     raw_visits = 0
+    calendar = has_calendar(plans)
 
     def row_of(site_id: str, slot: str) -> int:
         key = (site_id, slot)
@@ -199,13 +200,11 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
         parts["wait"].append(st - t)
         parts["service"].append(np.asarray(log.service, dtype=float)[keep])
         parts["demarches"].append(np.asarray(log.demarches, dtype=float)[keep])
-        if plan.arrivals.calendar is not None:  # a booking calendar's lead days and requests with no slot
-            lead, no_slot = visit_columns(plan)
+        if calendar:  # a booking calendar's lead days and requests with no slot (same-day bookings: lead 0)
+            lead, no_slot = visit_columns(plan) if plan.arrivals.calendar is not None else (np.zeros(n), np.zeros(
+                n, dtype=bool))
             parts["lead"].append(np.nan_to_num(lead)[keep])
             parts["no_slot"].append(no_slot[keep])
-        else:  # same-day bookings: lead 0
-            parts["lead"].append(np.zeros(len(t)))
-            parts["no_slot"].append(np.zeros(len(t), dtype=bool))
         # sessions: staffed and busy agent-minutes, open days
         days = np.asarray(log.session_day, dtype=np.int64)
         on = days >= config.horizon.warmup_days
@@ -256,10 +255,12 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
         vals[:, col[name]] = count(outcome == code)
     is_booked = cat["kind"].astype(np.int8) == BOOKED
     vals[:, col["booked"]] = count(is_booked)
-    no_slot = cat["no_slot"].astype(bool)
-    vals[:, col["booking_requests"]] = count(is_booked | no_slot)
-    vals[:, col["no_slot"]] = count(no_slot)
-    vals[:, col["lead_sum"]] = np.bincount(rows[is_booked], weights=cat["lead"][is_booked], minlength=n_rows)
+    vals[:, col["booking_requests"]] = vals[:, col["booked"]]  # without a calendar: no slot ever missing, lead 0
+    if calendar:
+        no_slot = cat["no_slot"].astype(bool)
+        vals[:, col["booking_requests"]] = count(is_booked | no_slot)
+        vals[:, col["no_slot"]] = count(no_slot)
+        vals[:, col["lead_sum"]] = np.bincount(rows[is_booked], weights=cat["lead"][is_booked], minlength=n_rows)
     vals[:, col["wait_sum"]] = np.bincount(rows[served], weights=wait[served], minlength=n_rows)
     vals[:, col["wait_over"]] = count(served & (np.nan_to_num(wait, nan=-1.0) > thr))
     vals[:, col["service_sum"]] = np.bincount(rows[served], weights=cat["service"][served], minlength=n_rows)
