@@ -276,7 +276,8 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     :func:`_unit_offsets` for a bus): each unit's count is the Poisson quantile of one uniform, and each
     attribute (arrival time, démarche, booking, no-show, service time, follow-up, patience, return) is
     read from its own named stream at (day, k), before appointments move anyone; so are the number of
-    démarches of the visit and each further démarche (streams ``demarches``, ``demarche_2``, ``service_2``…). So turning on appointments, changing the mix of démarches or adding citizens to a day
+    démarches of the visit and each further démarche (streams ``demarches``, ``demarche_2``, ``service_2``…), and
+    the lead of a booking through a calendar (``booking_lead``, :mod:`fssim.demand.booking`). So turning on appointments, changing the mix of démarches or adding citizens to a day
     leaves every other citizen exactly as they were.
     """
     streams = rng if isinstance(rng, Streams) else Streams.of(rng)
