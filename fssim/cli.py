@@ -103,8 +103,9 @@ def progress_bar(enabled: bool = True, unit: str = "units"):
 
 #: network KPIs ``fssim run`` prints (every KPI is in summary.parquet), with any KPI a target names
 RUN_KPIS = ("arrivals", "served", "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
-            "abandonment_rate", "sent_home_rate", "no_show_rate", "utilisation", "visits_per_open_day",
-            "absence_closure_days")  # the last only in runs with agent absences
+            "abandonment_rate", "sent_home_rate", "no_show_rate", "mean_booking_lead_days", "no_slot_share",
+            "utilisation", "visits_per_open_day", "absence_closure_days")
+# (a booking calendar's KPIs only when a site has one, absence closures only in runs with agent absences)
 
 
 @app.command()

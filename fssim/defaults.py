@@ -128,6 +128,19 @@ APPOINTMENT_SHARE_WHEN_OFFERED = 0.40
 SLOT_MINUTES = 30
 NO_SHOW = 0.10
 
+#: Booking calendar (``booking: {calendar: true}``, fssim.demand.booking). Lead time from the booking to the
+#: visit [E]: log-normal, mean 5 days, CV 1 (§9.4 gives "booked 3–15 days ahead" for partner appointments;
+#: France services books its own slots closer). Calendar open this many days ahead [E].
+BOOKING_LEAD_DAYS = {"dist": "lognormal", "mean": 5.0, "cv": 1.0}
+BOOKING_HORIZON_DAYS = 14
+#: No-show share by lead time, without reminders (lead ≥ key days → share) [E, anchored on §11 [P]: social-
+#: services appointments had ≈ 25 % no-shows before online booking and reminders, 6 % after; Doctolib 3.3 %].
+#: Same-day bookings rarely miss; the longest leads reach the 25 % of the pre-reminder era.
+NO_SHOW_BY_LEAD = {0: 0.05, 1: 0.08, 3: 0.12, 8: 0.18, 15: 0.25}
+#: Share of no-shows that SMS/e-mail reminders avoid [E]: §11 [P] reports 25 % → 6 % (−76 %) for reminders
+#: together with online booking and cancellation; half of it is credited to the reminders alone.
+REMINDER_EFFECT = 0.5
+
 #: Citizens sent home at closing come back another open day with this probability [E], after a
 #: delay of 1–7 days [E].
 RETURN_PROBABILITY = 0.7

@@ -20,6 +20,7 @@ from fssim.config.base import (  # noqa: F401
     parse_clock,
     parse_day_hours,
 )
+from fssim.config.booking import Booking  # noqa: F401
 from fssim.config.demand import (  # noqa: F401
     Behaviour,
     Catchment,

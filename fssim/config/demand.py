@@ -16,6 +16,7 @@ from pydantic import (
 from fssim import defaults as D
 from fssim.demand.distributions import Distribution, LogNormal, Triangular
 from fssim.config.base import Share, Weekday, _Model, commune_code
+from fssim.config.booking import Booking
 
 
 
@@ -150,6 +151,8 @@ class Behaviour(_Model):
     slot_minutes: PositiveInt = D.SLOT_MINUTES
     appointment_desks: PositiveInt = Field(1, description="appointments bookable per slot")
     no_show: Share = D.NO_SHOW
+    booking: Booking = Field(default_factory=Booking, description="the network's booking calendar (a site's "
+                             "own booking block replaces it); off by default: same-day slots")
     patience: Distribution | None = Field(
         default_factory=lambda: Triangular(**D.PATIENCE),
         description="how long a walk-in waits before giving up (minutes); null = never gives up")

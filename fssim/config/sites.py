@@ -15,6 +15,7 @@ from pydantic import (
 
 from fssim import defaults as D
 from fssim.config.base import MAX_KM_FROM_COMMUNE, Share, Weekday, _Model, _km, commune_code, in_france, parse_clock, parse_day_hours
+from fssim.config.booking import Booking
 from fssim.config.demand import SiteDemand
 from fssim.config.absences import SiteAbsences
 
@@ -81,6 +82,7 @@ class Site(_Model):
     hours: dict[Weekday, str | list[str]] = Field(default_factory=lambda: dict(D.DEFAULT_HOURS))
     agents: int | dict[Weekday, int | list[int]] = D.DEFAULT_AGENTS
     appointments: bool = False
+    booking: Booking | None = Field(None, description="this site's booking calendar (default: behaviour.booking)")
     demand: SiteDemand = SiteDemand()
     opens_on: dt.date | None = None
     closes_on: dt.date | None = None

@@ -21,6 +21,7 @@ from fssim.engine.calendar import DAY, Session, day_dates
 from fssim import defaults as D
 from fssim.config import Bus, Config, Site
 from fssim.defaults import WEEKDAYS
+from fssim.demand.booking import book_arrivals
 from fssim.demand.randomness import Streams
 
 class VisitKind(IntEnum):
@@ -153,6 +154,9 @@ class Arrivals:
     return_tod_u: np.ndarray
     drawn_time: np.ndarray | None = None  # arrival time as drawn, before appointments move it (a stable key)
     origin: np.ndarray | None = None  # index in origin_communes(entity) of the commune the citizen lives in
+    booked_on: np.ndarray | None = None  # with a booking calendar (fssim.demand.booking): day of the booking,
+    no_slot: np.ndarray | None = None    # asked for an appointment and found no slot within its horizon,
+    calendar: object | None = None       # and the calendar itself (the follow-ups book in it)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -285,7 +289,8 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     :func:`_unit_offsets` for a bus): each unit's count is the Poisson quantile of one uniform, and each
     attribute (arrival time, démarche, booking, no-show, service time, follow-up, patience, return) is
     read from its own named stream at (day, k), before appointments move anyone; so are the number of
-    démarches of the visit and each further démarche (streams ``demarches``, ``demarche_2``, ``service_2``…). So turning on appointments, changing the mix of démarches or adding citizens to a day
+    démarches of the visit and each further démarche (streams ``demarches``, ``demarche_2``, ``service_2``…), and
+    the lead of a booking through a calendar (``booking_lead``, :mod:`fssim.demand.booking`). So turning on appointments, changing the mix of démarches or adding citizens to a day
     leaves every other citizen exactly as they were.
     """
     streams = rng if isinstance(rng, Streams) else Streams.of(rng)
@@ -309,16 +314,19 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     a = _attributes(model, demarche, count, others, draw)
     a["time"], a["day"], a["drawn_time"] = time, day, time.copy()
     a["booked"] = np.zeros(n, dtype=bool)
+    calendar = None
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
         wants = draw("booking") < beh.appointment_share
-        a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)
+        calendar = book_arrivals(site, beh, sessions, a, wants, draw)
+        if calendar is None:
+            a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)
         order = np.argsort(a["time"], kind="stable")
         a = {key: v[order] for key, v in a.items()}
     a["origin"] = _origins(site, a.pop("origin_u"))
-    a["no_show"] = a.pop("no_show_u") < beh.no_show
+    a["no_show"] = a.pop("no_show_u") < (beh.no_show if calendar is None else a.pop("no_show_p"))
     a["no_show"] &= a["booked"]
     a["patience"] = np.where(a["booked"], np.inf, a["walk_in_patience"])
-    return Arrivals(**a)
+    return Arrivals(**a, calendar=calendar)
 
 
 def _unit_offsets(entity, sessions: list[Session], units, unit_day) -> np.ndarray:

@@ -7,7 +7,8 @@ session to the next, so a service running through a closure keeps its agent busy
 the ones who need it to a later
 session: citizens sent home at closing come back with a probability (at a site: another open day; at a
 bus stop: the bus's next visit to that stop, or the bus's fallback fixed site), served citizens whose
-démarche needs it come back for a follow-up. Sites interact only through demand decided before the
+démarche needs it come back for a follow-up (booked in the site's calendar when it has one,
+:mod:`fssim.demand.booking`). Sites interact only through demand decided before the
 simulation and through a bus's fallback site, so a shard holding each bus with its fallback site can be
 simulated in its own environment with identical results.
 
@@ -30,6 +31,7 @@ from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
 from fssim.engine.absences import draw_absences, turn_away, with_closures
 from fssim.demand.arrivals import (BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals,
                                    origin_communes, profile_of)
+from fssim.demand.booking import primary_bookings
 from fssim.demand.randomness import stream
 
 
@@ -66,6 +68,7 @@ class SiteLog:
     session_overtime: list = field(default_factory=list)  # service minutes outside them (of services started)
     session_late: list = field(default_factory=list)      # minutes a bus started the stop late (0 for a site)
     deferred: int = 0  # returns and follow-ups that fell after the horizon
+    booked_on: dict = field(default_factory=dict)  # visit → day its booking was made (booking calendar only)
 
     def commune_index(self, code: str) -> int:
         """Index of commune ``code`` in ``communes``, added if new (a citizen redirected from a bus)."""
@@ -244,6 +247,8 @@ def counter(env: simpy.Environment, plan: SitePlan):
     points = np.repeat([s.point for s in plan.sessions], np.diff(plan.bounds)).tolist()
     log.point = points
     log.origin = list(points) if plan.is_bus else a.origin.tolist()
+    if a.calendar is not None:
+        log.booked_on = primary_bookings(a)
     no_show = a.no_show.tolist()
     follow_up = a.follow_up.tolist()
     send_home = not getattr(plan.site, "always_open", False)
@@ -316,6 +321,9 @@ def _come_back(plan: SitePlan, target: SitePlan, v: int, day: int, delay: int, u
     """Schedule a later visit of the citizen of visit ``v`` at ``target`` (the same site or bus, or a fallback)."""
     log = plan.log
     where = target.landing(day, delay, u, log.point[v] if target is plan else -1)
+    booked = False
+    if kind == FOLLOW_UP and target.arrivals.calendar is not None:  # booked in the slots left, on that day
+        where, booked = target.arrivals.calendar.follow_up(day, where)
     if where is None:
         log.deferred += 1
         return
@@ -326,7 +334,9 @@ def _come_back(plan: SitePlan, target: SitePlan, v: int, day: int, delay: int, u
     patience = float(plan.arrivals.walk_in_patience[c])
     origin = log.origin[v] if target is plan else target.log.commune_index(log.communes[log.origin[v]])
     w = target.log.add_visit(t, log.demarche[v], log.demarches[v], kind, c if target is plan else -1, service,
-                             patience, attempt, point, origin)
+                             np.inf if booked else patience, attempt, point, origin)
+    if booked:
+        target.log.booked[w], target.log.booked_on[w] = True, day
     target.later.setdefault(j, []).append(w)
 
 

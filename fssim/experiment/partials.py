@@ -3,7 +3,8 @@
 A work unit (scenario, replication, shard of sites) produces up to millions of visits; the KPIs need only
 additive sums per site (counts by outcome, sum of waits, waits over the threshold, service, staffed and
 busy minutes within duty, overtime, open days, a bus's late minutes and timetabled minutes, actes of served visits,
-agents absent and days closed for lack of agents) plus the waits' distribution for the median and P90. Since a site is never split
+agents absent and days closed for lack of agents, a booking calendar's requests, requests with no slot and lead
+days — zeros and same-day leads without one) plus the waits' distribution for the median and P90. Since a site is never split
 across shards, each site's own median and P90 are computed exactly in the worker. Network quantiles pool
 every site of every shard, so each unit also sends a histogram of its waits at one-second resolution
 (sparse: only the seconds that occur, zero waits apart; at most a few thousand pairs per unit, against
@@ -29,6 +30,7 @@ from fssim.config import Config
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
 from fssim.defaults import WEEKDAYS
 from fssim.demand.arrivals import BOOKED
+from fssim.demand.booking import has_calendar, visit_columns
 
 #: histogram resolution: bins per minute (one second)
 BINS_PER_MIN = 60
@@ -144,7 +146,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     cut = config.horizon.warmup_days * DAY
     start = config.horizon.start
     row_site, row_slot, row_index = [], [], {}
-    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "demarches")}
+    parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "demarches", "lead", "no_slot")}
     srow, sstaffed, sbusy, sdays, sopen, sover, slate, sbus = [], [], [], [], [], [], [], []
     sabsent, sclosed = [], []  # agents absent and days closed for lack of agents (fssim.engine.absences)
     xrow, xbusy, xover = [], [], []  # split sites: busy and overtime from the visits, per opening interval
@@ -152,6 +154,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     gindex = {g: i for i, g in enumerate(group_names)}
     site_group = []
     raw_visits = 0
+    calendar = has_calendar(plans)
 
     def row_of(site_id: str, slot: str) -> int:
         key = (site_id, slot)
@@ -199,6 +202,11 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
         parts["wait"].append(st - t)
         parts["service"].append(np.asarray(log.service, dtype=float)[keep])
         parts["demarches"].append(np.asarray(log.demarches, dtype=float)[keep])
+        if calendar:  # a booking calendar's lead days and requests with no slot (same-day bookings: lead 0)
+            lead, no_slot = visit_columns(plan) if plan.arrivals.calendar is not None else (np.zeros(n), np.zeros(
+                n, dtype=bool))
+            parts["lead"].append(np.nan_to_num(lead)[keep])
+            parts["no_slot"].append(no_slot[keep])
         # sessions: staffed and busy agent-minutes, open days
         days = np.asarray(log.session_day, dtype=np.int64)
         on = days >= config.horizon.warmup_days
@@ -259,7 +267,14 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     for name, code in (("served", SERVED), ("gave_up", GAVE_UP), ("sent_home", SENT_HOME), ("no_show", NO_SHOW),
                        ("still_waiting", STILL_WAITING)):
         vals[:, col[name]] = count(outcome == code)
-    vals[:, col["booked"]] = count(cat["kind"].astype(np.int8) == BOOKED)
+    is_booked = cat["kind"].astype(np.int8) == BOOKED
+    vals[:, col["booked"]] = count(is_booked)
+    vals[:, col["booking_requests"]] = vals[:, col["booked"]]  # without a calendar: no slot ever missing, lead 0
+    if calendar:
+        no_slot = cat["no_slot"].astype(bool)
+        vals[:, col["booking_requests"]] = count(is_booked | no_slot)
+        vals[:, col["no_slot"]] = count(no_slot)
+        vals[:, col["lead_sum"]] = np.bincount(rows[is_booked], weights=cat["lead"][is_booked], minlength=n_rows)
     vals[:, col["wait_sum"]] = np.bincount(rows[served], weights=wait[served], minlength=n_rows)
     vals[:, col["wait_over"]] = count(served & (np.nan_to_num(wait, nan=-1.0) > thr))
     vals[:, col["service_sum"]] = np.bincount(rows[served], weights=cat["service"][served], minlength=n_rows)

@@ -45,6 +45,9 @@ SUMS: dict[str, str] = {
     "actes": "démarches handled by served visits",
     "absent_agent_days": "agent-days absent on open days (fssim.engine.absences)",
     "absence_closure_days": "site-days closed because absences left too few agents",
+    "booking_requests": "citizens who asked for an appointment (booked visits, and walk-ins who found no slot)",
+    "no_slot": "appointment requests that found no slot with room within the calendar's horizon",
+    "lead_sum": "sum of the booking lead days of booked visits (day booked to day of the visit; 0 same-day)",
     "population": "inhabitants of the communes of the group (where citizens live)",
     "population_served": "Σ over communes of population × [road minutes ≤ T] × share of arrivals served within "
                          "the wait threshold (fssim.metrics.geography)",
@@ -54,6 +57,9 @@ GEOGRAPHY_SUMS = ("population", "population_served")
 #: sums of agent absences: in a run's tables only when a site of the run has absences (``absences``), so that a
 #: scenario without them keeps its tables; the experiment partials always have them (0 without absences)
 ABSENCE_SUMS = ("absent_agent_days", "absence_closure_days")
+#: sums of a booking calendar (fssim.demand.booking): in the run tables only when a site books through one (the
+#: other runs keep their tables), always in the experiment partials
+BOOKING_SUMS = ("booking_requests", "no_slot", "lead_sum")
 UNITS = ("count", "days", "minutes", "agent_minutes", "rate", "decimal")
 DIRECTIONS = ("lower", "higher", "none")
 #: how a KPI combines across sites and opening intervals (never a mean of the sites' values)
@@ -176,6 +182,16 @@ REGISTRY: tuple[Kpi, ...] = (
     Kpi("no_show_rate", "Taux d'absence au rendez-vous", "No-show rate", "rate", "lower", "ratio",
         ("no_show", "booked"), lambda s: _ratio(s["no_show"], s["booked"]), undefined_when="no booked visit",
         definition=("absences ÷ visites sur rendez-vous", "no-shows ÷ booked visits")),
+    Kpi("mean_booking_lead_days", "Délai moyen de rendez-vous (jours)", "Mean booking lead time (days)", "decimal",
+        "lower", "ratio",
+        ("lead_sum", "booked"), lambda s: _ratio(s["lead_sum"], s["booked"]), undefined_when="no booked visit",
+        definition=("jours entre la prise du rendez-vous et la visite, en moyenne sur les visites sur rendez-vous",
+                    "days from booking to visit, averaged over booked visits")),
+    Kpi("no_slot_share", "Demandes de RDV sans créneau dans l'horizon", "Booking requests with no slot in horizon",
+        "rate", "lower", "ratio", ("no_slot", "booking_requests"),
+        lambda s: _ratio(s["no_slot"], s["booking_requests"]), undefined_when="no appointment request",
+        definition=("demandes de rendez-vous sans créneau libre dans l'horizon du calendrier ÷ demandes",
+                    "appointment requests with no free slot within the calendar's horizon ÷ requests")),
     Kpi("staffed_min", "Temps d'agents en poste", "Staffed agent time", "agent_minutes", "none", "sum",
         ("staffed_min",), lambda s: s["staffed_min"]),
     Kpi("busy_min", "Temps d'agents occupés", "Busy agent time", "agent_minutes", "none", "sum",
@@ -256,6 +272,9 @@ def geographic_kpis() -> tuple[str, ...]:
 def absence_kpis() -> tuple[str, ...]:
     """KPIs of agent absences (:data:`ABSENCE_SUMS`): in a run's tables only when a site has absences."""
     return tuple(k.name for k in REGISTRY if set(k.inputs) & set(ABSENCE_SUMS))
+def booking_kpis() -> tuple[str, ...]:
+    """KPIs of a booking calendar (:data:`BOOKING_SUMS`): in a run's tables only when a site has one."""
+    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(BOOKING_SUMS))
 
 
 def quantile_kpis() -> tuple[Kpi, ...]:
@@ -291,5 +310,5 @@ def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 
 __all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
-           "quantile_kpis", "geographic_kpis", "absence_kpis", "undefined_when", "from_sums", "GEOGRAPHY_SUMS",
-           "ABSENCE_SUMS"]
+           "quantile_kpis", "geographic_kpis", "absence_kpis", "booking_kpis", "undefined_when", "from_sums",
+           "GEOGRAPHY_SUMS", "ABSENCE_SUMS", "BOOKING_SUMS"]

@@ -27,6 +27,7 @@ from fssim.metrics.geography import LEVELS, Geography, access_sums
 from fssim.config import Config
 from fssim.engine.counter import OUTCOMES
 from fssim.demand.arrivals import KINDS
+from fssim.demand.booking import has_calendar, visit_columns
 
 BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekday": "weekday", "hour": "hour",
               "month": "month"}
@@ -108,6 +109,10 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "commune": pd.Categorical.from_codes(a["commune"].astype(np.int32), categories=list(commune_index)),
     })
     df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
+    if any(has_calendar(plans) for _, plans in runs):  # a booking calendar's columns (others keep their schema)
+        lead, no_slot = zip(*(visit_columns(p) for _, plans in runs for p in plans))
+        df["lead_days"] = np.concatenate(lead).astype(np.float32)
+        df["no_slot"] = np.concatenate(no_slot)
     return df
 
 
@@ -278,6 +283,9 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
     served = visits["wait_min"].notna()
     visits = visits.assign(is_booked=visits["kind"] == "booked", over=visits["wait_min"] > threshold,
                            acts=np.where(served, demarches, 0))
+    if "lead_days" in visits:
+        visits = visits.assign(requested=visits["is_booked"] | visits["no_slot"],
+                               booked_lead=visits["lead_days"].where(visits["is_booked"], 0.0).astype(float))
     g = visits.groupby(keys, observed=True)
     sums = g["outcome"].value_counts().unstack("outcome", fill_value=0).reindex(columns=list(OUTCOMES),
                                                                                 fill_value=0)
@@ -287,6 +295,10 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
     sums["wait_over"] = g["over"].sum()
     sums["wait_sum"] = g["wait_min"].sum()
     sums["service_sum"] = g["service_min"].sum()
+    if "lead_days" in visits:  # a booking calendar's sums
+        sums["booking_requests"] = g["requested"].sum()
+        sums["no_slot"] = g["no_slot"].sum()
+        sums["lead_sum"] = g["booked_lead"].sum()
     for k in registry.quantile_kpis():  # a group's exact quantiles, under the KPI's name
         sums[k.name] = g["wait_min"].quantile(k.quantile)
     if by in (None, "site", "phase", "stop", *LEVELS):
@@ -294,6 +306,8 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
     if geography is not None and (by is None or by in LEVELS) and "commune" in visits:
         sums = sums.join(access_sums(visits, geography, threshold, by), how="outer")
         sums[list(COUNTS)] = sums[list(COUNTS)].fillna(0).astype(np.int64)
+        booking = [c for c in registry.BOOKING_SUMS if c in sums]
+        sums[booking] = sums[booking].fillna(0.0)
     return sums
 
 
@@ -323,6 +337,8 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
         sums.index = sums.index.set_levels(sums.index.levels[1].astype(str), level=1)
     sums = sums.join(cap, how="outer")
     sums[list(COUNTS)] = sums[list(COUNTS)].fillna(0).astype(np.int64)
+    booking = [c for c in registry.BOOKING_SUMS if c in sums]
+    sums[booking] = sums[booking].fillna(0.0)
     sums[["wait_sum", "service_sum"]] = sums[["wait_sum", "service_sum"]].fillna(0.0)
     return sums
 
