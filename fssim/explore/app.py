@@ -163,7 +163,7 @@ def layout(ex: Explorer) -> html.Div:
                          options=[{"label": d.label or d.name, "value": d.name} for d in cfg.demarches]),
             num("mix_share", step=0.01)])),
         _lever(t("explore.lever.replications"), num("replications", step=1, min=1)),
-        _lever(t("explore.lever.horizon_days"), num("horizon_days", step=7, min=1)),
+        _lever(t("explore.lever.horizon_days"), num("horizon_days", step=1, min=1)),
     ]
     has_buses = base["buses"]
     controls.append(html.Div(dcc.Checklist(id=CONTROL["buses"], value=["on"] if has_buses else [],

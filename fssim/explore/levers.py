@@ -79,7 +79,7 @@ def _number(levers: dict, name: str, kind=float):
 
 def settings(cfg: Config, levers: dict[str, Any]) -> list[tuple[str, Any]]:
     """The config settings (path, value) of the levers that differ from ``cfg``'s own values, in lever order."""
-    data = cfg.model_dump(mode="json")
+    data = cfg.model_dump(mode="json")  # a working copy: the settings so far are applied to it as they come
     base = baseline_levers(cfg)
     lev = {**base, **{k: v for k, v in levers.items() if k in LEVER_NAMES}}
     net = scope(cfg) == "network"
@@ -92,16 +92,20 @@ def settings(cfg: Config, levers: dict[str, Any]) -> list[tuple[str, Any]]:
                 out.append((f"network.agents.{cls}", a + n))
         else:
             out += [(f"sites[{i}].agents", n) for i in range(len(data["sites"]))]
-    hours_of = ([("network", data["network"]["hours"], None)] if net else
+    def hours_of():  # read after the levers before it: Saturday's hours, then a half-day on Saturday
+        for path, value in out:
+            set_setting(data, path, value)
+        return ([("network", data["network"]["hours"], None)] if net else
                 [(f"sites[{i}]", s["hours"], s["agents"]) for i, s in enumerate(data["sites"])])
+
     if changed("saturday"):
-        for where, hours, agents in hours_of:
+        for where, hours, agents in hours_of():
             out += _day_settings(where, "sat", str(lev["saturday"] or "").strip(), agents)
     if lev["half_day"]:
         day = str(lev["half_day"])
         if day not in WEEKDAYS:
             raise InputError(f"{day!r} is not a weekday; choose one of {', '.join(WEEKDAYS)}", field="lever half_day")
-        for where, hours, agents in hours_of:
+        for where, hours, agents in hours_of():
             out += _day_settings(where, day, _half_day(hours.get(day), lev["half_day_action"], f"{where}.hours.{day}"),
                                  agents)
     if changed("appointment_share"):
