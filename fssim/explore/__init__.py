@@ -39,6 +39,8 @@ class Server:
 def start(config: Config | str | Path, *, out: str | Path = "runs/explore", host: str = "127.0.0.1",
           port: int = 8050, lang: str = "fr") -> Server:
     """Serve the explorer of ``config`` on ``host:port`` in a background thread (port 0: a free one)."""
+    import logging
+
     from werkzeug.serving import make_server
 
     from fssim.explore.app import Explorer, build_app
@@ -46,6 +48,7 @@ def start(config: Config | str | Path, *, out: str | Path = "runs/explore", host
     cfg = load_config(config) if isinstance(config, (str, Path)) else config
     ex = Explorer(cfg, out, lang=lang)
     app = build_app(ex)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request (the page polls its runs)
     server = make_server(host, port, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="fssim-explore-server", daemon=True)
     thread.start()

@@ -87,8 +87,8 @@ class Explorer:
     def __init__(self, baseline: Config, out: str | Path = "runs/explore", *, lang: str = "fr"):
         self.baseline = baseline
         self.out = Path(out)
-        claim_output_dir(self.out, kind="explore")
         self.t = Translator(check_lang(lang), threshold=baseline.outputs.wait_threshold_min)
+        claim_output_dir(self.out, kind="explore")
         self.runs = RunManager(self.out)
         self.base_job = self.runs.submit(baseline, supersedes=False)
         self.base_yaml = baseline.to_yaml()
