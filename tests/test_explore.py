@@ -141,3 +141,11 @@ def test_saved_files_never_replace_a_users_file(one_site, tmp_path):
     assert load_config(ex.save_scenario(L.apply(one_site, {"agents": 3})[0])).digest() == \
         L.apply(one_site, {"agents": 3})[0].digest()
     ex.runs.wait(ex.base_job.digest)
+
+
+def test_buses_lever_switches_the_configs_buses_off():
+    cfg = load_config(REPO / "configs" / "bus-rotation.yaml")
+    assert cfg.buses and L.baseline_levers(cfg)["buses"] is True
+    off, changes = L.apply(cfg, {"buses": False})
+    assert off.buses == [] and ("buses", []) in changes
+    assert L.apply(cfg, {"buses": True})[0].digest() == cfg.digest()
