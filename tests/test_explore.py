@@ -149,3 +149,19 @@ def test_buses_lever_switches_the_configs_buses_off():
     off, changes = L.apply(cfg, {"buses": False})
     assert off.buses == [] and ("buses", []) in changes
     assert L.apply(cfg, {"buses": True})[0].digest() == cfg.digest()
+
+
+def test_network_results_show_a_day_at_any_site(tmp_path):
+    from fssim.explore.app import Explorer
+
+    ex = Explorer(network_config(), tmp_path / "explore", lang="en")
+    base = ex.runs.wait(ex.base_job.digest)
+    assert base.status == "done", base.error
+    cards, table, figures = ex.views_of(base)
+    ids = [getattr(f, "id", None) for f in figures] + [getattr(f.children[-1], "id", None) for f in figures]
+    assert "fig-map" in ids and "day-block" in ids
+    day = next(f for f in figures if getattr(f, "id", None) == "day-block")
+    sites = [o["value"] for o in day.children[1].children.options]
+    assert len(sites) == 4 and day.children[1].children.value == sites[0]      # busiest first
+    other = ex.day_of(base.digest, sites[-1])
+    assert f"({sites[-1]})" in other.children[-1].children[0].children           # the lead names the site

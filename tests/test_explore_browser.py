@@ -162,6 +162,26 @@ def test_no_request_leaves_the_machine(page):
     assert [e for e in page.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
+def test_a_network_page_draws_its_map_and_a_day_at_a_chosen_site(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from test_explore import network_config
+
+    srv = start(network_config(), out=tmp_path / "out", port=0, lang="en")
+    try:
+        driver.get(srv.url)
+        assert wait_for(driver, "document.querySelectorAll('#fig-map .main-svg').length && "
+                                "document.querySelectorAll('#fig-day .main-svg').length"), text(driver, "progress")
+        first = text(driver, "day-lead")
+        driver.find_element(By.ID, "day-site").click()
+        options = wait_for(driver, "document.querySelectorAll('.dash-dropdown-option').length") or 0
+        assert options == 4                                      # the network's sites, busiest first
+        driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")[-1].click()
+        assert wait_for(driver, f"document.getElementById('day-lead').textContent != {json.dumps(first)}"), first
+        driver.save_screenshot("/tmp/explore-network-test.png")
+    finally:
+        srv.stop()
+
+
 def test_the_server_stops_cleanly(server):
     host, port = urlparse(server.url).hostname, urlparse(server.url).port
     server.stop()

@@ -93,6 +93,7 @@ class Explorer:
         self.base_job = self.runs.submit(baseline, supersedes=False)
         self.base_yaml = baseline.to_yaml()
         self._views: dict[str, tuple] = {}
+        self._runs: dict = {}
         self._drawing = threading.Lock()
 
     def views_of(self, job) -> tuple | None:
@@ -107,6 +108,7 @@ class Explorer:
                 run, base_run = views.load(job), views.load(self.base_job)
                 diffs = views.differences(self.base_job, job)
                 same = job.digest == self.base_job.digest
+                self._runs[job.digest] = run
                 self._views[job.digest] = (views.kpi_cards(run, diffs, self.t, same=same),
                                            views.diff_table(diffs, self.t), views.figures(run, base_run, self.t))
             return self._views[job.digest]
@@ -115,6 +117,11 @@ class Explorer:
 
     def scenario(self, levers: dict) -> tuple[Config, list]:
         return L.apply(self.baseline, levers, source="the explorer's levers")
+
+    def day_of(self, digest: str, site: str):
+        """The day at another site of a drawn run."""
+        run = self._runs.get(digest)
+        return None if run is None else views.day_block(run, self.t, site)
 
     def save_scenario(self, config: Config) -> Path:
         """The scenario's resolved YAML in ``<out>/scenarios/``; ``fssim run`` on it redoes the run exactly."""
@@ -195,7 +202,9 @@ def _levers_of(values) -> dict:
 def build_app(ex: Explorer) -> dash.Dash:
     """The Dash app of an Explorer (its Flask server is ``app.server``)."""
     app = dash.Dash("fssim.explore", serve_locally=True, title=ex.t("explore.title"), update_title=None,
-                    index_string=INDEX, include_assets_files=False, assets_folder=str(ex.out / ".no-assets"))
+                    index_string=INDEX, include_assets_files=False,
+                    suppress_callback_exceptions=True,  # the results' elements appear after a run
+                    assets_folder=str(ex.out / ".no-assets"))
     app.layout = layout(ex)
     t = ex.t
     lever_states = [State(CONTROL[n], "value") for n in L.LEVER_NAMES]
@@ -233,6 +242,12 @@ def build_app(ex: Explorer) -> dash.Dash:
         if drawn is None:
             return dash.no_update, *([dash.no_update] * 4)
         return (done, *drawn, digest)
+
+    @app.callback(Output("day-body", "children"), Input("day-site", "value"), State("shown", "data"),
+                  prevent_initial_call=True)
+    def day_site(site, digest):
+        block = ex.day_of(digest, site)
+        return dash.no_update if block is None else block.children[-1].children
 
     @app.callback(Output("save-message", "children"), Input("save-scenario", "n_clicks"),
                   Input("save-report", "n_clicks"), State("job", "data"), prevent_initial_call=True)

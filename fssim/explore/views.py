@@ -149,17 +149,39 @@ def figures(run: RunData, base: RunData, t: Translator) -> list:
         if plot is not None:
             out.append(html.Div([html.H3(plot.title), graph(f"fig-p90-{scope}", _beside_baseline(plot, base, scope, t),
                                                             320)], className="figure half"))
+    day = day_block(run, t)
+    if day is not None:
+        out.append(day)
+    return out
+
+
+def sites_by_visits(run: RunData) -> list[str]:
+    """The run's sites, busiest first (the choices of the day at a site)."""
+    daily = run.daily.assign(site_id=run.daily["site_id"].astype(str))
+    return list(daily.groupby("site_id")["visits"].sum().sort_values(ascending=False, kind="stable").index)
+
+
+def day_block(run: RunData, t: Translator, site: str | None = None) -> html.Div | None:
+    """The animated day at ``site`` (default: the busiest) on its busiest day of the first replication, with a
+    choice of the site when the run has several."""
+    sites = sites_by_visits(run) if len(run.daily) else []
+    if not sites:
+        return None
+    site = site if site in sites else sites[0]
     try:
-        if run.daily["site_id"].astype(str).nunique() > 1:
-            busiest = run.daily.groupby(run.daily["site_id"].astype(str))["visits"].sum().idxmax()
-            run.day = choose_day(run, busiest)
+        if len(sites) > 1:
+            run.day = choose_day(run, site)
         sec = section_day(run, t)
     except InputError:
-        sec = None
-    if sec is not None:
-        blocks = list(sec.flat())
-        lead = next((b.text for b in blocks if b.kind == "paragraph"), "")
-        plot = next(b for b in blocks if b.kind == "plot")
-        out.append(html.Div([html.H3(sec.title), html.P(lead, id="day-lead"), graph("fig-day", plot.figure, 620)],
-                            className="figure"))
-    return out
+        return None
+    if sec is None:
+        return None
+    blocks = list(sec.flat())
+    lead = next((b.text for b in blocks if b.kind == "paragraph"), "")
+    plot = next(b for b in blocks if b.kind == "plot")
+    names = {str(s.id): s.name or str(s.id) for s in run.sites}
+    choice = dcc.Dropdown(id="day-site", value=site, clearable=False,
+                          options=[{"label": f"{names.get(s, s)} ({s})", "value": s} for s in sites])
+    return html.Div([html.H3(sec.title), html.Div(choice, style={} if len(sites) > 1 else {"display": "none"}),
+                     html.Div([html.P(lead, id="day-lead"), graph("fig-day", plot.figure, 620)], id="day-body")],
+                    className="figure", id="day-block")
