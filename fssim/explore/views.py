@@ -21,7 +21,7 @@ from fssim.report.day import choose_day, section_day
 from fssim.report.figures import GREY, PLOTLY_CONFIG
 from fssim.report.i18n import Translator, add_labels
 from fssim.report.rundata import RunData, load_run_dir
-from fssim.report.sections import breakdown_plot, target_cards, target_line
+from fssim.report.sections import breakdown_plot, key_labels, ordered, target_cards, target_line
 from fssim.report.sitemap import section_map
 from fssim.report.targets import evaluate_targets
 
@@ -123,7 +123,6 @@ def _beside_baseline(plot, base: RunData, scope: str, t: Translator) -> go.Figur
     fig = plot.figure
     b = base.breakdown(scope, "p90_wait_min")
     x = list(fig.data[0].x)
-    from fssim.report.sections import key_labels, ordered
     b = ordered(b, scope)
     labels = key_labels(scope, b["key"], t, base)
     means = dict(zip(labels, b["mean"].astype(float)))
