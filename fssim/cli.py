@@ -434,6 +434,36 @@ def main():  # pragma: no cover
     app()
 
 
+@app.command()
+def explore(
+    config: Path = typer.Argument(..., help="scenario YAML file: the baseline (one site, sites or a network)"),
+    port: int = typer.Option(8050, "--port", min=0, max=65535, help="port of the local web page (0: a free one)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to serve on (127.0.0.1: this machine only)"),
+    out_dir: Path = typer.Option(Path("runs/explore"), "--out", help="folder for the runs, scenarios and reports"),
+    lang: str = typer.Option("fr", "--lang", help="fr or en"),
+    no_browser: bool = typer.Option(False, "--no-browser", help="do not open the page in a browser"),
+):
+    """An interactive what-if explorer in the browser: levers, results beside the baseline, save YAML/report."""
+    from fssim.explore import start
+
+    with user_errors(config):
+        server = start(config, out=out_dir, host=host, port=port, lang=lang)
+    out.print(f"explorer of {config} at [bold]{server.url}[/] (Ctrl+C to stop)", highlight=False)
+    if not no_browser:
+        import webbrowser
+        webbrowser.open(server.url)
+    import signal
+
+    def _interrupt(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl+C does: the server closes its port
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        out.print("explorer stopped")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 
@@ -459,3 +489,4 @@ def calibrate(
     for table in fit_table(problem):
         out.print(table)
     out.print(f"calibration written to [bold]{path}[/]", highlight=False)
+

@@ -47,6 +47,7 @@ BAD_ARGUMENTS = {
     ("bench", "site"): (["bench", "site", "--visits", "-3"], "--visits"),
     ("data", "fetch"): (["data", "fetch", "--source", "no-equal-sign"], "NAME=URL"),
     ("calibrate",): (["calibrate", "--folds", "1"], "--folds"),
+    ("explore",): (["explore", ONE_SITE, "--port", "70000"], "--port"),
 }
 # command → (arguments, the function it calls that is made to raise InputError)
 PLANTED = {
@@ -63,6 +64,7 @@ PLANTED = {
     ("bench", "site"): (["bench", "site"], "fssim.experiment.bench_site.bench_site"),
     ("data", "fetch"): (["data", "fetch"], "fssim.sources.fetch.fetch"),
     ("calibrate",): (["calibrate", "--out", "cal.json"], "fssim.demand.calibration.calibrate"),
+    ("explore",): (["explore", ONE_SITE, "--no-browser"], "fssim.explore.start"),
 }
 # numbers and addresses that used to run (for ever, or into a traceback) instead of being refused
 NEW_CASES = [
@@ -76,6 +78,7 @@ NEW_CASES = [
     (["staffing", ONE_SITE, "--scheduler", "tcp://:8786"], "not a Dask scheduler address"),
     (["staffing", ONE_SITE, "--cost-per-agent-year", "-5"], "--cost-per-agent-year"),
     (["data", "fetch", "--timeout", "0"], "--timeout"),
+    (["explore", ONE_SITE, "--lang", "de", "--no-browser"], "de"),
 ]
 
 
