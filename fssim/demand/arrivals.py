@@ -20,6 +20,7 @@ from fssim.engine.calendar import DAY, Session, day_dates
 from fssim import defaults as D
 from fssim.config import Bus, Config, Site
 from fssim.defaults import WEEKDAYS
+from fssim.demand.channels import channel_uniforms
 from fssim.demand.randomness import Streams
 
 WALK_IN, BOOKED, RETURN, FOLLOW_UP, REDIRECT = 0, 1, 2, 3, 4
@@ -140,6 +141,7 @@ class Arrivals:
     return_tod_u: np.ndarray
     drawn_time: np.ndarray | None = None  # arrival time as drawn, before appointments move it (a stable key)
     origin: np.ndarray | None = None  # index in origin_communes(entity) of the commune the citizen lives in
+    channel_u: np.ndarray | None = None  # visits × channel draws (fssim.demand.channels), None: all at the counter
 
     def __len__(self) -> int:
         return len(self.time)
@@ -296,6 +298,8 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     a = _attributes(model, demarche, count, others, draw)
     a["time"], a["day"], a["drawn_time"] = time, day, time.copy()
     a["booked"] = np.zeros(n, dtype=bool)
+    if (u := channel_uniforms(model.config, site, draw)) is not None:
+        a["channel_u"] = u
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
         wants = draw("booking") < beh.appointment_share
         a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)

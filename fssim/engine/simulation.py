@@ -118,6 +118,10 @@ class SitePlan:
         self.profile = profile_of(model, entity, self.sessions)
         rng = stream(config.seed, replication, entity.id, "demand")
         self.arrivals = generate_arrivals(model, entity, self.sessions, self.profile, rng)
+        self.channels = None  # stations, visio room, back office (fssim.engine.stations), None: the counter only
+        if self.arrivals.channel_u is not None:
+            from fssim.engine.stations import ChannelPlan
+            self.arrivals, self.channels = ChannelPlan.build(config, entity, self.sessions, self.arrivals)
         self.bounds = np.searchsorted(self.arrivals.time, np.r_[self.session_start, np.inf], side="left")
         self.log = SiteLog(entity.id, [f"{entity.id}:{s.commune}" for s in entity.stops] if self.is_bus else [],
                            origin_communes(entity)[0])
@@ -264,9 +268,10 @@ def counter(env: simpy.Environment, plan: SitePlan):
         if extra:
             ids = sorted(ids + extra, key=log.time.__getitem__)
         before = free[:]
-        home, busy, overtime, carried = serve_session(ids, log.time, log.service, log.patience, log.booked,
-                                                      segments, s.end, log.start, log.end, log.outcome, log.leave,
-                                                      log.agent, free, send_home=send_home)
+        serve = serve_session if plan.channels is None else plan.channels.serve
+        home, busy, overtime, carried = serve(ids, log.time, log.service, log.patience, log.booked,
+                                              segments, s.end, log.start, log.end, log.outcome, log.leave,
+                                              log.agent, free, send_home=send_home)
         for k, minutes in carried:  # an earlier service's minutes within today's duty are not overtime
             log.session_overtime[origin[k]] -= minutes
         row = len(log.session_day)

@@ -145,6 +145,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     row_site, row_slot, row_index = [], [], {}
     parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "demarches")}
     srow, sstaffed, sbusy, sdays, sopen, sover, slate, sbus = [], [], [], [], [], [], [], []
+    res = {k: [] for k in registry.RESOURCE_SUMS}  # (row, minutes) of the stations and visio rooms
     xrow, xbusy, xover = [], [], []  # split sites: busy and overtime from the visits, per opening interval
     group_names = [NETWORK] if groups is None else sorted(set(groups.values()))
     gindex = {g: i for i, g in enumerate(group_names)}
@@ -229,6 +230,11 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             sover.append(float(np.asarray(log.session_overtime, dtype=float)[on].sum()))
             slate.append(float(np.asarray(log.session_late, dtype=float)[on].sum()))
             sbus.append(float(np.asarray(log.session_open, dtype=float)[on].sum()) if plan.is_bus else 0.0)
+        ch = getattr(plan, "channels", None)
+        if ch is not None:  # a split site's resource minutes go to its first interval's row
+            r = row_index[(s.id, "")] if not split else min(row_index[k] for k in row_index if k[0] == s.id)
+            for k in registry.RESOURCE_SUMS:
+                res[k].append((r, float(np.asarray(getattr(ch, k), dtype=float)[on].sum())))
     n_rows = len(row_site)
     cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
     rows = cat["row"].astype(np.int64)
@@ -261,6 +267,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             vals[:, col[name]] += np.bincount(xrow_a, weights=np.concatenate(split), minlength=n_rows)
     vals[:, col["bus_late_min"]] = np.bincount(srow_a, weights=np.asarray(slate, float), minlength=n_rows)
     vals[:, col["bus_open_min"]] = np.bincount(srow_a, weights=np.asarray(sbus, float), minlength=n_rows)
+    for k, pairs in res.items():
+        for r, minutes in pairs:
+            vals[r, col[k]] += minutes
     q = _group_quantiles(rows[served], wait[served], n_rows, QUANTILES)
     for j, name in enumerate(QUANTILE_KPIS):
         vals[:, col[name]] = q[:, j]

@@ -43,12 +43,18 @@ SUMS: dict[str, str] = {
     "bus_late_min": "minutes a bus started its stops late",
     "bus_open_min": "minutes of the buses' timetabled stops",
     "actes": "démarches handled by served visits",
+    "station_min": "station-minutes open (self-service stations × minutes)",
+    "station_busy_min": "station-minutes in use by citizens, within the stations' hours",
+    "visio_min": "room-minutes of the visio timetable (rooms × minutes of the partners' windows)",
+    "visio_busy_min": "room-minutes of visio appointments held",
     "population": "inhabitants of the communes of the group (where citizens live)",
     "population_served": "Σ over communes of population × [road minutes ≤ T] × share of arrivals served within "
                          "the wait threshold (fssim.metrics.geography)",
 }
 #: sums that need the run's geography (where citizens live): KPIs reading them exist only with it
 GEOGRAPHY_SUMS = ("population", "population_served")
+#: sums of the resources besides agents (fssim.engine.stations): run tables have them only when a site uses channels
+RESOURCE_SUMS = ("station_min", "station_busy_min", "visio_min", "visio_busy_min")
 UNITS = ("count", "days", "minutes", "agent_minutes", "rate", "decimal")
 DIRECTIONS = ("lower", "higher", "none")
 #: how a KPI combines across sites and opening intervals (never a mean of the sites' values)
@@ -203,6 +209,17 @@ REGISTRY: tuple[Kpi, ...] = (
                     "arrivées servies dans le seuil)", "share of inhabitants within T road minutes of their "
                     "access point whose visits started within the wait threshold (per commune: population × "
                     "[travel ≤ T] × share of its arrivals served within the threshold)")),
+    Kpi("station_utilisation", "Taux d'occupation des postes en libre-service", "Self-service station utilisation",
+        "rate", "none", "ratio", ("station_busy_min", "station_min"),
+        lambda s: _ratio(s["station_busy_min"], s["station_min"]), undefined_when="no self-service station open",
+        definition=("temps d'usage des postes en libre-service (ordinateur, scanner, imprimante) ÷ temps d'ouverture "
+                    "des postes", "time the self-service stations (computer, scanner, printer) are in use ÷ their "
+                    "open time")),
+    Kpi("visio_utilisation", "Taux d'occupation des créneaux visio", "Visio slot utilisation", "rate", "none",
+        "ratio", ("visio_busy_min", "visio_min"), lambda s: _ratio(s["visio_busy_min"], s["visio_min"]),
+        undefined_when="no visio window",
+        definition=("rendez-vous visio tenus ÷ créneaux ouverts aux partenaires (salle × minutes)",
+                    "visio appointments held ÷ the partners' windows (room × minutes)")),
     # 0 where there is no bus: nothing lost
     Kpi("bus_lost_share", "Part du temps des bus perdue en retards", "Share of bus time lost to late starts",
         "rate", "lower", "ratio", ("bus_late_min", "bus_open_min"),
@@ -239,6 +256,11 @@ def geographic_kpis() -> tuple[str, ...]:
     return tuple(k.name for k in REGISTRY if set(k.inputs) & set(GEOGRAPHY_SUMS))
 
 
+def resource_kpis() -> tuple[str, ...]:
+    """KPIs of the resources besides agents (:data:`RESOURCE_SUMS`), in run tables only when a site uses channels."""
+    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(RESOURCE_SUMS))
+
+
 def quantile_kpis() -> tuple[Kpi, ...]:
     """The KPIs that are quantiles of the waits of served visits, in registry order."""
     return tuple(k for k in REGISTRY if k.aggregation == "quantile")
@@ -272,4 +294,4 @@ def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 
 __all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
-           "quantile_kpis", "geographic_kpis", "undefined_when", "from_sums", "GEOGRAPHY_SUMS"]
+           "quantile_kpis", "geographic_kpis", "resource_kpis", "RESOURCE_SUMS", "undefined_when", "from_sums", "GEOGRAPHY_SUMS"]
