@@ -77,14 +77,22 @@ class BackOffice(_Model):
 
 class Channels(_Model):
     """Channels of the visits. ``mix``: the channel shares of démarches without their own ``channels``:
-    ``counter`` (every visit at the counter, the default) or ``facts`` (:data:`fssim.defaults.CHANNEL_SHARES`).
+    ``counter`` (every visit at the counter, the default), ``facts`` (:data:`fssim.defaults.CHANNEL_SHARES`) or
+    a mapping channel → share.
     A channel a site does not offer (no station open at the citizen's arrival, no visio slot of the partner
     before the horizon's end) falls back to the counter; buses serve every visit at the counter."""
 
-    mix: Literal["counter", "facts"] = "counter"
+    mix: Literal["counter", "facts"] | dict[Channel, Share] = Field(
+        "counter", description="channel shares of démarches without their own: counter (all at the counter), "
+        "facts (fssim.defaults.CHANNEL_SHARES) or a mapping channel → share summing to 1")
     self_service: SelfServiceUse = SelfServiceUse()
     visio: VisioUse = VisioUse()
     back_office: BackOffice = BackOffice()
+
+    @field_validator("mix")
+    @classmethod
+    def _mix(cls, v):
+        return channel_shares(v) if isinstance(v, dict) else v
 
 
 class SelfService(_Model):
@@ -171,7 +179,8 @@ def shares_of(config, demarche) -> dict[str, float]:
     """The channel shares of a démarche: its own, else the config's ``channels.mix``."""
     if demarche.channels is not None:
         return demarche.channels
-    return dict(D.CHANNEL_SHARES) if config.channels.mix == "facts" else {"counter": 1.0}
+    mix = config.channels.mix
+    return dict(mix) if isinstance(mix, dict) else dict(D.CHANNEL_SHARES) if mix == "facts" else {"counter": 1.0}
 
 
 def uses_channels(config) -> bool:
