@@ -229,3 +229,30 @@ def test_the_default_keeps_every_visit_at_the_counter():
     assert (res.visits["channel"] == "counter").all()
     assert "channel" not in set(res.summary["scope"])
     assert "station_utilisation" not in res.network().index
+
+
+def test_both_engines_have_the_same_resource_sums_and_kpis():
+    """The run tables and the experiment partials agree on the stations' and the visio room's minutes."""
+    from fssim.demand.arrivals import DemandModel
+    from fssim.engine.simulation import simulate_sites
+    from fssim.experiment.partials import kpis_from_sums, unit_partials
+    from fssim.metrics import kpis as registry
+    from fssim.metrics.tables import kpi_sums, sessions_table, visits_table
+
+    cfg = config_from_dict(full())
+    model = DemandModel(cfg)
+    runs = [(r, simulate_sites(cfg, cfg.sites, r, model)) for r in range(2)]
+    ref = kpi_sums(visits_table(cfg, runs), sessions_table(cfg, runs), "site",
+                   threshold=cfg.outputs.wait_threshold_min)
+    for r, plans in runs:
+        got = unit_partials(cfg, plans).frame().set_index("site_id")
+        want = ref.loc[r]
+        want.index = want.index.astype(str)
+        got = got.loc[want.index]
+        for s in registry.RESOURCE_SUMS:
+            assert want[s].gt(0).all(), s
+            np.testing.assert_allclose(got[s].to_numpy(float), want[s].to_numpy(float), rtol=1e-12, err_msg=s)
+        for k in registry.resource_kpis():
+            a, b = kpis_from_sums(got)[k].to_numpy(float), registry.from_sums(want)[k].to_numpy(float)
+            np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=k)
+            assert ((0 < a) & (a < 1)).all(), k

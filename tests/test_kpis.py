@@ -53,21 +53,26 @@ def run_kpis(t, by=None):
 def test_every_kpi_of_the_run_tables_and_the_partials_is_registered(tables):
     names = set(registry.names())
     assert len(names) == len(registry.REGISTRY)  # one entry per name
-    keys = {"replication", "site_id", "stop", "demarche", "weekday", "hour", "month"}
+    keys = {"replication", "site_id", "stop", "demarche", "weekday", "hour", "month", "channel"}
     for by in [None, *BREAKDOWNS]:
         cols = set(run_kpis(tables, by).columns) - keys
         assert cols and cols <= names, (by, cols - names)
     local = set(registry.geographic_kpis())
     assert local == {"population_served_within_targets"}
-    assert set(run_kpis(tables).columns) - keys == names - local  # without the geography, all but those
+    resources = set(registry.resource_kpis())
+    assert resources == {"station_utilisation", "visio_utilisation"}
+    # without the geography nor a site using channels, all but those
+    assert set(run_kpis(tables).columns) - keys == names - local - resources
     cfg, _, visits, sessions = tables
     geo = Geography(pd.DataFrame({"code": ["23001", "23002"], "population": [500, 300], "canton": ["2301", "2301"],
                                   "dep": ["23", "23"], "region": ["75", "75"], "minutes": [5.0, 40.0],
                                   "site_id": ["b1", "b1"]}), {"a": "", "b": "", "b1": "23001"})
     with_geo = kpis(visits, sessions, threshold=cfg.outputs.wait_threshold_min, geography=geo)
-    assert set(with_geo.columns) - keys == names  # with it, the network table has every KPI
+    assert set(with_geo.columns) - keys == names - resources  # with it, every KPI but the resources'
+    with_resources = sessions.assign(**{k: 1.0 for k in registry.RESOURCE_SUMS})
+    assert set(kpis(visits, with_resources, geography=geo).columns) - keys == names
     cfg, runs, _, _ = tables
-    sums = unit_partials(cfg, runs[0][1]).frame()
+    sums = unit_partials(cfg, runs[0][1]).frame()  # the partials carry every sum (resources' 0 without channels)
     assert list(kpis_from_sums(sums).columns) == [k for k in registry.names() if k not in local]
 
 
@@ -135,7 +140,9 @@ def test_both_engines_have_the_same_sums_and_kpis_from_the_same_visits(tables):
     thr = cfg.outputs.wait_threshold_min
     ref = kpi_sums(visits, sessions, "site", threshold=thr, warmup_days=WARMUP, origin=cfg.horizon.start)
     shared = [s for s in SUMS if s in ref.columns]
-    needed = {s for k in registry.REGISTRY for s in k.inputs} - set(registry.GEOGRAPHY_SUMS)
+    # (the resources' sums: tests/test_channels.py, on a site with stations and a visio room)
+    needed = {s for k in registry.REGISTRY for s in k.inputs} - set(registry.GEOGRAPHY_SUMS) - set(
+        registry.RESOURCE_SUMS)
     assert needed <= set(shared), needed - set(shared)  # the run tables have every sum a KPI needs
     assert ref["bus_late_min"].sum() >= 0 and ref["bus_open_min"].gt(0).any() and ref["overtime_min"].gt(0).any()
     for r, plans in runs:
@@ -149,6 +156,8 @@ def test_both_engines_have_the_same_sums_and_kpis_from_the_same_visits(tables):
         for k in registry.REGISTRY:  # the same values through the registry, quantiles exact per site
             if k.name in registry.geographic_kpis():
                 continue  # runs only: they need where citizens live
+            if k.name in registry.resource_kpis():
+                continue  # no site here uses channels (tests/test_channels.py)
             a = kpis_from_sums(got)[k.name].to_numpy(float)
             b = registry.from_sums(want)[k.name].to_numpy(float)
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9, err_msg=k.name)
