@@ -256,3 +256,19 @@ def test_both_engines_have_the_same_resource_sums_and_kpis():
             a, b = kpis_from_sums(got)[k].to_numpy(float), registry.from_sums(want)[k].to_numpy(float)
             np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=k)
             assert ((0 < a) & (a < 1)).all(), k
+
+
+def test_an_experiment_on_the_number_of_stations(tmp_path):
+    """The partials carry the stations' minutes and the visio room's: one station is busier than two."""
+    from fssim.experiment.design import load_experiment
+    from fssim.experiment.runner import run_experiment
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(full(), allow_unicode=True), encoding="utf-8")
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "factors": {"sites[*].self_service.stations": [1, 2]}, "replications": 2}),
+        encoding="utf-8")
+    run_experiment(load_experiment(tmp_path / "exp.yaml"), tmp_path / "out", workers=0)
+    s = pd.read_parquet(tmp_path / "out" / "experiment.parquet").set_index(["stations", "kpi"])["mean"]
+    assert s[(1, "station_utilisation")] > s[(2, "station_utilisation")] > 0
+    assert abs(s[(1, "arrivals")] / s[(2, "arrivals")] - 1) < 0.02  # the same citizens, some returns differ
+    assert s[(1, "visio_utilisation")] > 0
