@@ -26,6 +26,7 @@ import numpy as np
 from fssim.metrics import kpis as registry
 from fssim.config import Config
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
+from fssim.engine.stations import BACK_OFFICE, COUNTER, channel_codes
 from fssim.defaults import WEEKDAYS
 from fssim.demand.arrivals import BOOKED
 
@@ -179,6 +180,8 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
                     row_of(s.id, f"{day} {clock(a)}-{clock(b)}")
             rows = np.array([row_index[(s.id, lab)] for lab in labels], dtype=np.int64)
             served = outcome == SERVED
+            if getattr(plan, "channels", None) is not None:  # agent time: counter and back-office visits only
+                served &= np.isin(channel_codes(plan)[keep], (COUNTER, BACK_OFFICE))  # (help minutes: not split)
             if served.any():  # busy time within each interval; overtime on the interval service starts in
                 sst = st[served]
                 en = sst + np.asarray(log.service, dtype=float)[keep][served]
