@@ -197,7 +197,13 @@ def test_bad_channel_configs_say_what_and_how_to_fix(tmp_path):
     assert "sum to 0.9000" in bad(tmp_path, d) and "channels.mix" in bad(tmp_path, d)
     d = copy.deepcopy(data)
     d["channels"]["mix"] = {"counter": 0.5, "kiosk": 0.5}
-    assert "kiosk" in bad(tmp_path, d)
+    assert "kiosk" in bad(tmp_path, d) and "the channels are counter" in bad(tmp_path, d)
+    d["channels"]["mix"] = "fact"
+    assert "write counter" in bad(tmp_path, d)
+    d = copy.deepcopy(data)
+    d["demarches"] = [{"name": "any", "share": 1.0, "service": {"dist": "fixed", "value": 10},
+                       "channels": {"counter": 0.5, "visio": 0.2}}]
+    assert "demarches[0].channels" in bad(tmp_path, d)
     d = copy.deepcopy(data)
     d["sites"][0]["visio"]["timetable"][0]["partner"] = "cnav"
     msg = bad(tmp_path, d)
@@ -272,3 +278,20 @@ def test_an_experiment_on_the_number_of_stations(tmp_path):
     assert s[(1, "station_utilisation")] > s[(2, "station_utilisation")] > 0
     assert abs(s[(1, "arrivals")] / s[(2, "arrivals")] - 1) < 0.02  # the same citizens, some returns differ
     assert s[(1, "visio_utilisation")] > 0
+
+
+def test_the_facts_mix_gives_the_facts_shares():
+    """``mix: facts``: a tenth of first visits referred to the back office, a tenth at the stations (facts §9.4)."""
+    from fssim import defaults as D
+
+    data = full()
+    data["channels"] = {"mix": "facts"}
+    data["replications"] = 3
+    v = simulate(config_from_dict(data)).visits
+    first = v[v["kind"].isin(["walk_in", "booked"])]
+    n = len(first)
+    share = first["channel"].value_counts(normalize=True)
+    for channel in ("back_office", "self_service"):
+        p = D.CHANNEL_SHARES[channel]
+        assert abs(share[channel] - p) < 4 * np.sqrt(p * (1 - p) / n), (channel, share[channel])
+    assert 0 < share["visio"] < D.CHANNEL_SHARES["visio"]  # only CAF and CNAV have visio windows here

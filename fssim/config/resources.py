@@ -82,17 +82,30 @@ class Channels(_Model):
     A channel a site does not offer (no station open at the citizen's arrival, no visio slot of the partner
     before the horizon's end) falls back to the counter; buses serve every visit at the counter."""
 
-    mix: Literal["counter", "facts"] | dict[Channel, Share] = Field(
+    mix: str | dict[str, float] = Field(
         "counter", description="channel shares of démarches without their own: counter (all at the counter), "
         "facts (fssim.defaults.CHANNEL_SHARES) or a mapping channel → share summing to 1")
     self_service: SelfServiceUse = SelfServiceUse()
     visio: VisioUse = VisioUse()
     back_office: BackOffice = BackOffice()
 
-    @field_validator("mix")
+    @field_validator("mix", mode="before")
     @classmethod
     def _mix(cls, v):
-        return channel_shares(v) if isinstance(v, dict) else v
+        if isinstance(v, str):
+            if v not in ("counter", "facts"):
+                raise ValueError(f"{v!r}: write counter (every visit at the counter), facts (the shares of facts "
+                                 "§9.4) or a mapping such as {counter: 0.8, self_service: 0.1, back_office: 0.1}")
+            return v
+        if not isinstance(v, dict):
+            raise ValueError("write counter, facts or a mapping channel → share")
+        unknown = [k for k in v if k not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {unknown}; the channels are {', '.join(CHANNELS)}")
+        bad = [k for k, x in v.items() if not isinstance(x, (int, float)) or isinstance(x, bool) or not 0 <= x <= 1]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: a share is a number between 0 and 1")
+        return channel_shares({k: float(x) for k, x in v.items()})
 
 
 class SelfService(_Model):
