@@ -295,3 +295,21 @@ def test_the_facts_mix_gives_the_facts_shares():
         p = D.CHANNEL_SHARES[channel]
         assert abs(share[channel] - p) < 4 * np.sqrt(p * (1 - p) / n), (channel, share[channel])
     assert 0 < share["visio"] < D.CHANNEL_SHARES["visio"]  # only CAF and CNAV have visio windows here
+
+
+def test_the_run_table_shows_visits_by_channel_only_when_there_are_several(runs):
+    from rich.console import Console
+
+    from fssim.report.terminal import channel_table
+
+    res, _ = runs
+    for lang in ("fr", "en"):
+        console = Console(width=80, record=True)
+        console.print(channel_table(res.summary, res.config, lang=lang))
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= 80
+        words = ("Guichet", "Libre-service", "Visio", "Back-office") if lang == "fr" else (
+            "Counter", "Self-service", "Visio", "Back office")
+        assert all(w in text for w in words), text
+    one = simulate(config_from_dict({**full(self_service=None, visio=None), "channels": {"mix": "counter"}}))
+    assert channel_table(one.summary, one.config) is None

@@ -30,10 +30,10 @@ WORDS = {
 }
 
 add_labels({
-    "channel_counter": ("Guichet (agent)", "Counter (agent)"),
-    "channel_self_service": ("Libre-service (poste)", "Self-service (station)"),
-    "channel_visio": ("Visio avec un partenaire", "Visio with a partner"),
-    "channel_back_office": ("Transmis au back-office", "Back-office referral"),
+    "channel_counter": ("Guichet", "Counter"),
+    "channel_self_service": ("Libre-service", "Self-service"),
+    "channel_visio": ("Visio", "Visio"),
+    "channel_back_office": ("Back-office", "Back office"),
     "channel_title": ("Visites par canal (moyenne par réplication)", "Visits by channel (mean per replication)"),
     "channel_head": ("Canal", "Channel"),
 })
@@ -135,9 +135,9 @@ def channel_table(summary: pd.DataFrame, config, *, lang: str = "en") -> Table |
         return None
     t = Translator(check_lang(lang), threshold=float(config.outputs.wait_threshold_min))
     table = Table(title=t("channel_title"), title_justify="left")
-    table.add_column(t("channel_head"))
-    for k in CHANNEL_KPIS:
-        table.add_column(t.kpi(k), justify="right", no_wrap=True)
+    table.add_column(t("channel_head"), no_wrap=True, min_width=13)
+    for k in CHANNEL_KPIS:  # headers wrap at spaces, so that the table fits 80 columns
+        table.add_column(t.kpi(k), justify="right", overflow="fold")
     from fssim.config.resources import CHANNELS
     for channel in CHANNELS:
         r = rows[rows["key"] == channel].drop_duplicates("kpi").set_index("kpi")
