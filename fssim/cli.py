@@ -104,8 +104,9 @@ def progress_bar(enabled: bool = True, unit: str = "units"):
 #: network KPIs ``fssim run`` prints (every KPI is in summary.parquet), with any KPI a target names
 RUN_KPIS = ("arrivals", "served", "mean_wait_min", "median_wait_min", "p90_wait_min", "share_wait_over_threshold",
             "abandonment_rate", "sent_home_rate", "no_show_rate", "mean_booking_lead_days", "no_slot_share",
-            "utilisation", "visits_per_open_day", "absence_closure_days")
-# (a booking calendar's KPIs only when a site has one, absence closures only in runs with agent absences)
+            "utilisation", "visits_per_open_day", "absence_closure_days", "station_utilisation", "visio_utilisation")
+# (a booking calendar's KPIs only when a site has one, absence closures only in runs with agent absences, the
+# stations' and visio room's only at sites with them)
 
 
 @app.command()
@@ -149,9 +150,12 @@ def run(
                     cb(0, 0, "writing the report")
                 write_report(target, target / "report.html", lang=lang or "fr")
     if not quiet:
-        from fssim.report.terminal import kpi_table, site_target_lines, terminal_lang
+        from fssim.report.terminal import channel_table, kpi_table, site_target_lines, terminal_lang
         shown = terminal_lang(lang)
         out.print(kpi_table(result.summary, result.config, RUN_KPIS, lang=shown))
+        by_channel = channel_table(result.summary, result.config, lang=shown)
+        if by_channel is not None:
+            out.print(by_channel)
         for line in site_target_lines(result.summary, result.config, lang=shown):
             out.print(line)
     if report:

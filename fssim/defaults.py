@@ -180,3 +180,24 @@ LABEL_MINIMUM_AGENTS = 2
 #: ≈ 220 open days). Reading "exactly one absent" instead (2p(1 − p) = 0.15) gives p ≈ 0.0813. Off by default
 #: (``absences.agent_daily_rate: 0``): a scenario switches it on with this figure (configs/absences.yaml).
 AGENT_DAILY_ABSENCE = 1 - 0.85 ** 0.5
+#: Channels of a visit (§4, §9.4), the shares taken by ``channels.mix: facts``: 82 % of requests are handled on
+#: site [P, Cour 2024], 18–20 % need a follow-up [P], split [E] as a partner back-office referral 10 %, a
+#: second visit 7 % (the démarches' own follow-up) and a visio appointment with a partner 2–3 %. The part of the
+#: on-site 82 % done by the citizen at a self-service station (with an agent's help or not) has no published
+#: figure: 10 % is [E]. Off by default (``mix: counter``): every visit at the counter.
+CHANNEL_SHARES = {"counter": 0.775, "self_service": 0.10, "visio": 0.025, "back_office": 0.10}
+
+#: Self-service station use [E, no published figure]: minutes at the station (log-normal), share of citizens
+#: needing an agent's help and the agent's minutes.
+STATION_MINUTES = {"dist": "lognormal", "mean": 20.0, "cv": 0.8}
+STATION_HELP_SHARE = 0.5
+STATION_HELP_MINUTES = {"dist": "lognormal", "mean": 6.0, "cv": 0.7}
+
+#: Visio appointment with a partner (§9.4) [E]: a 30-minute slot booked 3–15 days ahead.
+VISIO_SLOT_MINUTES = 30
+VISIO_BOOKED_DAYS = (3, 15)
+
+#: Back-office referral (§9.4) [E]: the partner answers in 2–10 working days (≈ 2–14 calendar days); the share
+#: of answers that bring the citizen back to the site (documents to sign, a decision to explain) is [E] 50 %.
+BACK_OFFICE_DELAY_DAYS = (2, 14)
+BACK_OFFICE_RETURN_SHARE = 0.5

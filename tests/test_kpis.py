@@ -53,7 +53,7 @@ def run_kpis(t, by=None):
 def test_every_kpi_of_the_run_tables_and_the_partials_is_registered(tables):
     names = set(registry.names())
     assert len(names) == len(registry.REGISTRY)  # one entry per name
-    keys = {"replication", "site_id", "stop", "demarche", "weekday", "hour", "month"}
+    keys = {"replication", "site_id", "stop", "demarche", "weekday", "hour", "month", "channel"}
     for by in [None, *BREAKDOWNS]:
         cols = set(run_kpis(tables, by).columns) - keys
         assert cols and cols <= names, (by, cols - names)
@@ -63,16 +63,20 @@ def test_every_kpi_of_the_run_tables_and_the_partials_is_registered(tables):
     assert absence == {"absent_agent_days", "absence_closure_days"}
     booking = set(registry.booking_kpis())  # runs with a booking calendar only (tests/test_booking.py)
     assert booking == {"mean_booking_lead_days", "no_slot_share"}
-    # without the geography, all but those (and the absences' and booking calendar's, absent from this run)
-    assert set(run_kpis(tables).columns) - keys == names - local - absence - booking
+    resources = set(registry.resource_kpis())  # runs with stations or a visio room only (tests/test_channels.py)
+    assert resources == {"station_utilisation", "visio_utilisation"}
+    optional = absence | booking | resources  # none of them in this run
+    assert set(run_kpis(tables).columns) - keys == names - local - optional  # without the geography, all but those
     cfg, _, visits, sessions = tables
     geo = Geography(pd.DataFrame({"code": ["23001", "23002"], "population": [500, 300], "canton": ["2301", "2301"],
                                   "dep": ["23", "23"], "region": ["75", "75"], "minutes": [5.0, 40.0],
                                   "site_id": ["b1", "b1"]}), {"a": "", "b": "", "b1": "23001"})
     with_geo = kpis(visits, sessions, threshold=cfg.outputs.wait_threshold_min, geography=geo)
-    assert set(with_geo.columns) - keys == names - absence - booking  # with it, the network table has every other KPI
+    assert set(with_geo.columns) - keys == names - optional  # with it, every KPI but the optional ones
+    with_resources = sessions.assign(**{k: 1.0 for k in registry.RESOURCE_SUMS})
+    assert set(kpis(visits, with_resources, geography=geo).columns) - keys == names - absence - booking
     cfg, runs, _, _ = tables
-    sums = unit_partials(cfg, runs[0][1]).frame()
+    sums = unit_partials(cfg, runs[0][1]).frame()  # the partials carry every sum (resources' 0 without channels)
     assert list(kpis_from_sums(sums).columns) == [k for k in registry.names() if k not in local]
 
 
@@ -140,8 +144,9 @@ def test_both_engines_have_the_same_sums_and_kpis_from_the_same_visits(tables):
     thr = cfg.outputs.wait_threshold_min
     ref = kpi_sums(visits, sessions, "site", threshold=thr, warmup_days=WARMUP, origin=cfg.horizon.start)
     shared = [s for s in SUMS if s in ref.columns]
+    # (the optional features' sums: tests/test_absences.py, tests/test_booking.py, tests/test_channels.py)
     needed = {s for k in registry.REGISTRY for s in k.inputs} - set(registry.GEOGRAPHY_SUMS) - set(
-        registry.ABSENCE_SUMS) - set(registry.BOOKING_SUMS)  # theirs: tests/test_absences.py, tests/test_booking.py
+        registry.ABSENCE_SUMS) - set(registry.BOOKING_SUMS) - set(registry.RESOURCE_SUMS)
     assert needed <= set(shared), needed - set(shared)  # the run tables have every sum a KPI needs
     assert ref["bus_late_min"].sum() >= 0 and ref["bus_open_min"].gt(0).any() and ref["overtime_min"].gt(0).any()
     for r, plans in runs:
@@ -155,8 +160,8 @@ def test_both_engines_have_the_same_sums_and_kpis_from_the_same_visits(tables):
         for k in registry.REGISTRY:  # the same values through the registry, quantiles exact per site
             if k.name in registry.geographic_kpis() or k.name in registry.absence_kpis():
                 continue  # runs only: they need where citizens live; no absences in this scenario
-            if k.name in registry.booking_kpis():
-                continue  # in a run's tables only with a booking calendar (tests/test_booking.py compares them)
+            if k.name in registry.booking_kpis() or k.name in registry.resource_kpis():
+                continue  # in a run's tables only with a calendar or channels (tests/test_booking.py, test_channels.py)
             a = kpis_from_sums(got)[k.name].to_numpy(float)
             b = registry.from_sums(want)[k.name].to_numpy(float)
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9, err_msg=k.name)

@@ -40,6 +40,13 @@ from fssim.config.sites import (  # noqa: F401
     Stop,
     check_places,
 )
+from fssim.config.resources import (  # noqa: F401
+    CHANNELS,
+    Channels,
+    SelfService,
+    Visio,
+    VisioSlot,
+)
 from fssim.config.network import (  # noqa: F401
     AgentsByDensity,
     Coverage,

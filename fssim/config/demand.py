@@ -17,6 +17,7 @@ from fssim import defaults as D
 from fssim.demand.distributions import Distribution, LogNormal, Triangular
 from fssim.config.base import Share, Weekday, _Model, commune_code
 from fssim.config.booking import Booking
+from fssim.config.resources import Channel, channel_shares
 
 
 
@@ -40,6 +41,14 @@ class Demarche(_Model):
     share: Share = Field(description="share of visits (the catalogue's shares sum to 1)")
     service: Distribution = Field(description="agent time with the citizen, minutes")
     follow_up: FollowUp = FollowUp()
+    channels: dict[Channel, Share] | None = Field(
+        None, description="channel → share of this démarche's visits (counter, self_service, visio, back_office; "
+        "summing to 1); default: the config's channels.mix")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v):
+        return channel_shares(v)
 
 
 def default_catalogue() -> list[Demarche]:

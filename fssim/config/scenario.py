@@ -24,6 +24,7 @@ from fssim.config.demand import Behaviour, Catchment, Demand, Demarche, default_
 from fssim.config.sites import Bus, Site, check_places
 from fssim.config.absences import Absences
 from fssim.config.network import Coverage, Network, Territory
+from fssim.config.resources import Channels, check_channels
 
 
 
@@ -127,6 +128,7 @@ class Config(_Model):
     network: Network | None = None
     catchment: Catchment = Catchment()
     coverage: Coverage = Coverage()
+    channels: Channels = Channels()
 
     _base_dir: Path | None = PrivateAttr(default=None)
     _source: str | None = PrivateAttr(default=None)
@@ -197,6 +199,7 @@ class Config(_Model):
             if len(s.demand.volumes_given()) > 1:
                 raise ValueError(f"sites[{i}].demand: give at most one volume (got {s.demand.volumes_given()})")
         check_places(self)
+        check_channels(self)
         return self
 
     def digest(self) -> str:

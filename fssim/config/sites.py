@@ -18,6 +18,7 @@ from fssim.config.base import MAX_KM_FROM_COMMUNE, Share, Weekday, _Model, _km, 
 from fssim.config.booking import Booking
 from fssim.config.demand import SiteDemand
 from fssim.config.absences import SiteAbsences
+from fssim.config.resources import SelfService, Visio, check_site_resources
 
 
 
@@ -87,6 +88,8 @@ class Site(_Model):
     opens_on: dt.date | None = None
     closes_on: dt.date | None = None
     always_open: bool = False
+    self_service: SelfService | None = Field(None, description="self-service stations (computer, scanner, printer)")
+    visio: Visio | None = Field(None, description="visio rooms and their weekly timetable per partner")
     kind: str = Field("fixe", description="fixe, antenne, bus stop…: carried into the outputs")
     far_from_commune: bool = Field(
         False, description="lat/lon are knowingly more than 25 km from the town hall of the commune (otherwise "
@@ -138,6 +141,7 @@ class Site(_Model):
         if self.opens_on and self.closes_on and self.closes_on <= self.opens_on:
             raise ValueError("closes_on must be after opens_on")
         self._schedule = sched
+        check_site_resources(self)
         return self
 
     @property

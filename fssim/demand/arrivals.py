@@ -22,6 +22,8 @@ from fssim import defaults as D
 from fssim.config import Bus, Config, Site
 from fssim.defaults import WEEKDAYS
 from fssim.demand.booking import book_arrivals
+from fssim.demand.channels import channel_uniforms
+from fssim.demand.origins import origins as _origins
 from fssim.demand.randomness import Streams
 
 class VisitKind(IntEnum):
@@ -157,6 +159,7 @@ class Arrivals:
     booked_on: np.ndarray | None = None  # with a booking calendar (fssim.demand.booking): day of the booking,
     no_slot: np.ndarray | None = None    # asked for an appointment and found no slot within its horizon,
     calendar: object | None = None       # and the calendar itself (the follow-ups book in it)
+    channel_u: np.ndarray | None = None  # visits × channel draws (fssim.demand.channels), None: all at the counter
 
     def __len__(self) -> int:
         return len(self.time)
@@ -315,6 +318,8 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
     a["time"], a["day"], a["drawn_time"] = time, day, time.copy()
     a["booked"] = np.zeros(n, dtype=bool)
     calendar = None
+    if (u := channel_uniforms(model.config, site, draw)) is not None:
+        a["channel_u"] = u
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
         wants = draw("booking") < beh.appointment_share
         calendar = book_arrivals(site, beh, sessions, a, wants, draw)
@@ -465,30 +470,6 @@ def _attributes(model: DemandModel, demarche: np.ndarray, count: np.ndarray, oth
         "return_delay": _whole_days(draw("return_delay"), *beh.return_delay_days),
         "return_tod_u": draw("return_time"), "origin_u": draw("origin"),
     }
-
-
-def origin_communes(entity) -> tuple[list[str], np.ndarray]:
-    """Where the citizens of a site or bus live: commune codes and cumulative shares. A site's
-    ``demand.origins`` (filled by the network builder from the catchment), else its own commune ('' if
-    unknown); a bus's stops, one each (its citizens live at the stop they come to)."""
-    stops = getattr(entity, "stops", None)
-    if stops is not None:
-        return [s.commune or "" for s in stops], np.array([])
-    origins = entity.demand.origins
-    if not origins:
-        return [entity.commune or ""], np.array([1.0])
-    w = np.array(list(origins.values()), dtype=float)
-    cum = np.cumsum(w / w.sum())
-    cum[-1] = 1.0
-    return list(origins), cum
-
-
-def _origins(entity, u: np.ndarray) -> np.ndarray:
-    """Each citizen's commune of residence (index in :func:`origin_communes`), from its own uniform."""
-    codes, cum = origin_communes(entity)
-    if not len(cum):  # a bus: the stop of the visit, filled by the counter from the sessions
-        return np.full(len(u), -1, dtype=np.int32)
-    return np.searchsorted(cum, u, side="right").clip(max=len(codes) - 1).astype(np.int32)
 
 
 def _whole_days(u: np.ndarray, lo: int, hi: int) -> np.ndarray:

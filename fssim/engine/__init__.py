@@ -2,7 +2,9 @@
 
 In: sites (or buses) with their opening sessions (``calendar``) and arrivals. Out: one record per visit and
 per session. ``counter`` serves a session's queue (FCFS walk-ins, bookings, reneging, agents on and off
-duty, capacity carried over closures); ``simulation`` runs sites and buses as SimPy processes;
+duty, capacity carried over closures); ``stations`` puts the other channels around it (self-service stations
+served by the same kernel, visio slots, back-office referrals); ``simulation`` runs sites and buses as SimPy
+processes;
 ``queueing`` holds the analytic results (Erlang C, Erlang A) the model is validated against and that size
 staffing.
 """

@@ -30,7 +30,8 @@ from fssim.config import Bus, Config, Site, parse_clock
 from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
 from fssim.engine.absences import draw_absences, turn_away, with_closures
 from fssim.demand.arrivals import (BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals,
-                                   origin_communes, profile_of)
+                                   profile_of)
+from fssim.demand.origins import origin_communes
 from fssim.demand.booking import primary_bookings
 from fssim.demand.randomness import stream
 
@@ -126,6 +127,10 @@ class SitePlan:
         self.absences = draw_absences(config, entity, self.sessions, replication)
         if self.absences is not None:
             self.sessions = self.absences.sessions
+        self.channels = None  # stations, visio room, back office (fssim.engine.stations), None: the counter only
+        if self.arrivals.channel_u is not None:
+            from fssim.engine.stations import ChannelPlan
+            self.arrivals, self.channels = ChannelPlan.build(config, entity, self.sessions, self.arrivals)
         self.bounds = np.searchsorted(self.arrivals.time, np.r_[self.session_start, np.inf], side="left")
         self.log = SiteLog(entity.id, [f"{entity.id}:{s.commune}" for s in entity.stops] if self.is_bus else [],
                            origin_communes(entity)[0])
@@ -275,9 +280,10 @@ def counter(env: simpy.Environment, plan: SitePlan):
             ids = sorted(ids + extra, key=log.time.__getitem__)
         before = free[:]
         if s.segments:
-            home, busy, overtime, carried = serve_session(ids, log.time, log.service, log.patience, log.booked,
-                                                          segments, s.end, log.start, log.end, log.outcome,
-                                                          log.leave, log.agent, free, send_home=send_home)
+            serve = serve_session if plan.channels is None else plan.channels.serve
+            home, busy, overtime, carried = serve(ids, log.time, log.service, log.patience, log.booked,
+                                                  segments, s.end, log.start, log.end, log.outcome, log.leave,
+                                                  log.agent, free, send_home=send_home)
         else:  # nobody on duty (agents absent): the door stays closed
             home, busy, overtime, carried = turn_away(ids, log.time, log.outcome, log.leave), 0.0, 0.0, ()
         for k, minutes in carried:  # an earlier service's minutes within today's duty are not overtime

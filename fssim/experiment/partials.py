@@ -28,6 +28,7 @@ import numpy as np
 from fssim.metrics import kpis as registry
 from fssim.config import Config
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED, STILL_WAITING
+from fssim.engine.stations import BACK_OFFICE, COUNTER, channel_codes
 from fssim.defaults import WEEKDAYS
 from fssim.demand.arrivals import BOOKED
 from fssim.demand.booking import has_calendar, visit_columns
@@ -149,6 +150,7 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     parts = {k: [] for k in ("row", "kind", "outcome", "wait", "service", "demarches", "lead", "no_slot")}
     srow, sstaffed, sbusy, sdays, sopen, sover, slate, sbus = [], [], [], [], [], [], [], []
     sabsent, sclosed = [], []  # agents absent and days closed for lack of agents (fssim.engine.absences)
+    res = {k: [] for k in registry.RESOURCE_SUMS}  # (row, minutes) of the stations and visio rooms
     xrow, xbusy, xover = [], [], []  # split sites: busy and overtime from the visits, per opening interval
     group_names = [NETWORK] if groups is None else sorted(set(groups.values()))
     gindex = {g: i for i, g in enumerate(group_names)}
@@ -183,6 +185,8 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
                     row_of(s.id, f"{day} {clock(a)}-{clock(b)}")
             rows = np.array([row_index[(s.id, lab)] for lab in labels], dtype=np.int64)
             served = outcome == SERVED
+            if getattr(plan, "channels", None) is not None:  # agent time: counter and back-office visits only
+                served &= np.isin(channel_codes(plan)[keep], (COUNTER, BACK_OFFICE))  # (help minutes: not split)
             if served.any():  # busy time within each interval; overtime on the interval service starts in
                 sst = st[served]
                 en = sst + np.asarray(log.service, dtype=float)[keep][served]
@@ -251,6 +255,11 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             sover.append(float(np.asarray(log.session_overtime, dtype=float)[on].sum()))
             slate.append(float(np.asarray(log.session_late, dtype=float)[on].sum()))
             sbus.append(float(np.asarray(log.session_open, dtype=float)[on].sum()) if plan.is_bus else 0.0)
+        ch = getattr(plan, "channels", None)
+        if ch is not None:  # a split site's resource minutes go to its first interval's row
+            r = row_index[(s.id, "")] if not split else min(row_index[k] for k in row_index if k[0] == s.id)
+            for k in registry.RESOURCE_SUMS:
+                res[k].append((r, float(np.asarray(getattr(ch, k), dtype=float)[on].sum())))
     n_rows = len(row_site)
     cat = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
     rows = cat["row"].astype(np.int64)
@@ -293,6 +302,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
     vals[:, col["absent_agent_days"]] = np.bincount(srow_a, weights=np.asarray(sabsent, float), minlength=n_rows)
     vals[:, col["absence_closure_days"]] = np.bincount(srow_a, weights=np.asarray(sclosed, float),
                                                        minlength=n_rows)
+    for k, pairs in res.items():
+        for r, minutes in pairs:
+            vals[r, col[k]] += minutes
     q = _group_quantiles(rows[served], wait[served], n_rows, QUANTILES)
     for j, name in enumerate(QUANTILE_KPIS):
         vals[:, col[name]] = q[:, j]

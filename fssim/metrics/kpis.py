@@ -48,6 +48,10 @@ SUMS: dict[str, str] = {
     "booking_requests": "citizens who asked for an appointment (booked visits, and walk-ins who found no slot)",
     "no_slot": "appointment requests that found no slot with room within the calendar's horizon",
     "lead_sum": "sum of the booking lead days of booked visits (day booked to day of the visit; 0 same-day)",
+    "station_min": "station-minutes open (self-service stations × minutes)",
+    "station_busy_min": "station-minutes in use by citizens, within the stations' hours",
+    "visio_min": "room-minutes of the visio timetable (rooms × minutes of the partners' windows)",
+    "visio_busy_min": "room-minutes of visio appointments held",
     "population": "inhabitants of the communes of the group (where citizens live)",
     "population_served": "Σ over communes of population × [road minutes ≤ T] × share of arrivals served within "
                          "the wait threshold (fssim.metrics.geography)",
@@ -60,6 +64,8 @@ ABSENCE_SUMS = ("absent_agent_days", "absence_closure_days")
 #: sums of a booking calendar (fssim.demand.booking): in the run tables only when a site books through one (the
 #: other runs keep their tables), always in the experiment partials
 BOOKING_SUMS = ("booking_requests", "no_slot", "lead_sum")
+#: sums of the resources besides agents (fssim.engine.stations): run tables have them only when a site uses channels
+RESOURCE_SUMS = ("station_min", "station_busy_min", "visio_min", "visio_busy_min")
 UNITS = ("count", "days", "minutes", "agent_minutes", "rate", "decimal")
 DIRECTIONS = ("lower", "higher", "none")
 #: how a KPI combines across sites and opening intervals (never a mean of the sites' values)
@@ -233,6 +239,17 @@ REGISTRY: tuple[Kpi, ...] = (
         definition=("jours prévus ouverts où les absences laissent moins d'agents que le minimum : le site ferme, "
                     "les usagers venus repartent", "planned open days when absences leave fewer agents than the "
                     "minimum: the site closes, citizens who come are turned away")),
+    Kpi("station_utilisation", "Taux d'occupation des postes en libre-service", "Self-service station utilisation",
+        "rate", "none", "ratio", ("station_busy_min", "station_min"),
+        lambda s: _ratio(s["station_busy_min"], s["station_min"]), undefined_when="no self-service station open",
+        definition=("temps d'usage des postes en libre-service (ordinateur, scanner, imprimante) ÷ temps d'ouverture "
+                    "des postes", "time the self-service stations (computer, scanner, printer) are in use ÷ their "
+                    "open time")),
+    Kpi("visio_utilisation", "Taux d'occupation des créneaux visio", "Visio slot utilisation", "rate", "none",
+        "ratio", ("visio_busy_min", "visio_min"), lambda s: _ratio(s["visio_busy_min"], s["visio_min"]),
+        undefined_when="no visio window",
+        definition=("rendez-vous visio tenus ÷ créneaux ouverts aux partenaires (salle × minutes)",
+                    "visio appointments held ÷ the partners' windows (room × minutes)")),
     # 0 where there is no bus: nothing lost
     Kpi("bus_lost_share", "Part du temps des bus perdue en retards", "Share of bus time lost to late starts",
         "rate", "lower", "ratio", ("bus_late_min", "bus_open_min"),
@@ -275,6 +292,9 @@ def absence_kpis() -> tuple[str, ...]:
 def booking_kpis() -> tuple[str, ...]:
     """KPIs of a booking calendar (:data:`BOOKING_SUMS`): in a run's tables only when a site has one."""
     return tuple(k.name for k in REGISTRY if set(k.inputs) & set(BOOKING_SUMS))
+def resource_kpis() -> tuple[str, ...]:
+    """KPIs of the resources besides agents (:data:`RESOURCE_SUMS`), in run tables only when a site uses channels."""
+    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(RESOURCE_SUMS))
 
 
 def quantile_kpis() -> tuple[Kpi, ...]:
@@ -310,5 +330,5 @@ def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 
 __all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
-           "quantile_kpis", "geographic_kpis", "absence_kpis", "booking_kpis", "undefined_when", "from_sums",
-           "GEOGRAPHY_SUMS", "ABSENCE_SUMS", "BOOKING_SUMS"]
+           "quantile_kpis", "geographic_kpis", "absence_kpis", "booking_kpis", "resource_kpis", "undefined_when",
+           "from_sums", "GEOGRAPHY_SUMS", "ABSENCE_SUMS", "BOOKING_SUMS", "RESOURCE_SUMS"]

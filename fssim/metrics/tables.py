@@ -28,21 +28,24 @@ from fssim.config import Config
 from fssim.engine.counter import OUTCOMES
 from fssim.demand.arrivals import KINDS
 from fssim.demand.booking import has_calendar, visit_columns
+from fssim.engine.stations import CHANNELS, channel_codes
 
 BREAKDOWNS = {"site": "site_id", "stop": "stop", "demarche": "demarche", "weekday": "weekday", "hour": "hour",
-              "month": "month"}
+              "month": "month", "channel": "channel"}
 WEEKDAY_NAMES = list(WEEKDAYS)
 #: additive columns of the sessions table
 SESSION_SUMS = ["open_min", "staffed_min", "busy_min", "overtime_min", "late_min"]
 #: the sessions' absence columns (fssim.engine.absences, only when a site has absences) → the registry's sums
 ABSENCE_COLUMNS = {"agents_absent": "absent_agent_days", "closed_absence": "absence_closure_days"}
+#: the sessions' resource minutes (stations, visio rooms), columns only of runs whose sites use channels
+RESOURCE_SUMS = ["station_min", "station_busy_min", "visio_min", "visio_busy_min"]
 
 
 def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     """Concatenate the logs of several replications: ``runs`` is [(replication, [plan, …]), …]."""
     cols: dict[str, list] = {k: [] for k in (
         "replication", "site", "visit", "citizen", "demarche", "demarches", "kind", "attempt", "arrival", "start",
-        "end", "leave", "service", "outcome", "agent", "stop", "commune")}
+        "end", "leave", "service", "outcome", "agent", "stop", "commune", "channel")}
     site_ids: list[str] = []
     communes: list[str] = []
     commune_index: dict[str, int] = {}
@@ -82,6 +85,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
             cols["service"].append(np.asarray(log.service, dtype=float))
             cols["outcome"].append(np.asarray(log.outcome, dtype=np.int8))
             cols["agent"].append(np.asarray(log.agent, dtype=np.int16))
+            cols["channel"].append(channel_codes(plan))
     a = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
     origin = pd.Timestamp(config.horizon.start)
     served = a["outcome"] == 0
@@ -107,6 +111,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "agent": a["agent"].astype(np.int16),
         "stop": pd.Categorical.from_codes(a["stop"].astype(np.int32), categories=stops),
         "commune": pd.Categorical.from_codes(a["commune"].astype(np.int32), categories=list(commune_index)),
+        "channel": pd.Categorical.from_codes(a["channel"].astype(np.int8), categories=list(CHANNELS)),
     })
     df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
     if any(has_calendar(plans) for _, plans in runs):  # a booking calendar's columns (others keep their schema)
@@ -121,17 +126,20 @@ def sessions_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame
     duty windows and in service outside them (overtime), minutes a bus started the stop late."""
     frames = []
     any_absences = any(getattr(p, "absences", None) is not None for _, plans in runs for p in plans)
+    resources = any(getattr(p, "channels", None) is not None for _, plans in runs for p in plans)
     for rep, plans in runs:
         for plan in plans:
             log = plan.log
             if not log.session_day:
                 continue
             labels = np.asarray(list(log.points) + [""], dtype=object)
+            ch = getattr(plan, "channels", None)
+            extra = {} if not resources else {k: getattr(ch, k) if ch is not None else 0.0 for k in RESOURCE_SUMS}
             frames.append(pd.DataFrame({
                 "replication": rep, "site_id": log.site_id, "day": np.asarray(log.session_day, dtype=np.int32),
                 "stop": labels[np.asarray(log.session_point, dtype=np.int32)],
                 "open_min": log.session_open, "staffed_min": log.session_staffed, "busy_min": log.session_busy,
-                "overtime_min": log.session_overtime, "late_min": log.session_late,
+                "overtime_min": log.session_overtime, "late_min": log.session_late, **extra,
                 **_absence_columns(plan, len(log.session_day), any_absences),
             }))
     if not frames:
@@ -329,7 +337,8 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
     cap = pd.DataFrame({"staffed_min": s["staffed_min"].sum(), "busy_min": s["busy_min"].sum(),
                         "open_days": days.groupby(["replication"] + extra, observed=True)["n_days"].sum(),
                         "overtime_min": s["overtime_min"].sum(), "bus_late_min": s["late_min"].sum(),
-                        "bus_open_min": bus["bus_open_min"].sum()})
+                        "bus_open_min": bus["bus_open_min"].sum(),
+                        **{k: s[k].sum() for k in RESOURCE_SUMS if k in ses}})
     for col, name in ABSENCE_COLUMNS.items():  # only when a site of the run has absences
         if col in ses:
             cap[name] = s[col].sum()
@@ -346,7 +355,7 @@ def _with_capacity(sums: pd.DataFrame, sessions: pd.DataFrame, by: str | None) -
 def summarise(per_rep: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Across replications: one row per (group, KPI) with mean, std, half-width and the Student-t interval."""
     keys = [c for c in per_rep.columns if c in ("site_id", "stop", "demarche", "weekday", "hour", "month", "phase",
-                                                 *LEVELS)]
+                                                 "channel", *LEVELS)]
     value_cols = [c for c in per_rep.columns if c not in keys + ["replication"]]
     long = per_rep.melt(id_vars=["replication"] + keys, value_vars=value_cols, var_name="kpi")
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
@@ -373,6 +382,8 @@ def summary_table(visits: pd.DataFrame, sessions: pd.DataFrame, *, threshold: fl
         scopes[2:2] = list(LEVELS)[::-1]  # network, site, région, département, canton, then the others
     if not (visits["stop"] != "").any():
         scopes.remove("stop")
+    if "channel" not in visits or visits["channel"].nunique() < 2:
+        scopes.remove("channel")  # every visit at the counter: no breakdown by channel
     for scope in scopes:
         per = kpis(visits, sessions, scope, threshold=threshold, warmup_days=warmup_days, origin=origin,
                    phase_starts=phase_starts, geography=geography)

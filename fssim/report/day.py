@@ -155,9 +155,12 @@ def day_log(visits: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     served = (v["outcome"].astype(str) == "served").to_numpy()
     start, end = minutes("service_start"), minutes("service_end")
     leave = np.where(served, start, arrival + v["time_in_queue_min"].to_numpy(float))
+    # served by an agent: the counter and back-office channels (a station's or a visio's minutes are not)
+    desk = v["channel"].astype(str).isin(["counter", "back_office"]).to_numpy() if "channel" in v else served
     log = pd.DataFrame({"arrival": arrival, "start": np.where(served, start, np.nan),
                         "end": np.where(served, end, np.nan), "leave": leave, "wait": leave - arrival,
-                        "outcome": v["outcome"].astype(str).to_numpy(), "agent": v["agent"].to_numpy()})
+                        "outcome": v["outcome"].astype(str).to_numpy(), "agent": v["agent"].to_numpy(),
+                        "desk": desk | ~served})
     return log.sort_values("arrival", kind="stable").reset_index(drop=True)
 
 
@@ -168,8 +171,10 @@ def queue_length(log: pd.DataFrame, instants) -> np.ndarray:
 
 
 def agents_busy(log: pd.DataFrame, instants) -> np.ndarray:
-    """Agents serving at each instant: service start ≤ τ < service end (served citizens only)."""
+    """Agents serving at each instant: service start ≤ τ < service end (citizens served by an agent only)."""
     tau = np.asarray(instants, dtype=float)[:, None]
+    if "desk" in log:
+        log = log[log["desk"].to_numpy(bool)]
     s, e = log["start"].to_numpy()[None, :], log["end"].to_numpy()[None, :]
     return ((s <= tau) & (tau < e)).sum(axis=1)
 

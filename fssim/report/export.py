@@ -43,8 +43,8 @@ from fssim.report.rundata import RunData, load_run_dir
 
 FORMATS = ("xlsx", "csv")
 #: levels in the order of the workbook's sheets; scopes of a summary not listed here come after, by name
-LEVELS = ("network", "region", "departement", "canton", "site", "stop", "demarche", "month", "weekday", "hour",
-          "phase")
+LEVELS = ("network", "region", "departement", "canton", "site", "stop", "demarche", "channel", "month", "weekday",
+          "hour", "phase")
 #: keywords of a workbook fssim wrote (and the marker's kind for a CSV folder)
 MARK = "fssim-export"
 STATS = ("mean", "ci_low", "ci_high")
@@ -54,7 +54,7 @@ WORDS = {
     "network": ("Réseau", "Network"), "region": ("Région", "Region"), "departement": ("Département", "Département"),
     "canton": ("Canton", "Canton"), "site": ("Site", "Site"), "stop": ("Arrêt de bus", "Bus stop"),
     "demarche": ("Démarche", "Démarche"), "month": ("Mois", "Month"), "weekday": ("Jour", "Weekday"),
-    "hour": ("Heure", "Hour"), "phase": ("Phase", "Phase"),
+    "hour": ("Heure", "Hour"), "phase": ("Phase", "Phase"), "channel": ("Canal", "Channel"),
     "name": ("Nom", "Name"), "commune": ("Commune", "Commune"), "commune_name": ("Nom de la commune", "Commune name"),
     "dep": ("Département", "Département"), "whole": ("Ensemble du réseau", "Whole network"),
     "low": ("IC 95 % bas", "95 % CI low"), "high": ("IC 95 % haut", "95 % CI high"),

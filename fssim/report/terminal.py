@@ -14,7 +14,7 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
-from fssim.report.i18n import NNBSP, Translator, check_lang
+from fssim.report.i18n import NNBSP, Translator, add_labels, check_lang
 from fssim.report.targets import evaluate_targets, overall_status
 
 #: verdict → rich style
@@ -34,6 +34,17 @@ WORDS = {
     "site_line": ("{label} ({scope}) : {verdict} — {counts} ({n} sites)",
                   "{label} ({scope}): {verdict} — {counts} ({n} sites)"),
 }
+
+add_labels({
+    "channel_counter": ("Guichet", "Counter"),
+    "channel_self_service": ("Libre-service", "Self-service"),
+    "channel_visio": ("Visio", "Visio"),
+    "channel_back_office": ("Back-office", "Back office"),
+    "channel_title": ("Visites par canal (moyenne par réplication)", "Visits by channel (mean per replication)"),
+    "channel_head": ("Canal", "Channel"),
+})
+#: the columns of the table of visits by channel
+CHANNEL_KPIS = ("visits", "served", "mean_wait_min", "p90_wait_min", "abandonment_rate")
 
 
 def terminal_lang(lang: str | None = None) -> str:
@@ -144,3 +155,24 @@ def site_target_lines(summary: pd.DataFrame, config, *, lang: str = "en") -> lis
                   n=t.int(len(rows)))
         lines.append(Text(t.typography(text), style=STYLES.get(status, "")))
     return lines
+
+
+def channel_table(summary: pd.DataFrame, config, *, lang: str = "en") -> Table | None:
+    """Visits, waits and abandonment by channel (counter, self-service, visio, back office), or None when every
+    visit took the same channel (the summary then has no channel scope)."""
+    rows = summary[summary["scope"] == "channel"]
+    if rows["key"].nunique() < 2:
+        return None
+    t = Translator(check_lang(lang), threshold=float(config.outputs.wait_threshold_min))
+    table = Table(title=t("channel_title"), title_justify="left")
+    table.add_column(t("channel_head"), no_wrap=True, min_width=13)
+    for k in CHANNEL_KPIS:  # headers wrap at spaces, so that the table fits 80 columns
+        table.add_column(t.kpi(k), justify="right", overflow="fold")
+    from fssim.config.resources import CHANNELS
+    for channel in CHANNELS:
+        r = rows[rows["key"] == channel].drop_duplicates("kpi").set_index("kpi")
+        if r.empty:
+            continue
+        table.add_row(t(f"channel_{channel}"), *(t.kpi_value(k, r.loc[k, "mean"]) if k in r.index and r.loc[k, "n"] > 0
+                                                 else _w("undefined", t) for k in CHANNEL_KPIS))
+    return table
