@@ -313,3 +313,33 @@ def test_the_run_table_shows_visits_by_channel_only_when_there_are_several(runs)
         assert all(w in text for w in words), text
     one = simulate(config_from_dict({**full(self_service=None, visio=None), "channels": {"mix": "counter"}}))
     assert channel_table(one.summary, one.config) is None
+
+
+def test_every_feature_together_on_the_full_service_site():
+    """configs/full-service-site.yaml uses channels, agent absences and a booking calendar at once: a day closed
+    for lack of agents closes the stations and the visio room too, and the stations keep serving on the other
+    days (their session count stays in step with the site's); every visit ends somewhere."""
+    import yaml
+    from fssim.run import simulate
+    from conftest import REPO
+
+    cfg = yaml.safe_load((REPO / "configs" / "full-service-site.yaml").read_text(encoding="utf-8"))
+    cfg["horizon"]["days"], cfg["replications"] = 120, 2
+    cfg["absences"]["agent_daily_rate"] = 0.3  # many closed days
+    result = simulate(cfg)
+    daily, visits = result.daily, result.visits
+    assert daily["closed_absence"].sum() > 0
+    closed = daily[daily["closed_absence"] > 0]
+    assert (closed["open_min"] == 0).all() and (closed["staffed_min"] == 0).all()
+    station = visits[visits["channel"] == "self_service"]
+    shut = set(zip(closed["replication"], closed["date"]))
+    day = station["arrival"].dt.normalize().astype("datetime64[ns]")
+    open_day = ~pd.Series([(r, d) in shut for r, d in zip(station["replication"], day)], index=station.index)
+    assert open_day.sum() > 100 and (~open_day).sum() > 0
+    assert (station.loc[open_day, "outcome"] == "served").mean() > 0.8  # stations serve on the days open
+    assert (station.loc[~open_day, "outcome"] != "served").all()  # and nobody on a closed day
+    net = result.network()["mean"]
+    assert 0 < net["station_utilisation"] < 1 and net["mean_booking_lead_days"] > 0
+    ends = visits["outcome"].value_counts()
+    assert ends.sum() == len(visits) and set(ends.index) <= {"served", "gave_up", "sent_home", "no_show",
+                                                               "still_waiting"}

@@ -286,6 +286,8 @@ def counter(env: simpy.Environment, plan: SitePlan):
                                                   log.agent, free, send_home=send_home)
         else:  # nobody on duty (agents absent): the door stays closed
             home, busy, overtime, carried = turn_away(ids, log.time, log.outcome, log.leave), 0.0, 0.0, ()
+            if plan.channels is not None:
+                plan.channels.closed()
         for k, minutes in carried:  # an earlier service's minutes within today's duty are not overtime
             log.session_overtime[origin[k]] -= minutes
         row = len(log.session_day)

@@ -127,7 +127,7 @@ class ChannelPlan:
         order = np.argsort(time, kind="stable")
         if (order != np.arange(n)).any():
             new = dataclasses.replace(new, **{f.name: getattr(new, f.name)[order] for f in dataclasses.fields(new)
-                                              if getattr(new, f.name) is not None})
+                                              if isinstance(getattr(new, f.name), np.ndarray)})  # not the calendar
             channel, helped, help_minutes = channel[order], helped[order], help_minutes[order]
         stations = site.self_service.stations if site.self_service else 0
         return new, cls(channel, helped, help_minutes, stations, segs, visio_minutes)
@@ -184,6 +184,12 @@ class ChannelPlan:
         return {p: sorted(v) for p, v in slots.items()}, minutes
 
     # ------------------------------------------------------------------ during the simulation
+
+    def closed(self) -> None:
+        """A session whose site stays closed (its agents absent): stations and visio room closed too."""
+        self.session += 1
+        for minutes in (self.station_min, self.station_busy_min, self.visio_min, self.visio_busy_min):
+            minutes.append(0.0)
 
     def serve(self, ids, time, service, patience, booked, segments, close, start, end, outcome, leave, agent, free,
               *, send_home: bool = True):
