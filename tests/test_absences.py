@@ -120,7 +120,7 @@ def test_with_rate_zero_the_run_is_identical_and_has_no_absence_kpi():
         pd.testing.assert_frame_equal(same.summary, base.summary)
         pd.testing.assert_frame_equal(same.visits, base.visits)
         pd.testing.assert_frame_equal(same.daily, base.daily)
-    assert not set(registry.absence_kpis()) & set(base.summary["kpi"])
+    assert not set(registry.optional_kpis("absences")) & set(base.summary["kpi"])
     assert (base.daily[["agents_absent", "closed_absence"]] == 0).all().all()
 
 

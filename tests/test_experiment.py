@@ -230,8 +230,8 @@ def test_results_directory_tables(tmp_path, base):
     summary = pd.read_parquet(out / "experiment.parquet")
     assert list(summary.columns) == ["scenario", "agents", "kpi", "mean", "std", "n", "half_width", "ci_low",
                                      "ci_high"]
-    local = set(registry.geographic_kpis())  # the access indicator needs a run's geography
-    local |= set(registry.resource_kpis())  # and the stations' and visio's KPIs a site with them
+    local = set(registry.optional_kpis("geography"))  # the access indicator needs a run's geography
+    local |= set(registry.optional_kpis("resources"))  # and the stations' and visio's KPIs a site with them
     assert set(summary["kpi"]) == set(KPIS) - local and set(summary["n"]) == {3}
     reps = pd.read_parquet(out / "replications.parquet")
     assert len(reps) == 2 * 3 * len(set(KPIS) - local)

@@ -57,13 +57,13 @@ def test_every_kpi_of_the_run_tables_and_the_partials_is_registered(tables):
     for by in [None, *BREAKDOWNS]:
         cols = set(run_kpis(tables, by).columns) - keys
         assert cols and cols <= names, (by, cols - names)
-    local = set(registry.geographic_kpis())
+    local = set(registry.optional_kpis("geography"))
     assert local == {"population_served_within_targets"}
-    absence = set(registry.absence_kpis())  # runs with agent absences only (tests/test_absences.py)
+    absence = set(registry.optional_kpis("absences"))  # runs with agent absences only (tests/test_absences.py)
     assert absence == {"absent_agent_days", "absence_closure_days"}
-    booking = set(registry.booking_kpis())  # runs with a booking calendar only (tests/test_booking.py)
+    booking = set(registry.optional_kpis("booking"))  # runs with a booking calendar only (tests/test_booking.py)
     assert booking == {"mean_booking_lead_days", "no_slot_share"}
-    resources = set(registry.resource_kpis())  # runs with stations or a visio room only (tests/test_channels.py)
+    resources = set(registry.optional_kpis("resources"))  # runs with stations or a visio room only (tests/test_channels.py)
     assert resources == {"station_utilisation", "visio_utilisation"}
     optional = absence | booking | resources  # none of them in this run
     assert set(run_kpis(tables).columns) - keys == names - local - optional  # without the geography, all but those
@@ -158,9 +158,9 @@ def test_both_engines_have_the_same_sums_and_kpis_from_the_same_visits(tables):
             np.testing.assert_allclose(got[s].to_numpy(float), want[s].to_numpy(float), rtol=1e-12, atol=1e-9,
                                        err_msg=s)
         for k in registry.REGISTRY:  # the same values through the registry, quantiles exact per site
-            if k.name in registry.geographic_kpis() or k.name in registry.absence_kpis():
+            if k.name in registry.optional_kpis("geography") or k.name in registry.optional_kpis("absences"):
                 continue  # runs only: they need where citizens live; no absences in this scenario
-            if k.name in registry.booking_kpis() or k.name in registry.resource_kpis():
+            if k.name in registry.optional_kpis("booking") or k.name in registry.optional_kpis("resources"):
                 continue  # in a run's tables only with a calendar or channels (tests/test_booking.py, test_channels.py)
             a = kpis_from_sums(got)[k.name].to_numpy(float)
             b = registry.from_sums(want)[k.name].to_numpy(float)

@@ -122,8 +122,8 @@ def replication_tables(parts: list):
 
 def _long(df: pd.DataFrame, id_cols: list[str]) -> pd.DataFrame:
     """KPIs in long form; the resources' KPIs (stations, visio) only when some scenario has the resource."""
-    names = [k for k in registry.names() if k in df.columns or k not in registry.geographic_kpis()]
-    names = [k for k in names if k not in registry.resource_kpis() or df[k].notna().any()]
+    names = [k for k in registry.names() if k in df.columns or k not in registry.optional_kpis("geography")]
+    names = [k for k in names if k not in registry.optional_kpis("resources") or df[k].notna().any()]
     return df.melt(id_vars=id_cols, value_vars=names, var_name="kpi", value_name="value")
 
 

@@ -281,20 +281,17 @@ def unknown(name: str) -> str:
     return f"unknown KPI {name!r}; choose among {', '.join(names())}"
 
 
-def geographic_kpis() -> tuple[str, ...]:
-    """KPIs computed only when the run knows where its citizens live (:data:`GEOGRAPHY_SUMS`)."""
-    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(GEOGRAPHY_SUMS))
+#: the optional features and the sums only they produce: a KPI reading one of them is in a run's tables only when
+#: the run has the feature (so that a scenario without it keeps its tables); the experiment partials always have
+#: the features' sums (0 without them), except the geography's (runs only)
+OPTIONAL_SUMS = {"geography": GEOGRAPHY_SUMS, "absences": ABSENCE_SUMS, "booking": BOOKING_SUMS,
+                 "resources": RESOURCE_SUMS}
 
 
-def absence_kpis() -> tuple[str, ...]:
-    """KPIs of agent absences (:data:`ABSENCE_SUMS`): in a run's tables only when a site has absences."""
-    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(ABSENCE_SUMS))
-def booking_kpis() -> tuple[str, ...]:
-    """KPIs of a booking calendar (:data:`BOOKING_SUMS`): in a run's tables only when a site has one."""
-    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(BOOKING_SUMS))
-def resource_kpis() -> tuple[str, ...]:
-    """KPIs of the resources besides agents (:data:`RESOURCE_SUMS`), in run tables only when a site uses channels."""
-    return tuple(k.name for k in REGISTRY if set(k.inputs) & set(RESOURCE_SUMS))
+def optional_kpis(*features: str) -> tuple[str, ...]:
+    """KPIs that need the sums of ``features`` (:data:`OPTIONAL_SUMS`; all features when none is named)."""
+    sums = {s for f in (features or OPTIONAL_SUMS) for s in OPTIONAL_SUMS[f]}
+    return tuple(k.name for k in REGISTRY if set(k.inputs) & sums)
 
 
 def quantile_kpis() -> tuple[Kpi, ...]:
@@ -330,5 +327,5 @@ def from_sums(sums, quantiles: Mapping[str, Any] | None = None) -> pd.DataFrame:
 
 
 __all__ = ["Kpi", "REGISTRY", "SUMS", "UNITS", "DIRECTIONS", "AGGREGATIONS", "names", "find", "get", "unknown",
-           "quantile_kpis", "geographic_kpis", "absence_kpis", "booking_kpis", "resource_kpis", "undefined_when",
-           "from_sums", "GEOGRAPHY_SUMS", "ABSENCE_SUMS", "BOOKING_SUMS", "RESOURCE_SUMS"]
+           "quantile_kpis", "optional_kpis", "undefined_when", "from_sums", "OPTIONAL_SUMS", "GEOGRAPHY_SUMS",
+           "ABSENCE_SUMS", "BOOKING_SUMS", "RESOURCE_SUMS"]
