@@ -110,18 +110,34 @@ def test_run_manager_caches_and_pairs_with_the_baseline(one_site, tmp_path):
     assert b == pytest.approx(base.result.kpi("arrivals"))
 
 
-def test_a_newer_request_supersedes_an_older_one(one_site, tmp_path):
+def test_a_newer_request_supersedes_an_older_one(one_site, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import fssim.explore.runs as runs_module
+
+    started, go = threading.Event(), threading.Event()
+    real = runs_module.simulate
+
+    def held(config, *, progress, workers):  # the older run is held after its first step until the newer is asked
+        progress(0, 0, "building the network")
+        started.set()
+        go.wait(30)
+        return real(config, progress=progress, workers=workers)
+
+    monkeypatch.setattr(runs_module, "simulate", held)
     runs = RunManager(tmp_path)
     long, _ = L.apply(one_site, {"horizon_days": 365, "replications": 5})
     old = runs.submit(long)
+    assert started.wait(30)
     short, _ = L.apply(one_site, {"horizon_days": 7})
-    new = runs.wait(runs.submit(short).digest)
+    job = runs.submit(short)
+    go.set()
+    new = runs.wait(job.digest)
     assert new.status == "done"
-    runs_old = old
-    while runs_old.status in ("queued", "running"):
-        import time
+    while old.status in ("queued", "running"):
         time.sleep(0.05)
-    assert runs_old.status == "superseded" and runs_old.result is None
+    assert old.status == "superseded" and old.result is None
     assert runs.job(old.digest) is None                     # asked again, it would start afresh
 
 
