@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
-from fssim.config import MAX_REPLICATIONS
+from fssim.limits import MAX_REPLICATIONS
 from fssim.defaults import AGENT_COST_EUR
 from fssim.errors import InputError
 
