@@ -25,9 +25,33 @@ True
 
 __version__ = "0.1.0"
 
-from fssim.config import Config, load_config  # noqa: E402
-from fssim.run import RunResult, load_run, simulate  # noqa: E402
+from importlib import import_module as _import_module  # noqa: E402
+from importlib.util import find_spec as _find_spec  # noqa: E402
+from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
 
+if _TYPE_CHECKING:  # what editors and type checkers see
+    from fssim.config import Config, load_config  # noqa: F401
+    from fssim.run import RunResult, load_run, simulate  # noqa: F401
+
+#: the public names and the module each comes from, imported on first use (PEP 562) so that ``import fssim``
+#: and ``fssim --help`` stay fast: pydantic, pandas, SimPy and SciPy load only when a name is used
+_LAZY = {"Config": "fssim.config", "load_config": "fssim.config",
+         "RunResult": "fssim.run", "load_run": "fssim.run", "simulate": "fssim.run"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(_import_module(_LAZY[name]), name)
+    elif not name.startswith("__") and _find_spec(f"{__name__}.{name}") is not None:
+        value = _import_module(f"{__name__}.{name}")  # ``fssim.config`` after a bare ``import fssim``
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next use is a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def export(run_dir, format: str = "xlsx", out=None, *, lang: str = "fr", force: bool = False):

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
-from fssim.config import MAX_REPLICATIONS
+from fssim.limits import MAX_REPLICATIONS
 from fssim.defaults import AGENT_COST_EUR
 from fssim.errors import InputError
 
@@ -434,6 +434,17 @@ def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one
                   f"({res['visits']:,} visits)")
 
 
+@bench_app.command("import")
+def bench_import_cmd(runs: int = typer.Option(5, "--runs", min=1, max=100, help="fresh processes timed for each")):
+    """Seconds of `import fssim` and `fssim --help` in fresh processes (median), and the slowest imports: one
+    JSON line."""
+    from fssim.experiment.bench_import import bench_import
+
+    with user_errors():
+        res = bench_import(runs)
+    print(json.dumps(res, ensure_ascii=False))
+
+
 def main():  # pragma: no cover
     app()
 
@@ -468,10 +479,6 @@ def explore(
         out.print("explorer stopped")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @app.command()
 def calibrate(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the Baromètre and ANCT files"),
@@ -494,3 +501,6 @@ def calibrate(
         out.print(table)
     out.print(f"calibration written to [bold]{path}[/]", highlight=False)
 
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

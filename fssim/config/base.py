@@ -12,25 +12,13 @@ from pydantic import (
 )
 
 from fssim.clock import Weekday, clock, parse_clock  # noqa: F401 (re-exported: the schema's clock vocabulary)
+from fssim.limits import MAX_HORIZON_DAYS, MAX_HORIZON_YEARS, MAX_REPLICATIONS  # noqa: F401 (re-exported)
 
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
-
-
 #: INSEE commune code: 2 digits of département (2A/2B in Corsica) + 3 digits; overseas 97x + 2 digits.
 _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
-
-
-#: Longest horizon: the calendar, holiday and rollout tables are built day by day.
-MAX_HORIZON_YEARS = 50
-
-
-MAX_HORIZON_DAYS = round(MAX_HORIZON_YEARS * 365.25)
-
-
-#: More replications than this is a typo (confidence intervals are tight long before).
-MAX_REPLICATIONS = 10_000
 
 
 class _Model(BaseModel):
