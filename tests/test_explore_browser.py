@@ -15,7 +15,7 @@ import yaml
 
 import fssim
 from fssim.explore import start
-from test_report_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from browser import chromium
 
 LOCAL = ("127.0.0.1", "localhost")
 
@@ -35,21 +35,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        pytest.fail(f"Chromium is not installed ({', '.join(missing)} missing): "
-                    "apt-get install -y chromium chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    drv.set_page_load_timeout(60)
+    drv = chromium(tmp_path_factory.mktemp("chromium-profile"), logs=("browser", "performance"))
     yield drv
     drv.quit()
 
