@@ -142,3 +142,21 @@ def test_progress_is_told_each_phase():
     assert labels[0] == "building the network" and labels[-1] == "computing the KPI tables"
     counted = [s for s in seen if s[1]]
     assert counted[-1][0] == counted[-1][1] == 2 and any("replication 2/2" in s[2] for s in counted)
+
+
+def test_every_reason_for_an_undefined_kpi_is_said_in_french():
+    """The terminal says why a KPI has no value in the user's language: each reason of the registry has its
+    French words, and the French table shows them."""
+    from rich.console import Console
+    from fssim.metrics import kpis as registry
+    from fssim.report.terminal import UNDEFINED_FR
+
+    reasons = {k.undefined_when for k in registry.REGISTRY if k.undefined_when}
+    assert reasons <= set(UNDEFINED_FR), reasons - set(UNDEFINED_FR)
+    result = fssim.simulate({"name": "sans-rdv", "horizon": {"start": "2024-04-01", "days": 7}, "replications": 2,
+                             "demand": {"visits_per_open_day": 8}, "sites": [{"id": "a", "agents": 1}]})
+    assert result.network().loc["no_show_rate", "n"] == 0  # no booked visit: the no-show rate has no value
+    console = Console(width=120, record=True, color_system=None)
+    console.print(kpi_table(result.summary, result.config, ("no_show_rate",), lang="fr"))
+    text = console.export_text()
+    assert "non défini" in text and "aucune visite sur rendez-vous" in text and "no booked visit" not in text

@@ -17,6 +17,15 @@ from rich.text import Text
 from fssim.report.i18n import NNBSP, Translator, add_labels, check_lang
 from fssim.report.targets import evaluate_targets, overall_status
 
+#: why a KPI has no value (the registry's ``undefined_when``, in English), in French
+UNDEFINED_FR = {
+    "no citizen served": "aucun usager servi", "no arrivals": "aucune arrivée",
+    "no booked visit": "aucune visite sur rendez-vous", "no appointment request": "aucune demande de rendez-vous",
+    "no inhabitant": "aucun habitant", "no open day": "aucun jour d'ouverture",
+    "no self-service station open": "aucun poste en libre-service ouvert",
+    "no staffed time": "aucun temps d'agent", "no visio window": "aucun créneau visio",
+}
+
 #: verdict → rich style
 STYLES = {"pass": "bold green", "fail": "bold red", "uncertain": "yellow", "no_interval": "dim", "missing": "dim"}
 WORDS = {
@@ -115,7 +124,9 @@ def kpi_table(summary: pd.DataFrame, config, kpis: tuple[str, ...], *, lang: str
         verdict = Text("\n".join(_verdict(t, st, meets) for st, meets in zip(tg["status"], tg["mean_meets"])),
                        style=_style(tg)) if len(tg) else ""
         if r["n"] == 0:  # a rate over an empty denominator: no value, said so rather than "nan"
-            why = (r.get("undefined_when") or "") if t.lang == "en" else ""  # the registry says why in English
+            why = r.get("undefined_when") or ""  # the registry says why, in English
+            if t.lang == "fr":
+                why = UNDEFINED_FR.get(why, why)
             value = _w("undefined", t) + (f" ({why})" if one and why else "")
             table.add_row(*([t.kpi(k), value] + ([] if one else [why]) + [bound, verdict]))
             continue
