@@ -79,13 +79,18 @@ def test_origins_draw_the_commune_and_change_no_other_attribute_of_a_citizen():
         np.testing.assert_array_equal(getattr(out["plain"], field), getattr(out["spread"], field), err_msg=field)
 
 
-def test_a_network_run_has_the_geographic_scopes_and_they_add_up():
+def test_a_network_run_has_the_geographic_scopes_and_they_add_up(monkeypatch):
+    import fssim.metrics.geography as geography
+    computed = []
+    real = geography._compute_shares
+    monkeypatch.setattr(geography, "_compute_shares", lambda *a: computed.append(1) or real(*a))
     cfg = config_from_dict({
         "name": "lozere", "horizon": {"start": "2024-03-04", "days": 28}, "seed": 5, "replications": 2,
         "territory": {"departements": ["48"]},
         "network": {"source": "placement", "placement": {"n_sites": 6, "max_minutes": 30}},
     })
     run = simulate(cfg)
+    assert len(computed) == 1  # the per-commune shares: once for every level and access.parquet
     s = run.summary
     assert {"canton", "departement", "region"} <= set(s["scope"])
     visits = s[s["kpi"] == "visits"].set_index(["scope", "key"])["mean"]

@@ -262,6 +262,7 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
     multi-day (always-open) session."""
     if warmup_days and origin is not None:
         visits, sessions = _after_warmup(visits, sessions, pd.Timestamp(origin) + pd.Timedelta(days=warmup_days))
+    every = visits  # before grouping columns are added: the access indicator's shares are computed once for it
     keys = ["replication"]
     if by == "phase":
         visits = visits.assign(phase=_phase_of(visits["arrival"], phase_starts))
@@ -312,7 +313,7 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
     if by in (None, "site", "phase", "stop", *LEVELS):
         sums = _with_capacity(sums, sessions, by)
     if geography is not None and (by is None or by in LEVELS) and "commune" in visits:
-        sums = sums.join(access_sums(visits, geography, threshold, by), how="outer")
+        sums = sums.join(access_sums(every, geography, threshold, by), how="outer")
         sums[list(COUNTS)] = sums[list(COUNTS)].fillna(0).astype(np.int64)
         booking = [c for c in registry.BOOKING_SUMS if c in sums]
         sums[booking] = sums[booking].fillna(0.0)
