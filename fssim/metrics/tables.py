@@ -47,7 +47,6 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
         "replication", "site", "visit", "citizen", "demarche", "demarches", "kind", "attempt", "arrival", "start",
         "end", "leave", "service", "outcome", "agent", "stop", "commune", "channel")}
     site_ids: list[str] = []
-    communes: list[str] = []
     commune_index: dict[str, int] = {}
     site_index: dict[str, int] = {}
     stops: list[str] = [""]
