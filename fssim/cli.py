@@ -418,6 +418,19 @@ def bench_national_cmd(as_json: bool = typer.Option(False, "--json", help="print
         out.print(bench_text(res), highlight=False)
 
 
+@bench_app.command("staffing")
+def bench_staffing_cmd(workers: int = typer.Option(2, "--workers", min=0, help="local processes (0 = this process)"),
+                       replications: int = typer.Option(2, min=2, max=MAX_REPLICATIONS),
+                       target: str = typer.Option("p90_wait_min<=15", "--target", help="the staffing target"),
+                       departements: Optional[str] = typer.Option(None, "--departements", help="as for national")):
+    """National staffing by simulation (Erlang C start, then rounds of simulation): one JSON line."""
+    from fssim.experiment.bench import bench_staffing
+
+    deps = [d.strip() for d in departements.split(",") if d.strip()] if departements else None
+    with user_errors():
+        print(json.dumps(bench_staffing(workers=workers, replications=replications, target=target, departements=deps)))
+
+
 @bench_app.command("site")
 def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON line"),
                    visits: int = typer.Option(100_000, min=1000, help="at least this many visits")):

@@ -65,7 +65,8 @@ def test_bench_site_json_line():
     res = runner.invoke(app, ["bench", "site", "--json", "--visits", "2000"])
     assert res.exit_code == 0, res.output
     figures = json.loads(res.output.strip().splitlines()[-1])
-    assert set(figures) == {"visits_per_s", "baseline_visits_per_s", "ratio", "visits"}
+    assert set(figures) == {"visits_per_s", "baseline_visits_per_s", "ratio", "visits", "python_kernel_visits_per_s",
+                            "python_kernel_ratio"}
     assert figures["visits"] >= 2000 and figures["visits_per_s"] > 0
 
 

@@ -70,6 +70,15 @@ def site_sessions(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> li
         return [Session(first, a, b, ((a, b, int(site.agents)),))]
     out = []
     sched = site.schedule
+    templates: dict[str, list] = {}  # weekday → its sessions' segments (contiguous intervals merged)
+    for day, intervals in sched.items():
+        groups: list[list] = []
+        for a, b, c in intervals or ():
+            if groups and groups[-1][-1][1] == a:
+                groups[-1].append((a, b, c))
+            else:
+                groups.append([(a, b, c)])
+        templates[day] = groups
     for i, date in enumerate(day_dates(horizon)):
         if date in closed_days:
             continue
@@ -77,19 +86,10 @@ def site_sessions(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> li
             continue
         if site.closes_on and date >= site.closes_on:
             continue
-        intervals = sched.get(WEEKDAYS[date.weekday()])
-        if not intervals:
-            continue
         base = i * DAY
-        run: list[tuple[float, float, int]] = []
-        for a, b, c in intervals:
-            if run and run[-1][1] == base + a:
-                run.append((base + a, base + b, c))
-            else:
-                if run:
-                    out.append(Session(i, run[0][0], run[-1][1], tuple(run)))
-                run = [(base + a, base + b, c)]
-        out.append(Session(i, run[0][0], run[-1][1], tuple(run)))
+        for group in templates.get(WEEKDAYS[date.weekday()], ()):
+            run = tuple((base + a, base + b, c) for a, b, c in group)
+            out.append(Session(i, run[0][0], run[-1][1], run))
     return out
 
 

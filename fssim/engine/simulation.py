@@ -354,11 +354,34 @@ def closed_days(config: Config) -> set:
     return set(public_holidays(config.horizon.start, config.horizon.end, config.holidays.subdiv))
 
 
+def compiled_counter(env: simpy.Environment, plan: SitePlan):
+    """SimPy process of a fixed site whose horizon runs in one call of the compiled kernel
+    (:mod:`fssim.engine.kernel`): its citizens meet no other site's, so nothing needs interleaving."""
+    from fssim.engine.kernel import run_site
+    run_site(plan)
+    yield env.timeout(0)
+
+
+#: the counter's implementations: ``compiled`` (numba, the default) and ``python`` (the reference)
+KERNELS = ("compiled", "python")
+
+
+def kernel_choice(kernel: str | None = None) -> str:
+    """The kernel asked for, else ``FSSIM_KERNEL`` from the environment, else ``compiled``."""
+    import os
+    choice = kernel or os.environ.get("FSSIM_KERNEL") or "compiled"
+    if choice not in KERNELS:
+        from fssim.errors import InputError
+        raise InputError(f"{choice!r} is not a kernel: use one of {', '.join(KERNELS)}", field="FSSIM_KERNEL")
+    return choice
+
+
 def simulate_sites(config: Config, sites: list[Site | Bus], replication: int,
-                   model: DemandModel | None = None) -> list[SitePlan]:
+                   model: DemandModel | None = None, kernel: str | None = None) -> list[SitePlan]:
     """Run the given sites and buses (a shard) for one replication in one SimPy environment.
 
-    A bus whose fallback site is not in the shard keeps its citizens for its next visit instead.
+    A bus whose fallback site is not in the shard keeps its citizens for its next visit instead. ``kernel``:
+    see :func:`kernel_choice`; both give the same results, the compiled one faster.
     """
     model = model or DemandModel(config)
     holidays = closed_days(config)
@@ -368,9 +391,14 @@ def simulate_sites(config: Config, sites: list[Site | Bus], replication: int,
     for p in plans:
         if p.is_bus and p.site.fallback_site:
             p.fallback = by_id.get(p.site.fallback_site)
-        env.process(counter(env, p))
+    compiled = kernel_choice(kernel) == "compiled"
+    if compiled:
+        from fssim.engine.kernel import compiled_path_for
+        targets = {p.fallback.site.id for p in plans if p.fallback is not None}
+    for p in plans:
+        env.process(compiled_counter(env, p) if compiled and compiled_path_for(p, targets) else counter(env, p))
     env.run(until=config.horizon.days * DAY)
     return plans
 
 
-__all__ = ["simulate_sites", "counter", "SitePlan", "SiteLog", "DAY"]
+__all__ = ["simulate_sites", "counter", "compiled_counter", "kernel_choice", "KERNELS", "SitePlan", "SiteLog", "DAY"]

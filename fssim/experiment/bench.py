@@ -177,6 +177,28 @@ def bench_national(workers: int = 2, scale: float = 1.0, config: Config | None =
             "workload": what}
 
 
+def bench_staffing(workers: int = 2, replications: int = 2, target: str = "p90_wait_min<=15", *,
+                   config_path: str | Path | None = None, departements: list[str] | None = None,
+                   max_rounds: int = 30) -> dict:
+    """National staffing by simulation (:class:`fssim.experiment.staffing.StaffingProblem`) on the national
+    workload: wall time, rounds and site evaluations; ``wall_s`` includes building the scenario."""
+    from fssim.experiment.staffing import StaffingProblem
+
+    config, what = national_workload(1.0, config_path, departements)
+    t0 = time.perf_counter()
+    problem = StaffingProblem(config, target=[target], replications=replications, workers=workers,
+                              max_rounds=max_rounds).solve()
+    wall = time.perf_counter() - t0
+    tot, rounds = problem.totals, problem.rounds
+    evaluations = int(len(rounds))  # (site, round) pairs simulated, each with every replication
+    return {"wall_s": round(wall, 2), "workers": workers, "replications": replications, "target": target,
+            "sites": tot["sites"], "rounds": tot["rounds"], "site_evaluations": evaluations,
+            "site_replications_per_s": round(evaluations * replications / wall, 1),
+            "agents_before": tot["agents_before"], "agents_after": tot["agents_after"],
+            "sites_meeting_before": tot["sites_meeting_before"], "sites_infeasible": tot["sites_infeasible"],
+            "load_average": round(os.getloadavg()[0], 2), "workload": what}
+
+
 def _noop(_):
     return None
 

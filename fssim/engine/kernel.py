@@ -1,0 +1,416 @@
+"""The compiled counter: a fixed site's whole horizon in one call of a numba-compiled next-event loop.
+
+The Python path (:func:`fssim.engine.counter.serve_session` called per session by
+:func:`fssim.engine.simulation.counter`) is the reference; this module does exactly the same arithmetic in the
+same order, so its results are identical bit for bit (``tests/test_kernel.py`` checks it on random sites).
+It covers what a fixed site without channels or a booking calendar does: walk-ins first come, first served,
+booked citizens with priority, reneging, agents on and off duty, capacity carried across closures, absences
+(sessions without agents turn citizens away), no-shows, returns of those sent home and follow-ups, each landing
+in a later session of the same site. Buses, bus fallback sites, channels, booking calendars and always-open
+validation sites keep the Python path (:func:`compiled_path_for` says which).
+
+Compiled with ``cache=True``: the first run on a machine compiles (seconds) and stores the machine code beside
+this module (or in ``NUMBA_CACHE_DIR``); later runs load it.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numba
+import numpy as np
+
+from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED
+
+# integer columns of the visit table I (float columns: the table F)
+KIND, CITIZEN, ATTEMPT, POINT, ORIGIN, DEMARCHE, DEMARCHES, OUTCOME, AGENT, BOOKED = range(10)
+TIME, SERVICE, PATIENCE, START, END, LEAVE = range(6)
+
+jit = numba.njit(cache=True, nogil=True)
+
+
+def compiled_path_for(plan, fallback_targets: set) -> bool:
+    """Whether ``plan`` (a :class:`~fssim.engine.simulation.SitePlan`) can run on the compiled kernel."""
+    return not (plan.is_bus or plan.channels is not None or plan.arrivals.calendar is not None
+                or getattr(plan.site, "always_open", False) or plan.site.id in fallback_targets)
+
+
+def run_site(plan) -> None:
+    """Simulate ``plan`` over its horizon with the compiled kernel and fill in its log."""
+    from fssim.demand.arrivals import BOOKED as K_BOOKED, WALK_IN
+
+    a, beh, log = plan.arrivals, plan.config.behaviour, plan.log
+    sessions = plan.sessions
+    S, n = len(sessions), len(a)
+    seg_ptr = np.zeros(S + 1, np.int64)
+    np.cumsum([len(s.segments) for s in sessions], out=seg_ptr[1:])
+    seg = np.array([x for s in sessions for x in s.segments], dtype=float).reshape(-1, 3)
+    seg_a, seg_b, seg_c = seg[:, 0].copy(), seg[:, 1].copy(), seg[:, 2].astype(np.int64)
+    s_day = np.array([s.day for s in sessions], dtype=np.int64)
+    s_start = np.array([s.start for s in sessions], dtype=float)
+    s_end = np.array([s.end for s in sessions], dtype=float)
+    point = np.array([s.point for s in sessions], dtype=np.int64)
+    prof = plan.profile
+    days = sorted(prof.cum)
+    prof_row = np.full((max(days) + 1) if days else 1, -1, np.int64)
+    prof_ptr = np.zeros(len(days) + 1, np.int64)
+    for r, d in enumerate(days):
+        prof_row[d] = r
+        prof_ptr[r + 1] = prof_ptr[r] + len(prof.cum[d])
+    cat = (lambda parts: np.concatenate(parts).astype(float) if parts else np.zeros(0))
+    p_start, p_len, p_cum = (cat([getattr(prof, f)[d] for d in days]) for f in ("starts", "lengths", "cum"))
+    thresholds = np.array([beh.return_probability ** k for k in range(beh.max_returns + 1)], dtype=float)
+    crew = max((c for s in sessions for _, _, c in s.segments), default=0)
+    bounds = np.asarray(plan.bounds, dtype=np.int64)
+    origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
+    cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
+    kernel = _compiled()
+    while True:
+        F = np.empty((cap, 6))  # the kernel initialises the rows it adds
+        I = np.empty((cap, 10), np.int64)
+        F[:n, START:] = np.nan
+        I[:n, OUTCOME:AGENT + 1] = -1
+        F[:n, TIME], F[:n, SERVICE], F[:n, PATIENCE] = a.time, a.service, a.patience
+        I[:n, KIND] = np.where(a.booked, K_BOOKED, WALK_IN)
+        I[:n, CITIZEN] = np.arange(n)
+        I[:n, ATTEMPT] = 0
+        I[:n, POINT] = np.repeat(point, np.diff(bounds))
+        I[:n, ORIGIN] = origin
+        I[:n, DEMARCHE], I[:n, DEMARCHES] = a.demarche, a.demarches
+        I[:n, BOOKED] = a.booked
+        m, busy, overtime, deferred = kernel(
+            F, I, n, np.asarray(a.no_show, dtype=np.bool_), np.asarray(a.follow_up, dtype=np.bool_),
+            np.asarray(a.follow_up_delay, dtype=np.int64), np.asarray(a.follow_up_u, dtype=float),
+            np.asarray(a.follow_up_service, dtype=float), np.asarray(a.walk_in_patience, dtype=float),
+            np.asarray(a.return_u, dtype=float), np.asarray(a.return_delay, dtype=np.int64),
+            np.asarray(a.return_tod_u, dtype=float), thresholds, beh.max_returns,
+            s_day, s_start, s_end, point, seg_ptr, seg_a, seg_b, seg_c, bounds,
+            np.asarray(plan.open_days, dtype=np.int64),
+            np.asarray(plan.session_start, dtype=float), prof_row, prof_ptr, p_start, p_len, p_cum, crew)
+        if m >= 0:
+            break
+        cap *= 2  # more later visits than room: run again with more (the same draws, the same results)
+    _fill(log, F[:m], I[:m], sessions, s_start, s_end, busy, overtime)
+    log.deferred += int(deferred)
+
+
+def _fill(log, F, I, sessions, s_start, s_end, busy, overtime) -> None:
+    log.time, log.service, log.patience = F[:, TIME], F[:, SERVICE], F[:, PATIENCE]
+    log.start, log.end, log.leave = F[:, START], F[:, END], F[:, LEAVE]
+    log.kind, log.citizen, log.attempt = I[:, KIND], I[:, CITIZEN], I[:, ATTEMPT]
+    log.point, log.origin = I[:, POINT], I[:, ORIGIN]
+    log.demarche, log.demarches = I[:, DEMARCHE], I[:, DEMARCHES]
+    log.outcome, log.agent, log.booked = I[:, OUTCOME], I[:, AGENT], I[:, BOOKED].astype(bool)
+    log.session_day = [s.day for s in sessions]
+    log.session_point = [s.point for s in sessions]
+    log.session_open = [s.end - s.start if s.segments else 0.0 for s in sessions]
+    log.session_staffed = [sum((b - a) * c for a, b, c in s.segments) for s in sessions]
+    log.session_busy = busy.tolist()
+    log.session_overtime = overtime.tolist()
+    log.session_late = (np.minimum(s_start, s_end) - s_start).tolist()
+
+
+@lru_cache(maxsize=1)
+def _compiled():
+    """The compiled kernel (compiled on first use, or loaded from numba's disk cache)."""
+    return site_kernel
+
+
+@jit
+def landing(day, delay, u, open_days, prof_row, prof_ptr, p_start, p_len, p_cum, session_start):
+    """(session index, time) of a later visit ``delay`` days after ``day`` (−1 beyond the horizon): the first open
+    day's arrival profile at uniform ``u`` (:meth:`fssim.demand.arrivals.Profile.time_in`)."""
+    k = np.searchsorted(open_days, day + delay, side="left")
+    if k >= len(open_days):
+        return -1, 0.0
+    r = prof_row[open_days[k]]
+    lo_, hi_ = prof_ptr[r], prof_ptr[r + 1]
+    cum = p_cum[lo_:hi_]
+    j = min(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    lo = cum[j - 1] if j else 0.0
+    frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
+    t = p_start[lo_ + j] + frac * p_len[lo_ + j]
+    return np.searchsorted(session_start, t, side="right") - 1, t
+
+
+@jit
+def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
+    """One session at the counter (:func:`fssim.engine.counter.serve_session`, same arithmetic, same order).
+
+    ``ids[:L]``: the citizens present, sorted by arrival. Fills ``home`` (returns how many), ``carried_k/c``.
+    Returns (n home, busy, overtime, n carried).
+    """
+    nseg = len(sa)
+    cmax = 0
+    for q in range(nseg):
+        if sc[q] > cmax:
+            cmax = sc[q]
+    # duty windows of each agent: contiguous segments with staffing > k, merged
+    wa = np.empty((cmax, max(nseg, 1)))
+    wb = np.empty((cmax, max(nseg, 1)))
+    nw = np.zeros(cmax, np.int64)
+    for k in range(cmax):
+        for q in range(nseg):
+            if sc[q] > k:
+                if nw[k] > 0 and wb[k, nw[k] - 1] == sa[q]:
+                    wb[k, nw[k] - 1] = sb[q]
+                else:
+                    wa[k, nw[k]] = sa[q]
+                    wb[k, nw[k]] = sb[q]
+                    nw[k] += 1
+    where = np.zeros(cmax, np.int64)
+    st = np.empty(cmax)  # next free time of each agent in the pool (valid where active)
+    active = np.zeros(cmax, np.bool_)
+    nact = 0
+    ncar = 0
+    busy = 0.0
+    for k in range(cmax):
+        f, p = free[k], 0
+        while p < nw[k] and wb[k, p] <= f:
+            p += 1
+        if p > 0 or (nw[k] > 0 and f > wa[k, 0]):
+            c = 0.0
+            for q in range(min(p + 1, nw[k])):
+                if f > wa[k, q]:
+                    c += min(wb[k, q], f) - wa[k, q]
+            carried_k[ncar] = k
+            carried_c[ncar] = c
+            ncar += 1
+            busy += c
+        if p < nw[k]:
+            where[k] = p
+            a = wa[k, p]
+            st[k] = a if a > f else f
+            active[k] = True
+            nact += 1
+    walk = np.empty(L, np.int64)
+    wh, wt = 0, 0
+    appt = np.empty(L, np.int64)
+    ah, at = 0, 0
+    i, total = 0, 0.0
+    while nact > 0:
+        k = -1
+        t = 0.0
+        for q in range(cmax):
+            if active[q] and (k < 0 or st[q] < t):
+                k, t = q, st[q]
+        while i < L and F[ids[i], 0] <= t:
+            v = ids[i]
+            i += 1
+            if I[v, 9]:
+                appt[at] = v
+                at += 1
+            else:
+                walk[wt] = v
+                wt += 1
+        v = -1
+        if ah < at:
+            v = appt[ah]
+            ah += 1
+        else:
+            while wh < wt:
+                w = walk[wh]
+                wh += 1
+                gone = F[w, 0] + F[w, 2]
+                if gone < t:
+                    I[w, 7] = 1  # GAVE_UP
+                    F[w, 5] = gone
+                else:
+                    v = w
+                    break
+        p = where[k]
+        if v < 0:
+            if i >= L:
+                break
+            nt = F[ids[i], 0]
+        else:
+            s = F[v, 1]
+            F[v, 3] = t
+            nt = t + s
+            F[v, 4] = nt
+            F[v, 5] = nt
+            free[k] = nt
+            I[v, 7] = 0  # SERVED
+            I[v, 8] = k
+            total += s
+            b = wb[k, p]
+            if nt <= b:
+                busy += s
+            else:
+                busy += b - t
+                p += 1
+                while p < nw[k] and wb[k, p] <= nt:
+                    busy += wb[k, p] - wa[k, p]
+                    p += 1
+                if p < nw[k] and wa[k, p] < nt:
+                    busy += nt - wa[k, p]
+        while p < nw[k] and wb[k, p] <= nt:
+            p += 1
+        if p == nw[k]:
+            active[k] = False
+            nact -= 1
+        else:
+            where[k] = p
+            a = wa[k, p]
+            st[k] = a if a > nt else nt
+    own = busy
+    cs = 0.0
+    for q in range(ncar):
+        cs += carried_c[q]
+    own = busy - cs
+    # closing: appointments left (in time order), walk-ins left, then those not arrived yet
+    nh = 0
+    for part in range(3):
+        if part == 0:
+            lo, hi = ah, at
+        elif part == 1:
+            lo, hi = wh, wt
+        else:
+            lo, hi = i, L
+        for x in range(lo, hi):
+            w = appt[x] if part == 0 else (walk[x] if part == 1 else ids[x])
+            gone = F[w, 0] + F[w, 2]
+            if gone < close:
+                I[w, 7] = 1  # GAVE_UP
+                F[w, 5] = gone
+            else:
+                I[w, 7] = 2  # SENT_HOME
+                F[w, 5] = close
+                home[nh] = w
+                nh += 1
+    return nh, busy, total - own, ncar
+
+
+@jit
+def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_patience, return_u, return_delay,
+          return_tod_u, thresholds, max_returns, s_day, s_start, s_end, s_point, seg_ptr, seg_a, seg_b, seg_c,
+          bounds, open_days, session_start, prof_row, prof_ptr, p_start, p_len, p_cum, crew):
+    """The site process of :func:`fssim.engine.simulation.counter` over every session. Returns (visits logged,
+    busy and overtime per session, deferred later visits), or −1 visits when ``F``/``I`` ran out of rows."""
+    S = len(s_day)
+    cap = F.shape[0]
+    m = n
+    busy_s = np.zeros(S)
+    over_s = np.zeros(S)
+    deferred = 0
+    free = np.full(max(crew, 1), -np.inf)
+    before = np.empty(max(crew, 1))
+    origin = np.full(max(crew, 1), -1, np.int64)
+    head = np.full(S, -1, np.int64)   # visits landing in each session, in order: a linked list
+    tail = np.full(S, -1, np.int64)
+    nxt = np.full(cap, -1, np.int64)
+    ids = np.empty(cap, np.int64)
+    home = np.empty(cap, np.int64)
+    carried_k = np.empty(max(crew, 1), np.int64)
+    carried_c = np.empty(max(crew, 1))
+    for j in range(S):
+        lo, hi = bounds[j], bounds[j + 1]
+        L = 0
+        for v in range(lo, hi):
+            if no_show[v]:
+                I[v, 7] = 3  # NO_SHOW
+                F[v, 5] = F[v, 0]
+            else:
+                ids[L] = v
+                L += 1
+        w = head[j]
+        if w >= 0:  # later visits: a stable merge by time (primaries first on ties, then in landing order)
+            ne = 0
+            extra = np.empty(cap, np.int64)
+            while w >= 0:
+                extra[ne] = w
+                ne += 1
+                w = nxt[w]
+            for x in range(1, ne):  # insertion sort, stable
+                y = extra[x]
+                ty = F[y, 0]
+                z = x - 1
+                while z >= 0 and F[extra[z], 0] > ty:
+                    extra[z + 1] = extra[z]
+                    z -= 1
+                extra[z + 1] = y
+            merged = np.empty(L + ne, np.int64)
+            pa, pb, q = 0, 0, 0
+            while pa < L or pb < ne:
+                if pb >= ne or (pa < L and F[ids[pa], 0] <= F[extra[pb], 0]):
+                    merged[q] = ids[pa]
+                    pa += 1
+                else:
+                    merged[q] = extra[pb]
+                    pb += 1
+                q += 1
+            L += ne
+            ids[:L] = merged
+            head[j] = -1
+        for k in range(crew):
+            before[k] = free[k]
+        s0, s1 = seg_ptr[j], seg_ptr[j + 1]
+        if s1 > s0:
+            nh, busy, overtime, ncar = serve(ids, L, F, I, seg_a[s0:s1], seg_b[s0:s1], seg_c[s0:s1], s_end[j],
+                                             free, home, carried_k, carried_c)
+        else:  # nobody on duty: the door stays closed
+            for x in range(L):
+                v = ids[x]
+                I[v, 7] = 2  # SENT_HOME
+                F[v, 5] = F[v, 0]
+                home[x] = v
+            nh, busy, overtime, ncar = L, 0.0, 0.0, 0
+        for q in range(ncar):
+            over_s[origin[carried_k[q]]] -= carried_c[q]
+        for k in range(crew):
+            if free[k] != before[k]:
+                origin[k] = j
+        busy_s[j] = busy
+        over_s[j] = overtime
+        day = s_day[j]
+        # follow-ups of citizens served for the first time
+        for x in range(L):
+            v = ids[x]
+            kind = I[v, 0]
+            c = I[v, 1]
+            if I[v, 7] == 0 and kind != 3 and kind != 4 and follow_up[c]:  # not FOLLOW_UP, not REDIRECT
+                js, t = landing(day, fu_delay[c], fu_u[c], open_days, prof_row, prof_ptr, p_start, p_len, p_cum,
+                                session_start)
+                if js < 0:
+                    deferred += 1
+                    continue
+                if m >= cap:
+                    return -1, busy_s, over_s, deferred
+                F[m, 0], F[m, 1], F[m, 2] = t, fu_service[c], walk_patience[c]
+                I[m, 0], I[m, 1], I[m, 2], I[m, 3] = 3, c, 0, s_point[js]
+                F[m, 3], F[m, 4], F[m, 5], I[m, 7], I[m, 8] = np.nan, np.nan, np.nan, -1, -1
+                I[m, 4], I[m, 5], I[m, 6], I[m, 9] = I[v, 4], I[v, 5], I[v, 6], 0
+                if head[js] < 0:
+                    head[js] = m
+                else:
+                    nxt[tail[js]] = m
+                tail[js] = m
+                m += 1
+        # citizens sent home come back with a probability (conditional at each return)
+        for x in range(nh):
+            v = home[x]
+            if I[v, 0] == 4:  # REDIRECT
+                continue
+            c = I[v, 1]
+            k = I[v, 2] + 1
+            if k <= max_returns and return_u[c] < thresholds[k]:
+                js, t = landing(day, return_delay[c], return_tod_u[c], open_days, prof_row, prof_ptr, p_start,
+                                p_len, p_cum, session_start)
+                if js < 0:
+                    deferred += 1
+                    continue
+                if m >= cap:
+                    return -1, busy_s, over_s, deferred
+                F[m, 0], F[m, 1], F[m, 2] = t, F[v, 1], walk_patience[c]
+                I[m, 0], I[m, 1], I[m, 2], I[m, 3] = 2, c, k, s_point[js]
+                F[m, 3], F[m, 4], F[m, 5], I[m, 7], I[m, 8] = np.nan, np.nan, np.nan, -1, -1
+                I[m, 4], I[m, 5], I[m, 6], I[m, 9] = I[v, 4], I[v, 5], I[v, 6], 0
+                if head[js] < 0:
+                    head[js] = m
+                else:
+                    nxt[tail[js]] = m
+                tail[js] = m
+                m += 1
+    return m, busy_s, over_s, deferred
+
+
+__all__ = ["compiled_path_for", "run_site"]

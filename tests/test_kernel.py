@@ -1,0 +1,162 @@
+"""The compiled counter (fssim.engine.kernel) gives the Python reference's results bit for bit.
+
+Random sites (staffing by half-day, Saturdays, appointments, no-shows, patience, returns, follow-ups, absences,
+holidays, heavy and light load) are simulated by both kernels; every column of every log must be equal,
+NaNs included. Also: which sites take the compiled path, the retry when a site has more later visits than the
+first allocation, and a clear error for an unknown kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fssim.config import config_from_dict, load_config
+from fssim.demand.arrivals import DemandModel
+from fssim.engine import kernel as K
+from fssim.engine.simulation import SitePlan, closed_days, kernel_choice, simulate_sites
+from fssim.errors import InputError
+
+from conftest import REPO
+
+VISIT = ("time", "service", "patience", "booked", "start", "end", "leave", "outcome", "agent", "kind", "citizen",
+         "attempt", "point", "origin", "demarche", "demarches")
+SESSION = ("session_day", "session_point", "session_open", "session_staffed", "session_busy", "session_overtime",
+           "session_late")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def random_config(seed: int):
+    """A few sites drawn at random, every feature of the counter's compiled path in play."""
+    rng = np.random.default_rng(seed)
+    sites = []
+    for s in range(int(rng.integers(1, 4))):
+        hours, agents = {}, {}
+        for d in DAYS:
+            if d == "sat" and rng.random() < 0.6:
+                continue
+            morning = f"{int(rng.integers(8, 10)):02d}:{rng.choice(['00', '30'])}-12:00"
+            afternoon = f"{int(rng.integers(13, 15)):02d}:00-{int(rng.integers(16, 19)):02d}:30"
+            hours[d] = morning if rng.random() < 0.25 else f"{morning} / {afternoon}"
+            c = [int(rng.integers(1, 5)), int(rng.integers(1, 4))]
+            agents[d] = c if "/" in hours[d] else c[0]
+        sites.append({"id": f"s{s}", "hours": hours, "agents": agents, "appointments": bool(rng.random() < 0.5),
+                      "demand": {"visits_per_open_day": float(rng.choice([3, 15, 40, 90]))}})
+    lo = int(rng.integers(1, 4))
+    d = {
+        "name": f"random-{seed}", "seed": int(rng.integers(1, 10_000)), "replications": 1,
+        "horizon": {"start": "2024-03-01", "days": int(rng.integers(20, 90))},
+        "sites": sites,
+        "holidays": {"closed": bool(rng.random() < 0.7)},
+        "behaviour": {
+            "appointment_share": float(rng.uniform(0, 0.6)), "no_show": float(rng.uniform(0, 0.3)),
+            "return_probability": float(rng.uniform(0, 1)), "max_returns": int(rng.integers(0, 5)),
+            "return_delay_days": [lo, lo + int(rng.integers(0, 8))],
+            "patience": rng.choice([{"dist": "triangular", "min": 5.0, "mode": 20.0, "max": 45.0},
+                                    {"dist": "exponential", "mean": 25.0}, None]),
+        },
+    }
+    if rng.random() < 0.5:
+        d["absences"] = {"agent_daily_rate": float(rng.uniform(0.05, 0.4)),
+                         "below_minimum": str(rng.choice(["close", "open_with_one"]))}
+    return config_from_dict(d)
+
+
+def assert_same(cfg, sites, replication=0):
+    py = simulate_sites(cfg, sites, replication, kernel="python")
+    nb = simulate_sites(cfg, sites, replication, kernel="compiled")
+    for a, b in zip(py, nb):
+        for f in VISIT + SESSION:
+            x = np.asarray(getattr(a.log, f), dtype=float)
+            y = np.asarray(getattr(b.log, f), dtype=float)
+            assert x.shape == y.shape, (a.site.id, f, x.shape, y.shape)
+            assert np.array_equal(x, y, equal_nan=True), (a.site.id, f, np.flatnonzero(~((x == y) | np.isnan(x)
+                                                                                       & np.isnan(y)))[:5])
+        assert a.log.deferred == b.log.deferred
+    return py
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_compiled_kernel_is_the_python_kernel_bit_for_bit(seed):
+    cfg = random_config(seed)
+    plans = assert_same(cfg, cfg.sites)
+    outcomes = np.concatenate([np.asarray(p.log.outcome) for p in plans])
+    assert (outcomes >= 0).all()  # every visit ended somewhere (conservation), on both paths
+
+
+def test_the_random_cases_reach_every_branch():
+    """The random sites above do exercise what the kernel handles: gave up, sent home, no-shows, returns,
+    follow-ups, appointments, sessions without agents and capacity carried across a closure."""
+    seen = {k: False for k in ("gave_up", "sent_home", "no_show", "return", "follow_up", "booked", "closed",
+                               "carried")}
+    for seed in range(24):
+        cfg = random_config(seed)
+        for p in simulate_sites(cfg, cfg.sites, 0, kernel="python"):
+            o, kind = np.asarray(p.log.outcome), np.asarray(p.log.kind)
+            seen["gave_up"] |= bool((o == 1).any())
+            seen["sent_home"] |= bool((o == 2).any())
+            seen["no_show"] |= bool((o == 3).any())
+            seen["return"] |= bool((kind == 2).any())
+            seen["follow_up"] |= bool((kind == 3).any())
+            seen["booked"] |= bool(np.asarray(p.log.booked).any())
+            seen["closed"] |= bool((np.asarray(p.log.session_open) == 0).any())
+            seen["carried"] |= bool((np.asarray(p.log.session_overtime) < 0).any()
+                                    or (np.asarray(p.log.session_overtime) > 0).any())
+    assert all(seen.values()), seen
+
+
+@pytest.mark.parametrize("name", ["one-site", "busy-urban-site", "absences"])
+def test_shipped_configs_give_the_same_results(name):
+    cfg = load_config(REPO / "configs" / f"{name}.yaml")
+    assert_same(cfg, cfg.sites + cfg.buses, replication=1)
+
+
+def test_which_sites_take_the_compiled_path():
+    """Buses, their fallback sites, channels, booking calendars and always-open sites keep the Python path."""
+    bus = load_config(REPO / "configs" / "bus-rotation.yaml")
+    plans = simulate_sites(bus, bus.sites + bus.buses, 0)
+    targets = {p.fallback.site.id for p in plans if p.fallback is not None}
+    for p in plans:
+        assert K.compiled_path_for(p, targets) == (not p.is_bus and p.site.id not in targets)
+    assert_same(bus, bus.sites + bus.buses)  # a network mixing both paths
+    for name in ("full-service-site", "booking-calendar"):
+        cfg = load_config(REPO / "configs" / f"{name}.yaml")
+        assert not any(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
+
+
+def test_more_later_visits_than_room_runs_again(monkeypatch):
+    """Returns and follow-ups beyond the first allocation: the kernel says so and runs again with more room."""
+    cfg = random_config(3)
+    calls = []
+    real = K._compiled
+
+    def counting():
+        k = real()
+
+        def wrapped(F, I, n, *rest):
+            calls.append(len(F))
+            return k(F[: n + 1], I[: n + 1], n, *rest) if len(calls) == 1 else k(F, I, n, *rest)
+        return wrapped
+    monkeypatch.setattr(K, "_compiled", counting)
+    py = simulate_sites(cfg, cfg.sites[:1], 0, kernel="python")[0]
+    nb = simulate_sites(cfg, cfg.sites[:1], 0, kernel="compiled")[0]
+    assert len(py.log.time) > len(py.arrivals) + 1  # there were later visits to make room for
+    assert len(calls) >= 2
+    for f in VISIT:
+        assert np.array_equal(np.asarray(getattr(py.log, f), float), np.asarray(getattr(nb.log, f), float),
+                              equal_nan=True), f
+
+
+def test_a_site_without_citizens():
+    cfg = config_from_dict({"name": "empty", "horizon": {"start": "2024-01-01", "days": 10},
+                            "demand": {"visits_per_open_day": 5},
+                            "sites": [{"id": "a", "agents": 2, "demand": {"multiplier": 0}}]})
+    plan = assert_same(cfg, cfg.sites)[0]
+    assert len(plan.log.time) == 0 and len(plan.log.session_day) > 0
+
+
+def test_an_unknown_kernel_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("FSSIM_KERNEL", "fortran")
+    with pytest.raises(InputError, match="FSSIM_KERNEL.*'fortran' is not a kernel.*compiled, python"):
+        kernel_choice()
+    monkeypatch.setenv("FSSIM_KERNEL", "python")
+    assert kernel_choice() == "python" and kernel_choice("compiled") == "compiled"
