@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from fssim.config import config_from_dict, load_config
-from fssim.demand.arrivals import DemandModel
 from fssim.engine import kernel as K
-from fssim.engine.simulation import SitePlan, closed_days, kernel_choice, simulate_sites
+from fssim.engine.simulation import kernel_choice, simulate_sites
 from fssim.errors import InputError
 
 from conftest import REPO

@@ -26,6 +26,8 @@ KIND, CITIZEN, ATTEMPT, POINT, ORIGIN, DEMARCHE, DEMARCHES, OUTCOME, AGENT, BOOK
 TIME, SERVICE, PATIENCE, START, END, LEAVE = range(6)
 
 jit = numba.njit(cache=True, nogil=True)
+# the kernel writes these codes as literals (outcomes; kinds: WALK_IN 0, BOOKED 1, RETURN 2, FOLLOW_UP 3, REDIRECTED 4)
+assert (SERVED, GAVE_UP, SENT_HOME, NO_SHOW) == (0, 1, 2, 3)
 
 
 def compiled_path_for(plan, fallback_targets: set) -> bool:
@@ -36,7 +38,9 @@ def compiled_path_for(plan, fallback_targets: set) -> bool:
 
 def run_site(plan) -> None:
     """Simulate ``plan`` over its horizon with the compiled kernel and fill in its log."""
-    from fssim.demand.arrivals import BOOKED as K_BOOKED, WALK_IN
+    from fssim.demand.arrivals import BOOKED as K_BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN
+
+    assert (WALK_IN, K_BOOKED, RETURN, FOLLOW_UP, REDIRECT) == (0, 1, 2, 3, 4)
 
     a, beh, log = plan.arrivals, plan.config.behaviour, plan.log
     sessions = plan.sessions
