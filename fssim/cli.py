@@ -119,6 +119,7 @@ def run(
     workers: Optional[int] = typer.Option(None, "--workers", min=0, max=MAX_WORKERS,
                                           help="local worker processes (default: one per CPU for a big run; "
                                                "0 = this process); results are the same whatever N"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler tcp://HOST:PORT"),
     lang: Optional[str] = typer.Option(None, "--lang", help="fr or en: KPI labels and numbers (default: from "
                                                             "the locale, LANG)"),
     report: bool = typer.Option(False, "--report", help="also write report.html in the run directory"),
@@ -127,9 +128,11 @@ def run(
 ):
     """Simulate a scenario and write its run directory (Parquet tables, resolved config, manifest)."""
     from fssim.config import load_config
+    from fssim.experiment.design import scheduler_address
     from fssim.run import check_output, simulate
 
     with user_errors(config):
+        scheduler = scheduler_address(scheduler)
         from fssim.report.i18n import check_lang
         if lang is not None:
             check_lang(lang)  # a typo is refused before simulating, not after
@@ -139,7 +142,8 @@ def run(
         target = out_dir or Path("runs") / cfg.name
         _say(check_output(target, force=force))  # before simulating: refuse early, not after an hour
         with progress_bar(not quiet, unit="shards") as cb:
-            result = simulate(cfg, seed=seed, replications=replications, progress=cb, workers=workers)
+            result = simulate(cfg, seed=seed, replications=replications, progress=cb, workers=workers,
+                              scheduler=scheduler)
             result.manifest["command"] = "fssim " + " ".join(sys.argv[1:])
             if cb:
                 cb(0, 0, "writing the run directory")
@@ -421,14 +425,13 @@ def bench_national_cmd(as_json: bool = typer.Option(False, "--json", help="print
 @bench_app.command("staffing")
 def bench_staffing_cmd(workers: int = typer.Option(2, "--workers", min=0, help="local processes (0 = this process)"),
                        replications: int = typer.Option(2, min=2, max=MAX_REPLICATIONS),
-                       target: str = typer.Option("p90_wait_min<=15", "--target", help="the staffing target"),
                        departements: Optional[str] = typer.Option(None, "--departements", help="as for national")):
-    """National staffing by simulation (Erlang C start, then rounds of simulation): one JSON line."""
+    """National staffing by simulation (target p90 wait ≤ 15 min; Erlang C, then rounds of simulation)."""
     from fssim.experiment.bench import bench_staffing
 
-    deps = [d.strip() for d in departements.split(",") if d.strip()] if departements else None
     with user_errors():
-        print(json.dumps(bench_staffing(workers=workers, replications=replications, target=target, departements=deps)))
+        deps = [d.strip() for d in departements.split(",") if d.strip()] if departements else None
+        print(json.dumps(bench_staffing(workers=workers, replications=replications, departements=deps)))
 
 
 @bench_app.command("site")
@@ -449,13 +452,11 @@ def bench_site_cmd(as_json: bool = typer.Option(False, "--json", help="print one
 
 @bench_app.command("import")
 def bench_import_cmd(runs: int = typer.Option(5, "--runs", min=1, max=100, help="fresh processes timed for each")):
-    """Seconds of `import fssim` and `fssim --help` in fresh processes (median), and the slowest imports: one
-    JSON line."""
+    """Seconds of `import fssim` and `fssim --help` in fresh processes (median), the slowest imports: JSON."""
     from fssim.experiment.bench_import import bench_import
 
     with user_errors():
-        res = bench_import(runs)
-    print(json.dumps(res, ensure_ascii=False))
+        print(json.dumps(bench_import(runs), ensure_ascii=False))
 
 
 def main():  # pragma: no cover
@@ -505,9 +506,7 @@ def calibrate(
     from fssim.run import check_output
 
     with user_errors():
-        note = check_output(out_file, force=force, kind="file")
-        if note:
-            _say(note)
+        _say(check_output(out_file, force=force, kind="file"))
         problem = solve_calibration(data_dir, folds=folds)
         path = problem.save(out_file)
     for table in fit_table(problem):

@@ -210,7 +210,8 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 
 def simulate(config: Config | str | Path | dict, *, seed: int | None = None, replications: int | None = None,
-             shard_size: int = 200, progress: Progress | None = None, workers: int | None = 0) -> RunResult:
+             shard_size: int = 200, progress: Progress | None = None, workers: int | None = 0,
+             scheduler=None) -> RunResult:
     """Simulate a scenario and return its tables.
 
     ``config`` is a :class:`Config`, a YAML path or a mapping; ``seed`` and ``replications`` override the
@@ -218,7 +219,8 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
     and replications, each (replication, shard) a work unit; ``workers`` runs them on local processes (the
     experiments' executor, :class:`fssim.experiment.execute.Executor`; 0 or 1: in this process; None: one
     per CPU for a run expected to have :data:`AUTO_WORKERS_VISITS` visits or more, else in this process).
-    Results do not depend on the shard size nor on the number of workers.
+    ``scheduler``: a Dask scheduler (address or client) to run the units on instead (multi-machine).
+    Results do not depend on the shard size, the number of workers nor where they run.
     ``progress(done, total, label)`` is told each phase ("building the network", "simulating", "computing
     the KPI tables"; ``total`` 0 when a phase has no counter) and each unit done.
     """
@@ -229,7 +231,7 @@ def simulate(config: Config | str | Path | dict, *, seed: int | None = None, rep
     if workers is not None and workers < 0:
         raise InputError(f"workers {workers} is negative; give 0 (this process) or more", field="workers")
     with naming_config(config):
-        return _simulate(config, seed, replications, shard_size, progress, workers)
+        return _simulate(config, seed, replications, shard_size, progress, workers, scheduler)
 
 
 @contextmanager
@@ -262,7 +264,7 @@ def shard_tables(config: Config, shard: list, replication: int, model: DemandMod
     return v, ses, daily_table(v, ses, config.outputs.wait_threshold_min), deferred
 
 
-def _simulate(config: Config, seed, replications, shard_size, progress, workers) -> RunResult:
+def _simulate(config: Config, seed, replications, shard_size, progress, workers, scheduler=None) -> RunResult:
     from fssim.experiment.execute import Executor, site_weight, strip_sites
 
     notes = list(config.notes)
@@ -289,10 +291,11 @@ def _simulate(config: Config, seed, replications, shard_size, progress, workers)
     if workers is None:  # auto: worker processes only where they gain more than their start-up (a few seconds)
         expected = sum(site_weight(e) for e in sites) * config.horizon.days / 365 * config.replications
         workers = (os.cpu_count() or 1) if expected >= AUTO_WORKERS_VISITS else 0
-    n = min(workers, total)
-    executor = Executor(workers=n if n > 1 else 0)
+    n = min(workers, total) if scheduler is None else total
+    executor = Executor(workers=n if n > 1 else 0, scheduler=scheduler)
     results: dict[int, tuple] = {}
-    label = "simulating" + (f" on {n} workers" if n > 1 else "")
+    label = "simulating" + (" on the Dask cluster" if scheduler is not None else
+                            f" on {n} workers" if n > 1 else "")
     tell(0, total, label)
 
     # on workers, the biggest shards start first (longest job first); in this process, in unit order

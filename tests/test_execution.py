@@ -78,6 +78,23 @@ def test_dask_cluster_gives_identical_results(reference, tmp_path):
     assert_same(tables(tmp_path / "out"), ref)
 
 
+def test_a_run_on_a_dask_cluster_gives_identical_results():
+    """`fssim run --scheduler`: the units of simulate() on a Dask cluster, the same tables as in this process."""
+    import distributed
+    from fssim.config import config_from_dict
+    from fssim.run import simulate
+
+    from conftest import small_network
+
+    cfg = config_from_dict(small_network())
+    ref = simulate(cfg, shard_size=1)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+        res = simulate(cfg, shard_size=1, scheduler=c)
+    assert res.manifest["execution"]["backend"] == "dask"
+    for name in ("visits", "sessions", "summary"):
+        pd.testing.assert_frame_equal(getattr(res, name), getattr(ref, name))
+
+
 def test_resume_after_kill_9(reference, tmp_path):
     path, ref = reference
     out = tmp_path / "out"
