@@ -285,6 +285,21 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
 
 
 @jit
+def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head, tail, nxt):
+    """Row ``m``: a later visit (a return or a follow-up, as a walk-in) of visit ``v``'s citizen, landing in
+    session ``js`` at ``t``, appended to that session's list (:func:`fssim.engine.simulation._come_back`)."""
+    F[m, 0], F[m, 1], F[m, 2] = t, service, patience
+    F[m, 3], F[m, 4], F[m, 5] = np.nan, np.nan, np.nan
+    I[m, 0], I[m, 1], I[m, 2], I[m, 3] = kind, I[v, 1], attempt, point
+    I[m, 4], I[m, 5], I[m, 6], I[m, 7], I[m, 8], I[m, 9] = I[v, 4], I[v, 5], I[v, 6], -1, -1, 0
+    if head[js] < 0:
+        head[js] = m
+    else:
+        nxt[tail[js]] = m
+    tail[js] = m
+
+
+@jit
 def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_patience, return_u, return_delay,
           return_tod_u, thresholds, max_returns, s_day, s_start, s_end, s_point, seg_ptr, seg_a, seg_b, seg_c,
           bounds, open_days, session_start, prof_row, prof_ptr, p_start, p_len, p_cum, crew):
@@ -379,15 +394,7 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                     continue
                 if m >= cap:
                     return -1, busy_s, over_s, deferred
-                F[m, 0], F[m, 1], F[m, 2] = t, fu_service[c], walk_patience[c]
-                I[m, 0], I[m, 1], I[m, 2], I[m, 3] = 3, c, 0, s_point[js]
-                F[m, 3], F[m, 4], F[m, 5], I[m, 7], I[m, 8] = np.nan, np.nan, np.nan, -1, -1
-                I[m, 4], I[m, 5], I[m, 6], I[m, 9] = I[v, 4], I[v, 5], I[v, 6], 0
-                if head[js] < 0:
-                    head[js] = m
-                else:
-                    nxt[tail[js]] = m
-                tail[js] = m
+                later_visit(F, I, m, v, t, fu_service[c], walk_patience[c], 3, 0, s_point[js], js, head, tail, nxt)
                 m += 1
         # citizens sent home come back with a probability (conditional at each return)
         for x in range(nh):
@@ -404,15 +411,7 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                     continue
                 if m >= cap:
                     return -1, busy_s, over_s, deferred
-                F[m, 0], F[m, 1], F[m, 2] = t, F[v, 1], walk_patience[c]
-                I[m, 0], I[m, 1], I[m, 2], I[m, 3] = 2, c, k, s_point[js]
-                F[m, 3], F[m, 4], F[m, 5], I[m, 7], I[m, 8] = np.nan, np.nan, np.nan, -1, -1
-                I[m, 4], I[m, 5], I[m, 6], I[m, 9] = I[v, 4], I[v, 5], I[v, 6], 0
-                if head[js] < 0:
-                    head[js] = m
-                else:
-                    nxt[tail[js]] = m
-                tail[js] = m
+                later_visit(F, I, m, v, t, F[v, 1], walk_patience[c], 2, k, s_point[js], js, head, tail, nxt)
                 m += 1
     return m, busy_s, over_s, deferred
 
