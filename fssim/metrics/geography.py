@@ -49,17 +49,35 @@ def _commune_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> p
     return out.copy()
 
 
+def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(integer code of each row, the text of each code): a categorical column's own codes, so millions of
+    visits are grouped by integers and only the groups are named (a missing value's text is 'nan')."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, names = col.cat.codes.to_numpy().astype(np.int64), col.cat.categories.astype(str)
+    else:
+        codes, names = pd.factorize(col.astype(str))
+    names = np.append(np.asarray(names, dtype=object), "nan")
+    return np.where(codes < 0, len(names) - 1, codes), names
+
+
+def _named(sums: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
+    """``sums`` indexed by (replication, code) → by (replication, text of the code)."""
+    return sums.set_axis(pd.MultiIndex.from_arrays([sums.index.get_level_values(0),
+                                                    names[sums.index.get_level_values(1).to_numpy()]],
+                                                   names=sums.index.names))
+
+
 def _compute_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> pd.DataFrame:
-    arrived = visits["outcome"].astype(str) != "no_show"
+    arrived = (visits["outcome"] != "no_show").to_numpy(bool)
     good = visits["wait_min"].le(threshold) & visits["wait_min"].notna()
-    frame = pd.DataFrame({"replication": visits["replication"].to_numpy(),
-                          "commune": visits["commune"].astype(str).to_numpy(),
-                          "site_id": visits["site_id"].astype(str).to_numpy(),
-                          "arrived": arrived.to_numpy(), "good": (good & arrived).to_numpy()})
+    commune, communes = _text_codes(visits["commune"])
+    site_id, site_ids = _text_codes(visits["site_id"])
+    frame = pd.DataFrame({"replication": visits["replication"].to_numpy(), "commune": commune, "site_id": site_id,
+                          "arrived": arrived, "good": good.to_numpy(bool) & arrived})
     frame = frame[frame["arrived"]]
     reps = np.sort(visits["replication"].unique())
-    by_commune = frame.groupby(["replication", "commune"])[["arrived", "good"]].sum()
-    by_site = frame.groupby(["replication", "site_id"])[["arrived", "good"]].sum()
+    by_commune = _named(frame.groupby(["replication", "commune"])[["arrived", "good"]].sum(), communes)
+    by_site = _named(frame.groupby(["replication", "site_id"])[["arrived", "good"]].sum(), site_ids)
     network = frame.groupby("replication")[["arrived", "good"]].sum()
     c = geo.communes
     grid = pd.MultiIndex.from_product([reps, c["code"].astype(str)], names=["replication", "commune"])

@@ -238,6 +238,19 @@ def _after_warmup(visits: pd.DataFrame, sessions: pd.DataFrame, cut: pd.Timestam
     return visits_after, kept
 
 
+def area_of(communes: pd.Series, area: pd.Series) -> pd.Categorical:
+    """Each visit's area (région, département, canton…) from its commune code, ``area`` mapping a code to its
+    area: looked up once per distinct commune (the visits' commune column is categorical), not per visit."""
+    if isinstance(communes.dtype, pd.CategoricalDtype):
+        codes, names = communes.cat.codes.to_numpy(), communes.cat.categories.astype(str)
+    else:
+        codes, names = pd.factorize(communes.astype(str))
+    mapped = pd.Series(np.asarray(names, dtype=object)).map(area)
+    areas = np.sort(mapped.dropna().unique().astype(object))
+    lookup = np.append(pd.Index(areas, dtype=object).get_indexer(mapped.to_numpy(object)), -1)  # -1: none
+    return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(areas, dtype=object))
+
+
 def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
          threshold: float = 15.0, warmup_days: int = 0, origin=None, phase_starts=None,
          geography: Geography | None = None) -> pd.DataFrame:
@@ -271,7 +284,7 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
         if geography is None:
             raise ValueError(f"the {by} scope needs the run's geography (where citizens live)")
         area = geography.communes.set_index("code")[LEVELS[by]].astype(str)
-        visits = visits.assign(**{by: visits["commune"].astype(str).map(area)})
+        visits = visits.assign(**{by: area_of(visits["commune"], area)})
         visits = visits[visits[by].notna()]
         site_area = pd.Series(geography.site_communes, dtype=object).map(area)
         sessions = sessions.assign(**{by: sessions["site_id"].astype(str).map(site_area)})
@@ -309,6 +322,8 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
         sums["lead_sum"] = g["booked_lead"].sum()
     for k in registry.quantile_kpis():  # a group's exact quantiles, under the KPI's name
         sums[k.name] = g["wait_min"].quantile(k.quantile)
+    if by in LEVELS:  # the areas as text, as the sessions' (a visit's area is categorical, see area_of)
+        sums.index = sums.index.set_levels(sums.index.levels[1].astype(str), level=1)
     if by in (None, "site", "phase", "stop", *LEVELS):
         sums = _with_capacity(sums, sessions, by)
     if geography is not None and (by is None or by in LEVELS) and "commune" in visits:
