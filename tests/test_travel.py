@@ -159,3 +159,15 @@ def test_user_matrix_missing_column_and_file(tmp_path):
         TravelMatrix.from_file(path)
     with pytest.raises(InputError, match="not found"):
         TravelMatrix.from_file(tmp_path / "nope.csv")
+
+
+def test_compiled_chords_are_numpys_to_the_bit():
+    """fssim.geo.chords (placement's inner loop) gives np.linalg.norm's lengths exactly, so placement is unchanged."""
+    import numpy as np
+    from fssim.geo.chords import chords_from
+    from fssim.geo.travel import unit_vectors
+
+    rng = np.random.default_rng(7)
+    u = unit_vectors(rng.uniform(-21.5, 51.2, 200_000), rng.uniform(-61.9, 55.9, 200_000))
+    for v in u[rng.integers(0, len(u), 5)]:
+        assert np.array_equal(chords_from(np.ascontiguousarray(u), v), np.linalg.norm(u - v, axis=1))

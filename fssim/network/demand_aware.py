@@ -69,11 +69,12 @@ class SiteLoads:
         self.hosts = np.zeros(n, np.int64)
         self.site_row: list[int] = []  # commune row of each site (-1: in no known commune)
         if isinstance(model, RoadModel):
-            self._u, self._speed = unit_vectors(self.lat, self.lon), model.speeds(self.dens)
+            self._u, self._speed = np.ascontiguousarray(unit_vectors(self.lat, self.lon)), model.speeds(self.dens)
 
     def minutes_to(self, lat: float, lon: float) -> np.ndarray:
         if isinstance(self.model, RoadModel):
-            chord = np.linalg.norm(self._u - unit_vectors(np.array([lat]), np.array([lon]))[0], axis=1)
+            from fssim.geo.chords import chords_from
+            chord = chords_from(self._u, unit_vectors(np.array([lat]), np.array([lon]))[0])
             return self.model.minutes_from_km(chord_to_km(chord), self._speed)
         return np.asarray(self.model.minutes(self.lat, self.lon, self.dens, np.array([lat]), np.array([lon])),
                           float).reshape(-1)
