@@ -392,16 +392,17 @@ class NearestResult:
 
 def codes_of(values) -> np.ndarray:
     """Codes as stripped text (object array): INSEE codes and site ids are text, never numbers."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = [None if _is_missing(v) else str(v).strip() for v in values]
+    arr = values.to_numpy(dtype=object) if isinstance(values, (pd.Series, pd.Index)) else _objects(values)
+    missing = pd.isna(arr)  # elementwise (None, NaN, NaT, pd.NA), at once rather than one call per value
+    out = np.empty(len(arr), dtype=object)
+    out[:] = [None if m else str(v).strip() for v, m in zip(arr.tolist(), missing.tolist())]
     return out
 
 
-def _is_missing(v) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+def _objects(values) -> np.ndarray:
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = list(values)
+    return arr
 
 
 def check_points(df: pd.DataFrame, what: str, id_col: str) -> None:
