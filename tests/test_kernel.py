@@ -126,16 +126,12 @@ def test_more_later_visits_than_room_runs_again(monkeypatch):
     """Returns and follow-ups beyond the first allocation: the kernel says so and runs again with more room."""
     cfg = random_config(3)
     calls = []
-    real = K._compiled
+    real = K.site_kernel
 
-    def counting():
-        k = real()
-
-        def wrapped(F, I, n, *rest):
-            calls.append(len(F))
-            return k(F[: n + 1], I[: n + 1], n, *rest) if len(calls) == 1 else k(F, I, n, *rest)
-        return wrapped
-    monkeypatch.setattr(K, "_compiled", counting)
+    def wrapped(F, I, n, *rest):
+        calls.append(len(F))
+        return real(F[: n + 1], I[: n + 1], n, *rest) if len(calls) == 1 else real(F, I, n, *rest)
+    monkeypatch.setattr(K, "site_kernel", wrapped)
     py = simulate_sites(cfg, cfg.sites[:1], 0, kernel="python")[0]
     nb = simulate_sites(cfg, cfg.sites[:1], 0, kernel="compiled")[0]
     assert len(py.log.time) > len(py.arrivals) + 1  # there were later visits to make room for

@@ -14,20 +14,18 @@ this module (or in ``NUMBA_CACHE_DIR``); later runs load it.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numba
 import numpy as np
 
+from fssim.demand.arrivals import BOOKED as K_BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN
+from fssim.engine.calendar import staffed_minutes
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED
 
 # integer columns of the visit table I (float columns: the table F)
 KIND, CITIZEN, ATTEMPT, POINT, ORIGIN, DEMARCHE, DEMARCHES, OUTCOME, AGENT, BOOKED = range(10)
 TIME, SERVICE, PATIENCE, START, END, LEAVE = range(6)
 
-jit = numba.njit(cache=True, nogil=True)
-# the kernel writes these codes as literals (outcomes; kinds: WALK_IN 0, BOOKED 1, RETURN 2, FOLLOW_UP 3, REDIRECTED 4)
-assert (SERVED, GAVE_UP, SENT_HOME, NO_SHOW) == (0, 1, 2, 3)
+jit = numba.njit(cache=True, nogil=True)  # module-level integers (columns, codes) are constants to numba
 
 
 def compiled_path_for(plan, fallback_targets: set) -> bool:
@@ -38,10 +36,6 @@ def compiled_path_for(plan, fallback_targets: set) -> bool:
 
 def run_site(plan) -> None:
     """Simulate ``plan`` over its horizon with the compiled kernel and fill in its log."""
-    from fssim.demand.arrivals import BOOKED as K_BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN
-
-    assert (WALK_IN, K_BOOKED, RETURN, FOLLOW_UP, REDIRECT) == (0, 1, 2, 3, 4)
-
     a, beh, log = plan.arrivals, plan.config.behaviour, plan.log
     sessions = plan.sessions
     S, n = len(sessions), len(a)
@@ -67,7 +61,6 @@ def run_site(plan) -> None:
     bounds = np.asarray(plan.bounds, dtype=np.int64)
     origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
     cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
-    kernel = _compiled()
     while True:
         F = np.empty((cap, 6))  # the kernel initialises the rows it adds
         I = np.empty((cap, 10), np.int64)
@@ -81,7 +74,7 @@ def run_site(plan) -> None:
         I[:n, ORIGIN] = origin
         I[:n, DEMARCHE], I[:n, DEMARCHES] = a.demarche, a.demarches
         I[:n, BOOKED] = a.booked
-        m, busy, overtime, deferred = kernel(
+        m, busy, overtime, deferred = site_kernel(
             F, I, n, np.asarray(a.no_show, dtype=np.bool_), np.asarray(a.follow_up, dtype=np.bool_),
             np.asarray(a.follow_up_delay, dtype=np.int64), np.asarray(a.follow_up_u, dtype=float),
             np.asarray(a.follow_up_service, dtype=float), np.asarray(a.walk_in_patience, dtype=float),
@@ -107,16 +100,10 @@ def _fill(log, F, I, sessions, s_start, s_end, busy, overtime) -> None:
     log.session_day = [s.day for s in sessions]
     log.session_point = [s.point for s in sessions]
     log.session_open = [s.end - s.start if s.segments else 0.0 for s in sessions]
-    log.session_staffed = [sum((b - a) * c for a, b, c in s.segments) for s in sessions]
+    log.session_staffed = [staffed_minutes(s.segments) for s in sessions]
     log.session_busy = busy.tolist()
     log.session_overtime = overtime.tolist()
     log.session_late = (np.minimum(s_start, s_end) - s_start).tolist()
-
-
-@lru_cache(maxsize=1)
-def _compiled():
-    """The compiled kernel (compiled on first use, or loaded from numba's disk cache)."""
-    return site_kernel
 
 
 @jit
@@ -197,10 +184,10 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
         for q in range(cmax):
             if active[q] and (k < 0 or st[q] < t):
                 k, t = q, st[q]
-        while i < L and F[ids[i], 0] <= t:
+        while i < L and F[ids[i], TIME] <= t:
             v = ids[i]
             i += 1
-            if I[v, 9]:
+            if I[v, BOOKED]:
                 appt[at] = v
                 at += 1
             else:
@@ -214,10 +201,10 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
             while wh < wt:
                 w = walk[wh]
                 wh += 1
-                gone = F[w, 0] + F[w, 2]
+                gone = F[w, TIME] + F[w, PATIENCE]
                 if gone < t:
-                    I[w, 7] = 1  # GAVE_UP
-                    F[w, 5] = gone
+                    I[w, OUTCOME] = GAVE_UP
+                    F[w, LEAVE] = gone
                 else:
                     v = w
                     break
@@ -225,16 +212,16 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
         if v < 0:
             if i >= L:
                 break
-            nt = F[ids[i], 0]
+            nt = F[ids[i], TIME]
         else:
-            s = F[v, 1]
-            F[v, 3] = t
+            s = F[v, SERVICE]
+            F[v, START] = t
             nt = t + s
-            F[v, 4] = nt
-            F[v, 5] = nt
+            F[v, END] = nt
+            F[v, LEAVE] = nt
             free[k] = nt
-            I[v, 7] = 0  # SERVED
-            I[v, 8] = k
+            I[v, OUTCOME] = SERVED
+            I[v, AGENT] = k
             total += s
             b = wb[k, p]
             if nt <= b:
@@ -256,7 +243,6 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
             where[k] = p
             a = wa[k, p]
             st[k] = a if a > nt else nt
-    own = busy
     cs = 0.0
     for q in range(ncar):
         cs += carried_c[q]
@@ -272,13 +258,13 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
             lo, hi = i, L
         for x in range(lo, hi):
             w = appt[x] if part == 0 else (walk[x] if part == 1 else ids[x])
-            gone = F[w, 0] + F[w, 2]
+            gone = F[w, TIME] + F[w, PATIENCE]
             if gone < close:
-                I[w, 7] = 1  # GAVE_UP
-                F[w, 5] = gone
+                I[w, OUTCOME] = GAVE_UP
+                F[w, LEAVE] = gone
             else:
-                I[w, 7] = 2  # SENT_HOME
-                F[w, 5] = close
+                I[w, OUTCOME] = SENT_HOME
+                F[w, LEAVE] = close
                 home[nh] = w
                 nh += 1
     return nh, busy, total - own, ncar
@@ -288,10 +274,11 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
 def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head, tail, nxt):
     """Row ``m``: a later visit (a return or a follow-up, as a walk-in) of visit ``v``'s citizen, landing in
     session ``js`` at ``t``, appended to that session's list (:func:`fssim.engine.simulation._come_back`)."""
-    F[m, 0], F[m, 1], F[m, 2] = t, service, patience
-    F[m, 3], F[m, 4], F[m, 5] = np.nan, np.nan, np.nan
-    I[m, 0], I[m, 1], I[m, 2], I[m, 3] = kind, I[v, 1], attempt, point
-    I[m, 4], I[m, 5], I[m, 6], I[m, 7], I[m, 8], I[m, 9] = I[v, 4], I[v, 5], I[v, 6], -1, -1, 0
+    F[m, TIME], F[m, SERVICE], F[m, PATIENCE] = t, service, patience
+    F[m, START], F[m, END], F[m, LEAVE] = np.nan, np.nan, np.nan
+    I[m, KIND], I[m, CITIZEN], I[m, ATTEMPT], I[m, POINT] = kind, I[v, CITIZEN], attempt, point
+    I[m, ORIGIN], I[m, DEMARCHE], I[m, DEMARCHES] = I[v, ORIGIN], I[v, DEMARCHE], I[v, DEMARCHES]
+    I[m, OUTCOME], I[m, AGENT], I[m, BOOKED] = -1, -1, 0
     if head[js] < 0:
         head[js] = m
     else:
@@ -321,36 +308,36 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
     home = np.empty(cap, np.int64)
     carried_k = np.empty(max(crew, 1), np.int64)
     carried_c = np.empty(max(crew, 1))
+    extra = np.empty(cap, np.int64)   # a session's later visits, then the session's citizens merged
+    merged = np.empty(cap, np.int64)
     for j in range(S):
         lo, hi = bounds[j], bounds[j + 1]
         L = 0
         for v in range(lo, hi):
             if no_show[v]:
-                I[v, 7] = 3  # NO_SHOW
-                F[v, 5] = F[v, 0]
+                I[v, OUTCOME] = NO_SHOW
+                F[v, LEAVE] = F[v, TIME]
             else:
                 ids[L] = v
                 L += 1
         w = head[j]
         if w >= 0:  # later visits: a stable merge by time (primaries first on ties, then in landing order)
             ne = 0
-            extra = np.empty(cap, np.int64)
             while w >= 0:
                 extra[ne] = w
                 ne += 1
                 w = nxt[w]
             for x in range(1, ne):  # insertion sort, stable
                 y = extra[x]
-                ty = F[y, 0]
+                ty = F[y, TIME]
                 z = x - 1
-                while z >= 0 and F[extra[z], 0] > ty:
+                while z >= 0 and F[extra[z], TIME] > ty:
                     extra[z + 1] = extra[z]
                     z -= 1
                 extra[z + 1] = y
-            merged = np.empty(L + ne, np.int64)
             pa, pb, q = 0, 0, 0
             while pa < L or pb < ne:
-                if pb >= ne or (pa < L and F[ids[pa], 0] <= F[extra[pb], 0]):
+                if pb >= ne or (pa < L and F[ids[pa], TIME] <= F[extra[pb], TIME]):
                     merged[q] = ids[pa]
                     pa += 1
                 else:
@@ -358,7 +345,7 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                     pb += 1
                 q += 1
             L += ne
-            ids[:L] = merged
+            ids[:L] = merged[:L]
             head[j] = -1
         for k in range(crew):
             before[k] = free[k]
@@ -369,8 +356,8 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
         else:  # nobody on duty: the door stays closed
             for x in range(L):
                 v = ids[x]
-                I[v, 7] = 2  # SENT_HOME
-                F[v, 5] = F[v, 0]
+                I[v, OUTCOME] = SENT_HOME
+                F[v, LEAVE] = F[v, TIME]
                 home[x] = v
             nh, busy, overtime, ncar = L, 0.0, 0.0, 0
         for q in range(ncar):
@@ -384,9 +371,9 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
         # follow-ups of citizens served for the first time
         for x in range(L):
             v = ids[x]
-            kind = I[v, 0]
-            c = I[v, 1]
-            if I[v, 7] == 0 and kind != 3 and kind != 4 and follow_up[c]:  # not FOLLOW_UP, not REDIRECT
+            kind = I[v, KIND]
+            c = I[v, CITIZEN]
+            if I[v, OUTCOME] == SERVED and kind != FOLLOW_UP and kind != REDIRECT and follow_up[c]:
                 js, t = landing(day, fu_delay[c], fu_u[c], open_days, prof_row, prof_ptr, p_start, p_len, p_cum,
                                 session_start)
                 if js < 0:
@@ -394,15 +381,16 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                     continue
                 if m >= cap:
                     return -1, busy_s, over_s, deferred
-                later_visit(F, I, m, v, t, fu_service[c], walk_patience[c], 3, 0, s_point[js], js, head, tail, nxt)
+                later_visit(F, I, m, v, t, fu_service[c], walk_patience[c], FOLLOW_UP, 0, s_point[js], js, head, tail,
+                            nxt)
                 m += 1
         # citizens sent home come back with a probability (conditional at each return)
         for x in range(nh):
             v = home[x]
-            if I[v, 0] == 4:  # REDIRECT
+            if I[v, KIND] == REDIRECT:
                 continue
-            c = I[v, 1]
-            k = I[v, 2] + 1
+            c = I[v, CITIZEN]
+            k = I[v, ATTEMPT] + 1
             if k <= max_returns and return_u[c] < thresholds[k]:
                 js, t = landing(day, return_delay[c], return_tod_u[c], open_days, prof_row, prof_ptr, p_start,
                                 p_len, p_cum, session_start)
@@ -411,7 +399,8 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                     continue
                 if m >= cap:
                     return -1, busy_s, over_s, deferred
-                later_visit(F, I, m, v, t, F[v, 1], walk_patience[c], 2, k, s_point[js], js, head, tail, nxt)
+                later_visit(F, I, m, v, t, F[v, SERVICE], walk_patience[c], RETURN, k, s_point[js], js, head, tail,
+                            nxt)
                 m += 1
     return m, busy_s, over_s, deferred
 

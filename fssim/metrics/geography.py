@@ -49,7 +49,7 @@ def _commune_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> p
     return out.copy()
 
 
-def _text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def text_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(integer code of each row, the text of each code): a categorical column's own codes, so millions of
     visits are grouped by integers and only the groups are named (a missing value's text is 'nan')."""
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -70,8 +70,8 @@ def _named(sums: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
 def _compute_shares(visits: pd.DataFrame, geo: Geography, threshold: float) -> pd.DataFrame:
     arrived = (visits["outcome"] != "no_show").to_numpy(bool)
     good = visits["wait_min"].le(threshold) & visits["wait_min"].notna()
-    commune, communes = _text_codes(visits["commune"])
-    site_id, site_ids = _text_codes(visits["site_id"])
+    commune, communes = text_codes(visits["commune"])
+    site_id, site_ids = text_codes(visits["site_id"])
     frame = pd.DataFrame({"replication": visits["replication"].to_numpy(), "commune": commune, "site_id": site_id,
                           "arrived": arrived, "good": good.to_numpy(bool) & arrived})
     frame = frame[frame["arrived"]]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from fssim.metrics import intervals
 from fssim.metrics import kpis as registry
-from fssim.metrics.geography import LEVELS, Geography, access_sums
+from fssim.metrics.geography import LEVELS, Geography, access_sums, text_codes
 from fssim.config import Config
 from fssim.engine.counter import OUTCOMES
 from fssim.demand.arrivals import KINDS
@@ -241,14 +241,10 @@ def _after_warmup(visits: pd.DataFrame, sessions: pd.DataFrame, cut: pd.Timestam
 def area_of(communes: pd.Series, area: pd.Series) -> pd.Categorical:
     """Each visit's area (région, département, canton…) from its commune code, ``area`` mapping a code to its
     area: looked up once per distinct commune (the visits' commune column is categorical), not per visit."""
-    if isinstance(communes.dtype, pd.CategoricalDtype):
-        codes, names = communes.cat.codes.to_numpy(), communes.cat.categories.astype(str)
-    else:
-        codes, names = pd.factorize(communes.astype(str))
-    mapped = pd.Series(np.asarray(names, dtype=object)).map(area)
-    areas = np.sort(mapped.dropna().unique().astype(object))
-    lookup = np.append(pd.Index(areas, dtype=object).get_indexer(mapped.to_numpy(object)), -1)  # -1: none
-    return pd.Categorical.from_codes(lookup[codes], categories=pd.Index(areas, dtype=object))
+    codes, names = text_codes(communes)
+    mapped = pd.Series(names).map(area)
+    areas = pd.Index(np.sort(mapped.dropna().unique().astype(object)), dtype=object)
+    return pd.Categorical.from_codes(areas.get_indexer(mapped.to_numpy(object))[codes], categories=areas)
 
 
 def kpis(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None, *,
