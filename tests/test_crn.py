@@ -197,3 +197,37 @@ def test_sharded_run_is_the_unsplit_run():
     assert len(whole.visits) > 1000 and (whole.visits["kind"] == "redirected").any()
     pd.testing.assert_frame_equal(split.visits, whole.visits)
     pd.testing.assert_frame_equal(split.summary, whole.summary)
+
+
+def _splitmix_reference(k0, k1, unit, index):
+    """The counter-based uniforms written with numpy (the formula of fssim.demand.hashing, one array at a time)."""
+    golden, one = np.uint64(0x9E3779B97F4A7C15), np.uint64(1)
+
+    def mix(z):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+    unit = np.asarray(unit, dtype=np.int64).astype(np.uint64)
+    index = np.asarray(index, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = mix(mix(k0 + (unit + one) * golden) ^ (k1 + (index + one) * golden))
+    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+
+
+def test_compiled_uniforms_equal_the_numpy_formula_to_the_bit():
+    from fssim.demand.randomness import Streams
+
+    streams = Streams(42, 3, "site-7", "demand")
+    rng = np.random.default_rng(5)
+    unit = rng.integers(-5, 400, 20_000)
+    index = np.r_[rng.integers(0, 2**45, 19_990), -np.arange(1, 11)]
+    k0, k1 = streams._seq("arrival").generate_state(2, np.uint64)
+    got = streams.uniforms("arrival", unit, index)
+    assert np.array_equal(got, _splitmix_reference(k0, k1, unit, index))
+    assert got.min() > 0 and got.max() < 1 and 0.49 < got.mean() < 0.51
+    # one unit for many citizens (a day), and a single pair
+    assert np.array_equal(streams.uniforms("arrival", 12, np.arange(50)), _splitmix_reference(k0, k1, 12, np.arange(50)))
+    assert streams.uniforms("arrival", 3, 4) == _splitmix_reference(k0, k1, 3, 4)
+    with pytest.raises(ValueError):
+        streams.uniforms("arrival", np.arange(3), np.arange(4))

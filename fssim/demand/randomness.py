@@ -27,16 +27,6 @@ def stream(seed: int, replication: int, *names: str | int) -> np.random.Generato
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=key)))
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijection of uint64 with full avalanche (Steele, Lea & Flood 2014)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 class Streams:
     """The named streams of one site or bus in one replication.
 
@@ -61,10 +51,9 @@ class Streams:
 
     def uniforms(self, name: str, unit, index) -> np.ndarray:
         """Uniforms in (0, 1), one per (unit, index) pair, identical whatever the other pairs asked for."""
+        from fssim.demand.hashing import hashed_uniforms  # numba: imported when a site first draws
+
         k0, k1 = self._seq(name).generate_state(2, np.uint64)
-        unit = np.asarray(unit, dtype=np.int64).astype(np.uint64)
-        index = np.asarray(index, dtype=np.int64).astype(np.uint64)
-        with np.errstate(over="ignore"):
-            h = _mix(k0 + (unit + np.uint64(1)) * _GOLDEN)
-            h = _mix(h ^ (k1 + (index + np.uint64(1)) * _GOLDEN))
-        return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+        unit, index = np.broadcast_arrays(np.asarray(unit, dtype=np.int64), np.asarray(index, dtype=np.int64))
+        out = hashed_uniforms(k0, k1, unit.ravel(), index.ravel())
+        return out.reshape(unit.shape) if unit.ndim else out[0]

@@ -79,17 +79,22 @@ def site_sessions(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> li
             else:
                 groups.append([(a, b, c)])
         templates[day] = groups
-    for i, date in enumerate(day_dates(horizon)):
-        if date in closed_days:
-            continue
-        if site.opens_on and date < site.opens_on:
-            continue
-        if site.closes_on and date >= site.closes_on:
+    first = max(_day_index(site.opens_on, horizon), 0) if site.opens_on else 0
+    last = min(_day_index(site.closes_on, horizon), horizon.days) if site.closes_on else horizon.days
+    closed = {_day_index(d, horizon) for d in closed_days}
+    week = [templates.get(WEEKDAYS[(horizon.start.weekday() + k) % 7], ()) for k in range(7)]
+    for i in range(first, last):
+        groups = week[i % 7]
+        if not groups or i in closed:
             continue
         base = i * DAY
-        for group in templates.get(WEEKDAYS[date.weekday()], ()):
-            run = tuple((base + a, base + b, c) for a, b, c in group)
-            out.append(Session(i, run[0][0], run[-1][1], run))
+        for group in groups:
+            if len(group) == 1:  # most sessions: one staffing level from opening to closing
+                a, b, c = group[0]
+                out.append(Session(i, base + a, base + b, ((base + a, base + b, c),)))
+            else:
+                run = tuple((base + a, base + b, c) for a, b, c in group)
+                out.append(Session(i, run[0][0], run[-1][1], run))
     return out
 
 
