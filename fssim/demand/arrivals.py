@@ -17,7 +17,7 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from fssim.engine.calendar import DAY, Session, day_dates
+from fssim.engine.calendar import DAY, Session, SessionArrays, day_dates
 from fssim import defaults as D
 from fssim.config import Bus, Config, Site
 from fssim.defaults import WEEKDAYS
@@ -86,31 +86,66 @@ class Profile:
     """Where arrivals fall within each demand *unit*: piecewise-constant density over open minutes.
 
     A unit is an open day for a site (its sessions share the day's demand by hour of day) and one visit
-    of the bus to a stop for a bus (each stop has its own demand).
+    of the bus to a stop for a bus (each stop has its own demand). Stored flat: unit ``units[r]`` (sorted) has
+    the pieces ``ptr[r]:ptr[r + 1]`` of ``starts`` (minutes from the horizon start), ``lengths`` and ``cum``
+    (cumulative normalised weight, 1 at each unit's last piece).
     """
 
-    starts: dict[int, np.ndarray]   # unit → start minute (from the horizon start) of each piece
-    lengths: dict[int, np.ndarray]
-    cum: dict[int, np.ndarray]      # cumulative normalised weight of the pieces
+    units: np.ndarray
+    ptr: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    cum: np.ndarray
+
+    def __post_init__(self):
+        self._row = dict(zip(self.units.tolist(), range(len(self.units))))
+
+    def __contains__(self, unit: int) -> bool:
+        return unit in self._row
+
+    def rows(self, units) -> np.ndarray:
+        """Row of each unit in the flat arrays."""
+        return np.searchsorted(self.units, units)
 
     def time_in(self, unit: int, u: float) -> float:
         """Inverse CDF: the arrival time in ``unit`` for a uniform ``u`` (scalar path, for returns)."""
-        cum = self.cum[unit]
-        cum = cum.tolist() if isinstance(cum, np.ndarray) else cum
+        r = self._row[unit]
+        first = int(self.ptr[r])
+        cum = self.cum[first:self.ptr[r + 1]].tolist()
         j = min(bisect_right(cum, u), len(cum) - 1)
         lo = cum[j - 1] if j else 0.0
         frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
-        return float(self.starts[unit][j] + frac * self.lengths[unit][j])
+        return float(self.starts[first + j] + frac * self.lengths[first + j])
+
+    @classmethod
+    def of_units(cls, units, pieces: list[tuple], which, base) -> "Profile":
+        """The profile of ``units`` whose unit ``i`` has the pieces ``pieces[which[i]]`` (starts, lengths, cum)
+        shifted by ``base[i]`` minutes: days with the same hours share their pieces."""
+        units, which = np.asarray(units, dtype=np.int64), np.asarray(which, dtype=np.int64)
+        size = np.array([len(c) for _, _, c in pieces], dtype=np.int64)
+        at = np.zeros(len(pieces) + 1, dtype=np.int64)
+        np.cumsum(size, out=at[1:])
+        lens = size[which] if len(which) else np.zeros(0, np.int64)
+        ptr = np.zeros(len(units) + 1, dtype=np.int64)
+        np.cumsum(lens, out=ptr[1:])
+        idx = np.repeat(at[which] - ptr[:-1], lens) + np.arange(ptr[-1])
+        cat = (lambda k: np.concatenate([p[k] for p in pieces]).astype(float) if pieces else np.zeros(0))
+        starts = cat(0)[idx] + np.repeat(np.asarray(base, dtype=float), lens)
+        return cls(units, ptr, starts, cat(1)[idx], cat(2)[idx])
 
 
-def _front_loaded(s: Session, a: float, k: int = 6):
-    """k equal pieces of a stop window with weights falling linearly: density (1 + a) - 2a x."""
-    edges = np.linspace(s.start, s.end, k + 1)
+def _front_loaded(sessions: list[Session], a: float, k: int = 6):
+    """k equal pieces of each stop window with weights falling linearly: density (1 + a) - 2a x.
+    (starts, lengths, cum), each sessions × k; the edges as ``np.linspace`` computes them, session by session."""
+    start = np.array([s.start for s in sessions], dtype=float)
+    end = np.array([s.end for s in sessions], dtype=float)
+    edges = np.arange(k + 1, dtype=float)[None, :] * ((end - start) / k)[:, None] + start[:, None]
+    edges[:, -1] = end
     mid = (np.arange(k) + 0.5) / k
     w = (1 + a) - 2 * a * mid
     cum = np.cumsum(w) / w.sum()
     cum[-1] = 1.0
-    return edges[:-1], np.diff(edges), cum
+    return edges[:, :-1], edges[:, 1:] - edges[:, :-1], np.broadcast_to(cum, (len(sessions), k))
 
 
 def _pieces(session_list: list[Session], hour_weight: np.ndarray, flat: bool):
@@ -165,6 +200,14 @@ class Arrivals:
         return len(self.time)
 
 
+def _as_arrays(sessions) -> SessionArrays:
+    return sessions if isinstance(sessions, SessionArrays) else SessionArrays.of(sessions)
+
+
+def _as_list(sessions) -> list[Session]:
+    return sessions.sessions() if isinstance(sessions, SessionArrays) else sessions
+
+
 def expected_per_unit(model: DemandModel, entity, sessions: list[Session]):
     """(units, day of each unit, expected first visits per unit) for a site (units = open days) or a bus
     (units = its stop visits, i.e. its sessions)."""
@@ -204,12 +247,13 @@ def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) ->
     """Expected visits on each open day of the site: (day indices, expected counts)."""
     cfg = model.config
     open_min = np.zeros(cfg.horizon.days)
-    for s in sessions:
-        if site.always_open:  # one long session: spread it over its days
+    if site.always_open:  # one long session: spread it over its days
+        for s in _as_list(sessions):
             d0, d1 = int(s.start // DAY), int(np.ceil(s.end / DAY))
             open_min[d0:d1] += DAY
-        else:
-            open_min[s.day] += s.end - s.start
+    else:
+        cal = _as_arrays(sessions)
+        np.add.at(open_min, cal.day, cal.end - cal.start)  # in session order, as a loop would add them
     days = np.flatnonzero(open_min > 0)
     if len(days) == 0:
         return days, np.zeros(0)
@@ -248,39 +292,47 @@ def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) ->
 
 def profile_of(model: DemandModel, entity, sessions: list[Session]) -> Profile:
     """The arrival profile of a site (per open day, by hour of day) or a bus (per stop visit)."""
-    if isinstance(entity, Bus):
-        starts, lengths, cums = {}, {}, {}
-        for j, s in enumerate(sessions):
-            if entity.arrival_profile == "hours":
-                starts[j], lengths[j], cums[j] = _pieces([s], model.hour_weight, False)
-            else:
-                starts[j], lengths[j], cums[j] = _front_loaded(s, entity.front_load)
-        return Profile(starts, lengths, cums)
-    return day_profile(model, entity, sessions)
+    if not isinstance(entity, Bus):
+        return day_profile(model, entity, sessions)
+    units = np.arange(len(sessions))
+    if entity.arrival_profile == "hours":
+        pieces = [_pieces([s], model.hour_weight, False) for s in sessions]
+        return Profile.of_units(units, pieces, units, np.zeros(len(units)))
+    starts, lengths, cum = _front_loaded(sessions, entity.front_load)
+    k = starts.shape[1]
+    return Profile(units, np.arange(len(units) + 1) * k, starts.ravel(), lengths.ravel(), cum.ravel())
 
 
 def day_profile(model: DemandModel, site: Site, sessions: list[Session]) -> Profile:
     flat = (site.demand.rate_per_hour or model.config.demand.rate_per_hour) is not None and not (
         site.demand.visits_per_open_day or site.demand.visits_per_year)
-    by_day: dict[int, list[Session]] = {}
-    for s in sessions:
-        if site.always_open:
-            d0, d1 = int(s.start // DAY), int(np.ceil(s.end / DAY))
-            for d in range(d0, d1):
-                a, b = max(s.start, d * DAY), min(s.end, (d + 1) * DAY)
-                by_day.setdefault(d, []).append(Session(d, a, b, ((a, b, 0),)))
-        else:
-            by_day.setdefault(s.day, []).append(s)
-    starts, lengths, cums = {}, {}, {}
-    patterns: dict[tuple, tuple] = {}  # the same hours on another day: the same pieces, shifted
-    for d, ss in by_day.items():
-        base = d * DAY
-        key = tuple((s.start - base, s.end - base) for s in ss)
-        if key not in patterns:
-            patterns[key] = _pieces([Session(0, a, b, ((a, b, 0),)) for a, b in key], model.hour_weight, flat)
-        st, ln, cm = patterns[key]
-        starts[d], lengths[d], cums[d] = st + base, ln, cm
-    return Profile(starts, lengths, cums)
+    if site.always_open:
+        by_day: dict[int, list] = {}  # day → its opening intervals, in minutes from the day's midnight
+        for s in _as_list(sessions):
+            for d in range(int(s.start // DAY), int(np.ceil(s.end / DAY))):
+                base = d * DAY
+                by_day.setdefault(d, []).append((max(s.start, base) - base, min(s.end, (d + 1) * DAY) - base))
+        days = sorted(by_day)
+        index: dict[tuple, int] = {}
+        which = [index.setdefault(tuple(by_day[d]), len(index)) for d in days]
+        keys = list(index)
+    elif not len(sessions):
+        days, keys, which = [], [], []
+    else:  # days with the same hours share their pieces: one row of opening intervals per day, made unique
+        cal = _as_arrays(sessions)
+        days, first, count = np.unique(cal.day, return_index=True, return_counts=True)
+        rank = np.arange(len(cal.day)) - np.repeat(first, count)
+        width = int(count.max()) if len(count) else 0
+        rows = np.full((len(days), 2 * width), -1.0)  # −1: no such session that day
+        at = np.repeat(np.arange(len(days)), count)
+        base = cal.day * DAY
+        rows[at, 2 * rank], rows[at, 2 * rank + 1] = cal.start - base, cal.end - base
+        unique, which = np.unique(rows, axis=0, return_inverse=True)
+        keys = [tuple((a, b) for a, b in zip(r[0::2], r[1::2]) if a >= 0) for r in unique.tolist()]
+        which = which.ravel()
+    pieces = [_pieces([Session(0, a, b, ((a, b, 0),)) for a, b in key], model.hour_weight, flat) for key in keys]
+    days = np.array(days, dtype=np.int64)
+    return Profile.of_units(days, pieces, which, days * DAY)
 
 
 def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile: Profile,
@@ -322,7 +374,7 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
         a["channel_u"] = u
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
         wants = draw("booking") < beh.appointment_share
-        calendar = book_arrivals(site, beh, sessions, a, wants, draw)
+        calendar = book_arrivals(site, beh, _as_list(sessions), a, wants, draw)
         if calendar is None:
             a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)
         order = np.argsort(a["time"], kind="stable")
@@ -361,16 +413,20 @@ def _times_in_units(profile: Profile, units, counts, u_time: np.ndarray) -> np.n
     """Arrival times: inverse CDF of each visit's unit profile, vectorised over all units (unit k's
     cumulative weights are shifted by k so that one sorted array holds them all)."""
     time = np.empty(len(u_time))
-    busy = [(k, d) for k, (d, c) in enumerate(zip(units, counts)) if c]
-    if not busy:
+    counts = np.asarray(counts)
+    busy = np.flatnonzero(counts)
+    if not len(busy):
         return time
-    cum_all = np.concatenate([k + profile.cum[d] for k, d in busy])
-    start_all = np.concatenate([profile.starts[d] for _, d in busy])
-    length_all = np.concatenate([profile.lengths[d] for _, d in busy])
-    first = np.cumsum([0] + [len(profile.cum[d]) for _, d in busy[:-1]])
-    last = first + np.array([len(profile.cum[d]) for _, d in busy]) - 1
-    rank = np.repeat(np.array([k for k, _ in busy], dtype=float), counts[[k for k, _ in busy]])
-    which = np.repeat(np.arange(len(busy)), counts[[k for k, _ in busy]])
+    rows = profile.rows(np.asarray(units)[busy])
+    lens = profile.ptr[rows + 1] - profile.ptr[rows]
+    first = np.zeros(len(busy), dtype=np.int64)
+    np.cumsum(lens[:-1], out=first[1:])
+    idx = np.repeat(profile.ptr[rows] - first, lens) + np.arange(lens.sum())
+    cum_all = np.repeat(busy.astype(float), lens) + profile.cum[idx]
+    start_all, length_all = profile.starts[idx], profile.lengths[idx]
+    last = first + lens - 1
+    rank = np.repeat(busy.astype(float), counts[busy])
+    which = np.repeat(np.arange(len(busy)), counts[busy])
     ug = rank + u_time
     j = np.minimum(np.searchsorted(cum_all, ug, side="right"), last[which])
     lo = np.where(j > first[which], cum_all[np.maximum(j - 1, 0)], rank)
@@ -479,8 +535,8 @@ def _whole_days(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 def _book_slots(time, booked, sessions, slot, desks):
     """Move booked citizens to the start of their slot; a full slot sends the extra ones to the walk-in queue."""
-    starts = np.array([s.start for s in sessions])
-    ends = np.array([s.end for s in sessions])
+    cal = _as_arrays(sessions)
+    starts, ends = cal.start, cal.end
     sess = np.searchsorted(starts, time, side="right") - 1
     s0 = starts[sess]
     slot_start = s0 + np.floor((time - s0) / slot) * slot

@@ -36,6 +36,11 @@ def _applies(site) -> bool:
     return hasattr(site, "always_open") and not site.always_open and hasattr(site, "schedule")
 
 
+def has_absences(config: Config, site) -> bool:
+    """Whether absences apply at ``site`` (:func:`draw_absences` returns None otherwise)."""
+    return _applies(site) and absences_of(config.absences, site).active
+
+
 def with_closures(config: Config, site, closed_days: set[dt.date]) -> set[dt.date]:
     """The days ``site`` is closed: ``closed_days`` (public holidays) and its planned closures, if any."""
     if not _applies(site):
@@ -56,11 +61,9 @@ class AbsencePlan:
 
 def draw_absences(config: Config, site, sessions: list[Session], replication: int) -> AbsencePlan | None:
     """The absences of a fixed site over its ``sessions``; None when the site has none (nothing to change)."""
-    if not _applies(site):
+    if not has_absences(config, site):
         return None
     rules = absences_of(config.absences, site)
-    if not rules.active:
-        return None
     n = len(sessions)
     absent, closed = np.zeros(n, np.int64), np.zeros(n, np.int64)
     roster = max((c for s in sessions for _, _, c in s.segments), default=0)

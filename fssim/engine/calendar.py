@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import holidays as _holidays
+import numpy as np
 
 from fssim.config import Bus, Horizon, Recurrence, Site
 from fssim.errors import InputError
@@ -58,44 +59,114 @@ def day_dates(horizon: Horizon) -> list[dt.date]:
     return [horizon.start + dt.timedelta(days=i) for i in range(horizon.days)]
 
 
+@dataclass
+class SessionArrays:
+    """The sessions of a site or bus as arrays, one row per session (the compiled counter and the tables read
+    these; :meth:`sessions` makes the :class:`Session` objects the Python path walks). Session k's segments
+    are ``seg_ptr[k]:seg_ptr[k + 1]`` of ``seg_a``, ``seg_b`` (minutes) and ``seg_c`` (agents on duty)."""
+
+    day: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    point: np.ndarray
+    seg_ptr: np.ndarray
+    seg_a: np.ndarray
+    seg_b: np.ndarray
+    seg_c: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @classmethod
+    def of(cls, sessions: list[Session]) -> "SessionArrays":
+        seg_ptr = np.zeros(len(sessions) + 1, np.int64)
+        np.cumsum([len(s.segments) for s in sessions], out=seg_ptr[1:])
+        seg = np.array([x for s in sessions for x in s.segments], dtype=float).reshape(-1, 3)
+        return cls(np.array([s.day for s in sessions], dtype=np.int64),
+                   np.array([s.start for s in sessions], dtype=float), np.array([s.end for s in sessions], dtype=float),
+                   np.array([s.point for s in sessions], dtype=np.int64), seg_ptr, seg[:, 0].copy(), seg[:, 1].copy(),
+                   seg[:, 2].astype(np.int64))
+
+    def sessions(self) -> list[Session]:
+        day, start, end, point = self.day.tolist(), self.start.tolist(), self.end.tolist(), self.point.tolist()
+        ptr, a, b, c = self.seg_ptr.tolist(), self.seg_a.tolist(), self.seg_b.tolist(), self.seg_c.tolist()
+        return [Session(day[k], start[k], end[k], tuple(zip(a[ptr[k]:ptr[k + 1]], b[ptr[k]:ptr[k + 1]],
+                                                             c[ptr[k]:ptr[k + 1]])), point[k])
+                for k in range(len(day))]
+
+    def staffed(self) -> np.ndarray:
+        """Agent-minutes on duty of each session, summed as :func:`staffed_minutes` sums them."""
+        product = (self.seg_b - self.seg_a) * self.seg_c
+        count = np.diff(self.seg_ptr)
+        out = np.zeros(len(self.day))
+        one = count == 1
+        out[one] = product[self.seg_ptr[:-1][one]]
+        for k in np.flatnonzero(count > 1).tolist():
+            out[k] = sum(product[self.seg_ptr[k]:self.seg_ptr[k + 1]].tolist())
+        return out
+
+    def open_minutes(self) -> np.ndarray:
+        """Minutes from opening to closing of each session; 0 for a session without agents (closed by absences)."""
+        return np.where(np.diff(self.seg_ptr) > 0, self.end - self.start, 0.0)
+
+
 def site_sessions(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> list[Session]:
     """Every session of ``site`` on the horizon, in time order."""
     if site.always_open:
-        first = _day_index(site.opens_on, horizon) if site.opens_on else 0
-        last = _day_index(site.closes_on, horizon) if site.closes_on else horizon.days
-        first, last = max(first, 0), min(last, horizon.days)
-        if last <= first:
-            return []
-        a, b = first * DAY, last * DAY
-        return [Session(first, a, b, ((a, b, int(site.agents)),))]
-    out = []
-    sched = site.schedule
-    templates: dict[str, list] = {}  # weekday → its sessions' segments (contiguous intervals merged)
-    for day, intervals in sched.items():
-        groups: list[list] = []
-        for a, b, c in intervals or ():
-            if groups and groups[-1][-1][1] == a:
-                groups[-1].append((a, b, c))
+        return _always_open(site, horizon)
+    return site_session_arrays(site, horizon, closed_days).sessions()
+
+
+def _always_open(site: Site, horizon: Horizon) -> list[Session]:
+    first = _day_index(site.opens_on, horizon) if site.opens_on else 0
+    last = _day_index(site.closes_on, horizon) if site.closes_on else horizon.days
+    first, last = max(first, 0), min(last, horizon.days)
+    if last <= first:
+        return []
+    a, b = first * DAY, last * DAY
+    return [Session(first, a, b, ((a, b, int(site.agents)),))]
+
+
+def site_session_arrays(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> SessionArrays:
+    """The sessions of :func:`site_sessions` as arrays, built from the weekly template without a Python step per
+    session: each open day repeats its weekday's sessions (contiguous intervals merged), shifted to the day."""
+    if site.always_open:
+        return SessionArrays.of(_always_open(site, horizon))
+    groups, seg = [], []  # per weekday offset k from the horizon's first day: its sessions' segments
+    for k in range(7):
+        merged: list[list] = []
+        for a, b, c in site.schedule.get(WEEKDAYS[(horizon.start.weekday() + k) % 7]) or ():
+            if merged and merged[-1][-1][1] == a:
+                merged[-1].append((a, b, c))
             else:
-                groups.append([(a, b, c)])
-        templates[day] = groups
+                merged.append([(a, b, c)])
+        groups.append(merged)
+    g_first = np.zeros(8, np.int64)  # weekday offset k has the sessions g_first[k]:g_first[k + 1] of the template
+    np.cumsum([len(m) for m in groups], out=g_first[1:])
+    template = [g for m in groups for g in m]
+    g_nseg = np.array([len(g) for g in template], dtype=np.int64)
+    g_seg = np.zeros(len(template) + 1, np.int64)
+    np.cumsum(g_nseg, out=g_seg[1:])
+    seg = np.array([x for g in template for x in g], dtype=float).reshape(-1, 3)
+    g_start = seg[g_seg[:-1], 0] if len(template) else np.zeros(0)
+    g_end = seg[g_seg[1:] - 1, 1] if len(template) else np.zeros(0)
     first = max(_day_index(site.opens_on, horizon), 0) if site.opens_on else 0
     last = min(_day_index(site.closes_on, horizon), horizon.days) if site.closes_on else horizon.days
-    closed = {_day_index(d, horizon) for d in closed_days}
-    week = [templates.get(WEEKDAYS[(horizon.start.weekday() + k) % 7], ()) for k in range(7)]
-    for i in range(first, last):
-        groups = week[i % 7]
-        if not groups or i in closed:
-            continue
-        base = i * DAY
-        for group in groups:
-            if len(group) == 1:  # most sessions: one staffing level from opening to closing
-                a, b, c = group[0]
-                out.append(Session(i, base + a, base + b, ((base + a, base + b, c),)))
-            else:
-                run = tuple((base + a, base + b, c) for a, b, c in group)
-                out.append(Session(i, run[0][0], run[-1][1], run))
-    return out
+    days = np.arange(first, max(first, last), dtype=np.int64)
+    per_day = np.diff(g_first)[days % 7]
+    closed = np.array(sorted(_day_index(d, horizon) for d in closed_days), dtype=np.int64)
+    keep = (per_day > 0) & ~np.isin(days, closed)
+    days, per_day = days[keep], per_day[keep]
+    gid = np.repeat(g_first[days % 7] - np.cumsum(per_day) + per_day, per_day) + np.arange(per_day.sum())
+    s_day = np.repeat(days, per_day)
+    base = s_day * DAY
+    nseg = g_nseg[gid]
+    seg_ptr = np.zeros(len(gid) + 1, np.int64)
+    np.cumsum(nseg, out=seg_ptr[1:])
+    sidx = np.repeat(g_seg[gid] - seg_ptr[:-1], nseg) + np.arange(seg_ptr[-1])
+    seg_base = np.repeat(base, nseg)
+    return SessionArrays(s_day, base + g_start[gid], base + g_end[gid], np.full(len(gid), -1, np.int64), seg_ptr,
+                         seg_base + seg[sidx, 0], seg_base + seg[sidx, 1], seg[sidx, 2].astype(np.int64))
 
 
 def _day_index(date: dt.date, horizon: Horizon) -> int:

@@ -18,7 +18,6 @@ import numba
 import numpy as np
 
 from fssim.demand.arrivals import BOOKED as K_BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN
-from fssim.engine.calendar import staffed_minutes
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED
 
 # integer columns of the visit table I (float columns: the table F)
@@ -37,27 +36,15 @@ def compiled_path_for(plan, fallback_targets: set) -> bool:
 def run_site(plan) -> None:
     """Simulate ``plan`` over its horizon with the compiled kernel and fill in its log."""
     a, beh, log = plan.arrivals, plan.config.behaviour, plan.log
-    sessions = plan.sessions
-    S, n = len(sessions), len(a)
-    seg_ptr = np.zeros(S + 1, np.int64)
-    np.cumsum([len(s.segments) for s in sessions], out=seg_ptr[1:])
-    seg = np.array([x for s in sessions for x in s.segments], dtype=float).reshape(-1, 3)
-    seg_a, seg_b, seg_c = seg[:, 0].copy(), seg[:, 1].copy(), seg[:, 2].astype(np.int64)
-    s_day = np.array([s.day for s in sessions], dtype=np.int64)
-    s_start = np.array([s.start for s in sessions], dtype=float)
-    s_end = np.array([s.end for s in sessions], dtype=float)
-    point = np.array([s.point for s in sessions], dtype=np.int64)
+    cal, n = plan.calendar, len(plan.arrivals)
+    seg_ptr, seg_a, seg_b, seg_c = cal.seg_ptr, cal.seg_a, cal.seg_b, cal.seg_c
+    s_day, s_start, s_end, point = cal.day, cal.start, cal.end, cal.point
     prof = plan.profile
-    days = sorted(prof.cum)
-    prof_row = np.full((max(days) + 1) if days else 1, -1, np.int64)
-    prof_ptr = np.zeros(len(days) + 1, np.int64)
-    for r, d in enumerate(days):
-        prof_row[d] = r
-        prof_ptr[r + 1] = prof_ptr[r] + len(prof.cum[d])
-    cat = (lambda parts: np.concatenate(parts).astype(float) if parts else np.zeros(0))
-    p_start, p_len, p_cum = (cat([getattr(prof, f)[d] for d in days]) for f in ("starts", "lengths", "cum"))
+    prof_row = np.full(int(prof.units[-1]) + 1 if len(prof.units) else 1, -1, np.int64)
+    prof_row[prof.units] = np.arange(len(prof.units))
+    prof_ptr, p_start, p_len, p_cum = prof.ptr, prof.starts, prof.lengths, prof.cum
     thresholds = np.array([beh.return_probability ** k for k in range(beh.max_returns + 1)], dtype=float)
-    crew = max((c for s in sessions for _, _, c in s.segments), default=0)
+    crew = int(seg_c.max()) if len(seg_c) else 0
     bounds = np.asarray(plan.bounds, dtype=np.int64)
     origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
     cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
@@ -86,24 +73,24 @@ def run_site(plan) -> None:
         if m >= 0:
             break
         cap *= 2  # more later visits than room: run again with more (the same draws, the same results)
-    _fill(log, F[:m], I[:m], sessions, s_start, s_end, busy, overtime)
+    _fill(log, F[:m], I[:m], cal, busy, overtime)
     log.deferred += int(deferred)
 
 
-def _fill(log, F, I, sessions, s_start, s_end, busy, overtime) -> None:
+def _fill(log, F, I, cal, busy, overtime) -> None:
     log.time, log.service, log.patience = F[:, TIME], F[:, SERVICE], F[:, PATIENCE]
     log.start, log.end, log.leave = F[:, START], F[:, END], F[:, LEAVE]
     log.kind, log.citizen, log.attempt = I[:, KIND], I[:, CITIZEN], I[:, ATTEMPT]
     log.point, log.origin = I[:, POINT], I[:, ORIGIN]
     log.demarche, log.demarches = I[:, DEMARCHE], I[:, DEMARCHES]
     log.outcome, log.agent, log.booked = I[:, OUTCOME], I[:, AGENT], I[:, BOOKED].astype(bool)
-    log.session_day = [s.day for s in sessions]
-    log.session_point = [s.point for s in sessions]
-    log.session_open = [s.end - s.start if s.segments else 0.0 for s in sessions]
-    log.session_staffed = [staffed_minutes(s.segments) for s in sessions]
+    log.session_day = cal.day.tolist()
+    log.session_point = cal.point.tolist()
+    log.session_open = cal.open_minutes().tolist()
+    log.session_staffed = cal.staffed().tolist()
     log.session_busy = busy.tolist()
     log.session_overtime = overtime.tolist()
-    log.session_late = (np.minimum(s_start, s_end) - s_start).tolist()
+    log.session_late = (np.minimum(cal.start, cal.end) - cal.start).tolist()
 
 
 @jit

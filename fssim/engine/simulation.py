@@ -25,10 +25,11 @@ from functools import lru_cache
 import numpy as np
 import simpy
 
-from fssim.engine.calendar import DAY, Session, bus_sessions, public_holidays, site_sessions, staffed_minutes
+from fssim.engine.calendar import (DAY, Session, SessionArrays, bus_sessions, public_holidays,
+                                   site_session_arrays, staffed_minutes)
 from fssim.config import Bus, Config, Site, parse_clock
 from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
-from fssim.engine.absences import draw_absences, turn_away, with_closures
+from fssim.engine.absences import draw_absences, has_absences, turn_away, with_closures
 from fssim.demand.arrivals import (BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals,
                                    profile_of)
 from fssim.demand.origins import origin_communes
@@ -107,24 +108,28 @@ class SitePlan:
                  closed_days: set):
         self.config, self.site = config, entity
         self.is_bus = isinstance(entity, Bus)
+        self._sessions: list[Session] | None = None  # made from ``calendar`` when the Python path needs them
         if self.is_bus:
-            self.sessions: list[Session] = bus_sessions(entity, config.horizon, closed_days,
-                                                        _breakdown_days(config, entity, replication))
+            self.sessions = bus_sessions(entity, config.horizon, closed_days,
+                                         _breakdown_days(config, entity, replication))
         else:
-            self.sessions = site_sessions(entity, config.horizon, with_closures(config, entity, closed_days))
-        self.session_start = [s.start for s in self.sessions]
-        self.open_days = sorted({s.day for s in self.sessions})
+            self.calendar = site_session_arrays(entity, config.horizon, with_closures(config, entity, closed_days))
+        self.session_start = self.calendar.start.tolist()
+        self.open_days = np.unique(self.calendar.day).tolist()
         # for a bus: each stop's visits (days and session indices), where its citizens come back
         self.stop_days: dict[int, list[int]] = {}
         self.stop_sessions: dict[int, list[int]] = {}
-        for j, s in enumerate(self.sessions):
-            self.stop_days.setdefault(s.point, []).append(s.day)
-            self.stop_sessions.setdefault(s.point, []).append(j)
-        self.profile = profile_of(model, entity, self.sessions)
+        if self.is_bus:
+            for j, s in enumerate(self.sessions):
+                self.stop_days.setdefault(s.point, []).append(s.day)
+                self.stop_sessions.setdefault(s.point, []).append(j)
+        self.profile = profile_of(model, entity, self.sessions if self.is_bus else self.calendar)
         rng = stream(config.seed, replication, entity.id, "demand")
-        self.arrivals = generate_arrivals(model, entity, self.sessions, self.profile, rng)
+        self.arrivals = generate_arrivals(model, entity, self.sessions if self.is_bus else self.calendar,
+                                          self.profile, rng)
         # agents absent: the same citizens, fewer agents (None: no absences at this site)
-        self.absences = draw_absences(config, entity, self.sessions, replication)
+        self.absences = draw_absences(config, entity, self.sessions, replication) if has_absences(
+            config, entity) else None
         if self.absences is not None:
             self.sessions = self.absences.sessions
         self.channels = None  # stations, visio room, back office (fssim.engine.stations), None: the counter only
@@ -140,6 +145,17 @@ class SitePlan:
         # when the crew leaves the base (the day's first stop) or None (leaves the previous stop when done)
         self.drives, self.departs = bus_legs(config, entity, self.sessions) if self.is_bus else (None, None)
 
+    @property
+    def sessions(self) -> list[Session]:
+        """The sessions as objects (the Python path, absences, channels), made from ``calendar`` when first asked."""
+        if self._sessions is None:
+            self._sessions = self.calendar.sessions()
+        return self._sessions
+
+    @sessions.setter
+    def sessions(self, sessions: list[Session]) -> None:
+        self._sessions, self.calendar = sessions, SessionArrays.of(sessions)
+
     def landing(self, day: int, delay: int, u: float, point: int = -1) -> tuple[int, float] | None:
         """(session index, time) of a visit ``delay`` days after ``day``: the first open day of a site, or the
         bus's first visit to the same stop; None if beyond the horizon."""
@@ -152,7 +168,7 @@ class SitePlan:
             return j, self.profile.time_in(j, u)
         if self.site.always_open:
             target = day + delay
-            if target >= self.config.horizon.days or target not in self.profile.cum:
+            if target >= self.config.horizon.days or target not in self.profile:
                 return None
             return 0, self.profile.time_in(target, u)
         k = bisect_left(self.open_days, day + delay)

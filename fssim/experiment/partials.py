@@ -249,7 +249,9 @@ def unit_partials(config: Config, plans: list, *, slots: bool = False,
             opened = np.asarray(log.session_open, dtype=float) > 0  # not a day closed for lack of agents
             sdays.append(float(len(np.unique(days[on & opened]))))
             # open minutes after the warm-up (an always-open site's one session is cut at the warm-up)
-            sopen.append(float(sum(max(0.0, x.end - max(x.start, cut)) for x in plan.sessions if x.segments)))
+            cal = plan.calendar
+            staffed_on = np.diff(cal.seg_ptr) > 0
+            sopen.append(float(sum(np.maximum(0.0, cal.end - np.maximum(cal.start, cut))[staffed_on].tolist())))
             sabsent.append(float(absences.absent[on].sum()) if absences is not None else 0.0)
             sclosed.append(float(absences.closed[on].sum()) if absences is not None else 0.0)
             sover.append(float(np.asarray(log.session_overtime, dtype=float)[on].sum()))
