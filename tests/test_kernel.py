@@ -109,14 +109,99 @@ def test_shipped_configs_give_the_same_results(name):
     assert_same(cfg, cfg.sites + cfg.buses, replication=1)
 
 
+COMMUNES = [("09225", 43.1145, 1.60818), ("09122", 42.96374, 1.60548), ("09261", 42.98646, 1.14405),
+            ("09160", 42.9382, 1.85264), ("09282", 43.23373, 1.57599), ("09185", 43.25104, 1.67742)]
+
+
+def random_bus_config(seed: int):
+    """Buses drawn at random: stops tens of km apart in tight timetables (late starts), weekly, fortnightly and
+    monthly stops, stops without coordinates (not driven), breakdowns, both arrival profiles, returns and
+    follow-ups at the next visit to the stop; and one bus sending its citizens to a fixed site (Python path)."""
+    rng = np.random.default_rng(1000 + seed)
+    buses = []
+    for b in range(int(rng.integers(1, 3))):
+        stops = []
+        slots = [(d, half) for d in DAYS[:5] for half in (0, 1)]  # at most a morning and an afternoon a day
+        for k in rng.permutation(len(slots))[:int(rng.integers(2, 7))]:
+            day, half = slots[k]
+            code, lat, lon = COMMUNES[int(rng.integers(len(COMMUNES)))]
+            start = int(rng.integers(8, 11)) if half == 0 else int(rng.integers(12, 15))
+            end = min(start + int(rng.integers(1, 3)), 12) if half == 0 else start + int(rng.integers(1, 4))
+            stop = {"commune": code, "weekday": day, "start": f"{start:02d}:00",
+                    "end": f"{end:02d}:{'00' if half == 0 and end == 12 else rng.choice(['00', '30'])}",
+                    "every": str(rng.choice(["weekly", "weekly", "fortnightly", "monthly"])),
+                    "visits_per_visit": float(rng.choice([2, 8, 20, 45]))}
+            if rng.random() < 0.85:
+                stop.update(lat=lat, lon=lon)
+            stops.append(stop)
+        buses.append({"id": f"bus{b}", "base": "09122", "base_lat": 42.96374, "base_lon": 1.60548,
+                      "agents": int(rng.integers(1, 4)), "leaves_base": str(rng.choice(["07:30", "08:30", "10:00"])),
+                      "stops": stops, "breakdown_rate": float(rng.choice([0.0, 0.1])),
+                      "front_load": float(rng.uniform(0, 0.9)),
+                      "arrival_profile": str(rng.choice(["front_loaded", "hours"]))})
+    sites = [{"id": "fixed", "commune": "09225", "lat": 43.1145, "lon": 1.60818, "hours": {d: "09:00-12:00 / 14:00-17:00"
+             for d in DAYS[:5]}, "agents": 2, "demand": {"visits_per_open_day": 20.0}}]
+    if rng.random() < 0.5:  # a bus whose unserved citizens go to the fixed site: both stay on the Python path
+        buses.append({**buses[0], "id": "bus-to-site", "unserved": "nearest_site", "fallback_site": "fixed"})
+    lo = int(rng.integers(1, 4))
+    d = {
+        "name": f"random-bus-{seed}", "seed": int(rng.integers(1, 10_000)), "replications": 1,
+        "horizon": {"start": "2024-03-01", "days": int(rng.integers(30, 120))},
+        "sites": sites, "buses": buses, "holidays": {"closed": bool(rng.random() < 0.7)},
+        "behaviour": {
+            "no_show": float(rng.uniform(0, 0.3)), "return_probability": float(rng.uniform(0.3, 1)),
+            "max_returns": int(rng.integers(0, 5)), "return_delay_days": [lo, lo + int(rng.integers(0, 8))],
+            "patience": rng.choice([{"dist": "triangular", "min": 5.0, "mode": 20.0, "max": 45.0},
+                                    {"dist": "exponential", "mean": 25.0}, None]),
+        },
+    }
+    return config_from_dict(d)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_buses_are_the_python_buses_bit_for_bit(seed):
+    cfg = random_bus_config(seed)
+    plans = assert_same(cfg, cfg.sites + cfg.buses)
+    assert (np.concatenate([np.asarray(p.log.outcome) for p in plans]) >= 0).all()
+
+
+def test_the_random_buses_reach_every_branch():
+    """Late starts, stops not driven, returns and follow-ups at a later visit to the stop, sent home, gave up,
+    breakdowns, both arrival profiles and a bus redirecting to a site all occur in the random buses above."""
+    seen = {k: False for k in ("late", "not_driven", "return", "follow_up", "sent_home", "gave_up", "hours",
+                               "redirect")}
+    for seed in range(12):
+        cfg = random_bus_config(seed)
+        for p in simulate_sites(cfg, cfg.sites + cfg.buses, 0, kernel="compiled"):
+            if not p.is_bus:
+                continue
+            o, kind = np.asarray(p.log.outcome), np.asarray(p.log.kind)
+            seen["late"] |= bool((np.asarray(p.log.session_late) > 0).any())
+            seen["not_driven"] |= any(d is None for d in p.drives)
+            seen["return"] |= bool((kind == 2).any())
+            seen["follow_up"] |= bool((kind == 3).any())
+            seen["sent_home"] |= bool((o == 2).any())
+            seen["gave_up"] |= bool((o == 1).any())
+            seen["hours"] |= p.site.arrival_profile == "hours"
+            seen["redirect"] |= p.site.unserved == "nearest_site"
+    assert all(seen.values()), seen
+
+
 def test_which_sites_take_the_compiled_path():
-    """Buses, their fallback sites, channels, booking calendars and always-open sites keep the Python path."""
+    """A bus redirecting to a fallback site and that site, channels, booking calendars and always-open sites keep
+    the Python path; other buses and sites take the compiled one."""
     bus = load_config(REPO / "configs" / "bus-rotation.yaml")
     plans = simulate_sites(bus, bus.sites + bus.buses, 0)
     targets = {p.fallback.site.id for p in plans if p.fallback is not None}
     for p in plans:
-        assert K.compiled_path_for(p, targets) == (not p.is_bus and p.site.id not in targets)
-    assert_same(bus, bus.sites + bus.buses)  # a network mixing both paths
+        redirects = p.is_bus and p.site.unserved == "nearest_site" and p.fallback is not None
+        assert K.compiled_path_for(p, targets) == (not redirects and p.site.id not in targets)
+    assert_same(bus, bus.sites + bus.buses)  # a network with buses
+    cfg = random_bus_config(1)
+    plans = simulate_sites(cfg, cfg.sites + cfg.buses, 0)
+    targets = {p.fallback.site.id for p in plans if p.fallback is not None}
+    paths = {p.site.id: K.compiled_path_for(p, targets) for p in plans}
+    assert paths["bus0"] and not paths["bus-to-site"] and not paths["fixed"]  # both paths in one network
     for name in ("full-service-site", "booking-calendar"):
         cfg = load_config(REPO / "configs" / f"{name}.yaml")
         assert not any(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))

@@ -374,7 +374,7 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
         a["channel_u"] = u
     if getattr(site, "appointments", False) and beh.appointment_share > 0 and n:
         wants = draw("booking") < beh.appointment_share
-        calendar = book_arrivals(site, beh, _as_list(sessions), a, wants, draw)
+        calendar = book_arrivals(site, beh, sessions, a, wants, draw)
         if calendar is None:
             a["time"], a["booked"] = _book_slots(time, wants, sessions, beh.slot_minutes, beh.appointment_desks)
         order = np.argsort(a["time"], kind="stable")

@@ -132,12 +132,14 @@ class BookingCalendar:
         return (int(self.session[k]), float(self.start[k])), True
 
 
-def book_arrivals(site, behaviour, sessions: list[Session], a: dict, wants: np.ndarray, draw):
+def book_arrivals(site, behaviour, sessions, a: dict, wants: np.ndarray, draw):
     """Apply the site's calendar to its citizens ``a`` (arrays in drawn order, changed in place): booked ones
     move to their slot. Returns the calendar (kept for the follow-ups), or None when the site has none."""
     rule = rule_of(site, behaviour)
     if not rule.calendar:
         return None
+    if not isinstance(sessions, list):  # a site's SessionArrays (fssim.engine.calendar)
+        sessions = sessions.sessions()
     cal = BookingCalendar.of(sessions, rule, behaviour)
     idx = np.flatnonzero(wants)
     res = cal.book(a["time"][idx], a["day"][idx], draw("booking_lead")[idx])

@@ -6,8 +6,10 @@ same order, so its results are identical bit for bit (``tests/test_kernel.py`` c
 It covers what a fixed site without channels or a booking calendar does: walk-ins first come, first served,
 booked citizens with priority, reneging, agents on and off duty, capacity carried across closures, absences
 (sessions without agents turn citizens away), no-shows, returns of those sent home and follow-ups, each landing
-in a later session of the same site. Buses, bus fallback sites, channels, booking calendars and always-open
-validation sites keep the Python path (:func:`compiled_path_for` says which).
+in a later session of the same site; and what a bus does: it drives from its base and between stops, starts a
+stop late when the drive or the last service runs over, and its citizens come back at a later visit to their
+stop. A bus that sends its citizens to a fallback site in the same shard, that site, channels, booking calendars
+and always-open validation sites keep the Python path (:func:`compiled_path_for` says which).
 
 Compiled with ``cache=True``: the first run on a machine compiles (seconds) and stores the machine code beside
 this module (or in ``NUMBA_CACHE_DIR``); later runs load it.
@@ -29,7 +31,8 @@ jit = numba.njit(cache=True, nogil=True)  # module-level integers (columns, code
 
 def compiled_path_for(plan, fallback_targets: set) -> bool:
     """Whether ``plan`` (a :class:`~fssim.engine.simulation.SitePlan`) can run on the compiled kernel."""
-    return not (plan.is_bus or plan.channels is not None or plan.arrivals.calendar is not None
+    redirect = plan.is_bus and plan.site.unserved == "nearest_site" and plan.fallback is not None
+    return not (redirect or plan.channels is not None or plan.arrivals.calendar is not None
                 or getattr(plan.site, "always_open", False) or plan.site.id in fallback_targets)
 
 
@@ -46,7 +49,19 @@ def run_site(plan) -> None:
     thresholds = np.array([beh.return_probability ** k for k in range(beh.max_returns + 1)], dtype=float)
     crew = int(seg_c.max()) if len(seg_c) else 0
     bounds = np.asarray(plan.bounds, dtype=np.int64)
-    origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
+    points = np.repeat(point, np.diff(bounds))
+    if plan.is_bus:  # a bus's citizens are counted at their stop; they drive, and come back at the same stop
+        origin = points
+        drives = np.array([np.nan if d is None else d for d in plan.drives], dtype=float)
+        departs = np.array([np.nan if d is None else d for d in plan.departs], dtype=float)
+        order = np.argsort(point, kind="stable")  # each stop's visits in time order
+        pt_ptr = np.zeros(len(plan.site.stops) + 1, np.int64)
+        np.cumsum(np.bincount(point, minlength=len(plan.site.stops)), out=pt_ptr[1:])
+        pt_sess, pt_days = order.astype(np.int64), s_day[order]
+    else:
+        origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
+        drives = departs = np.zeros(0)
+        pt_ptr, pt_days, pt_sess = np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
     while True:
         F = np.empty((cap, 6))  # the kernel initialises the rows it adds
@@ -57,11 +72,11 @@ def run_site(plan) -> None:
         I[:n, KIND] = np.where(a.booked, K_BOOKED, WALK_IN)
         I[:n, CITIZEN] = np.arange(n)
         I[:n, ATTEMPT] = 0
-        I[:n, POINT] = np.repeat(point, np.diff(bounds))
+        I[:n, POINT] = points
         I[:n, ORIGIN] = origin
         I[:n, DEMARCHE], I[:n, DEMARCHES] = a.demarche, a.demarches
         I[:n, BOOKED] = a.booked
-        m, busy, overtime, deferred = site_kernel(
+        m, busy, overtime, begin, staffed, deferred = site_kernel(
             F, I, n, np.asarray(a.no_show, dtype=np.bool_), np.asarray(a.follow_up, dtype=np.bool_),
             np.asarray(a.follow_up_delay, dtype=np.int64), np.asarray(a.follow_up_u, dtype=float),
             np.asarray(a.follow_up_service, dtype=float), np.asarray(a.walk_in_patience, dtype=float),
@@ -69,15 +84,16 @@ def run_site(plan) -> None:
             np.asarray(a.return_tod_u, dtype=float), thresholds, beh.max_returns,
             s_day, s_start, s_end, point, seg_ptr, seg_a, seg_b, seg_c, bounds,
             np.asarray(plan.open_days, dtype=np.int64),
-            np.asarray(plan.session_start, dtype=float), prof_row, prof_ptr, p_start, p_len, p_cum, crew)
+            np.asarray(plan.session_start, dtype=float), prof_row, prof_ptr, p_start, p_len, p_cum, crew,
+            plan.is_bus, drives, departs, pt_ptr, pt_days, pt_sess)
         if m >= 0:
             break
         cap *= 2  # more later visits than room: run again with more (the same draws, the same results)
-    _fill(log, F[:m], I[:m], cal, busy, overtime)
+    _fill(log, F[:m], I[:m], cal, busy, overtime, begin, staffed)
     log.deferred += int(deferred)
 
 
-def _fill(log, F, I, cal, busy, overtime) -> None:
+def _fill(log, F, I, cal, busy, overtime, begin, staffed) -> None:
     log.time, log.service, log.patience = F[:, TIME], F[:, SERVICE], F[:, PATIENCE]
     log.start, log.end, log.leave = F[:, START], F[:, END], F[:, LEAVE]
     log.kind, log.citizen, log.attempt = I[:, KIND], I[:, CITIZEN], I[:, ATTEMPT]
@@ -87,10 +103,10 @@ def _fill(log, F, I, cal, busy, overtime) -> None:
     log.session_day = cal.day.tolist()
     log.session_point = cal.point.tolist()
     log.session_open = cal.open_minutes().tolist()
-    log.session_staffed = cal.staffed().tolist()
+    log.session_staffed = staffed.tolist()
     log.session_busy = busy.tolist()
     log.session_overtime = overtime.tolist()
-    log.session_late = (np.minimum(cal.start, cal.end) - cal.start).tolist()
+    log.session_late = (np.minimum(begin, cal.end) - cal.start).tolist()
 
 
 @jit
@@ -108,6 +124,24 @@ def landing(day, delay, u, open_days, prof_row, prof_ptr, p_start, p_len, p_cum,
     frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
     t = p_start[lo_ + j] + frac * p_len[lo_ + j]
     return np.searchsorted(session_start, t, side="right") - 1, t
+
+
+@jit
+def stop_landing(day, delay, u, point, pt_ptr, pt_days, pt_sess, prof_row, prof_ptr, p_start, p_len, p_cum):
+    """(session index, time) of a later visit at a bus: the bus's first visit to stop ``point`` ``delay`` days after
+    ``day`` or later (−1 beyond the horizon), at ``u`` in that visit's profile (:meth:`SitePlan.landing`)."""
+    lo_s, hi_s = pt_ptr[point], pt_ptr[point + 1]
+    k = np.searchsorted(pt_days[lo_s:hi_s], day + delay, side="left")
+    if k >= hi_s - lo_s:
+        return -1, 0.0
+    js = pt_sess[lo_s + k]
+    r = prof_row[js]
+    lo_, hi_ = prof_ptr[r], prof_ptr[r + 1]
+    cum = p_cum[lo_:hi_]
+    j = min(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    lo = cum[j - 1] if j else 0.0
+    frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
+    return js, p_start[lo_ + j] + frac * p_len[lo_ + j]
 
 
 @jit
@@ -276,9 +310,15 @@ def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head
 @jit
 def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_patience, return_u, return_delay,
           return_tod_u, thresholds, max_returns, s_day, s_start, s_end, s_point, seg_ptr, seg_a, seg_b, seg_c,
-          bounds, open_days, session_start, prof_row, prof_ptr, p_start, p_len, p_cum, crew):
-    """The site process of :func:`fssim.engine.simulation.counter` over every session. Returns (visits logged,
-    busy and overtime per session, deferred later visits), or −1 visits when ``F``/``I`` ran out of rows."""
+          bounds, open_days, session_start, prof_row, prof_ptr, p_start, p_len, p_cum, crew, is_bus, drives, departs,
+          pt_ptr, pt_days, pt_sess):
+    """The process of :func:`fssim.engine.simulation.counter` over every session of a site or a bus. Returns (visits
+    logged, busy, overtime, start (a bus can be late) and staffed minutes per session, deferred later visits), or
+    −1 visits when ``F``/``I`` ran out of rows.
+
+    A bus (``is_bus``) drives to each stop as :func:`fssim.engine.simulation._arrive` does (``drives``, ``departs``:
+    NaN for None), with SimPy's clock arithmetic (``now + (t − now)``), and its citizens come back at a later
+    visit to the same stop (``pt_*``: each stop's visits, by day)."""
     S = len(s_day)
     cap = F.shape[0]
     m = n
@@ -297,7 +337,29 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
     carried_c = np.empty(max(crew, 1))
     extra = np.empty(cap, np.int64)   # a session's later visits, then the session's citizens merged
     merged = np.empty(cap, np.int64)
+    begin_s = s_start.copy()
+    staffed_s = np.zeros(S)
+    now = 0.0  # the process's clock (a bus's drives and waits)
+    nseg_max = 1
     for j in range(S):
+        nseg_max = max(nseg_max, seg_ptr[j + 1] - seg_ptr[j])
+    ca, cb, cc = np.empty(nseg_max), np.empty(nseg_max), np.empty(nseg_max, np.int64)
+    for j in range(S):
+        begin = s_start[j]
+        if is_bus and not np.isnan(drives[j]):
+            depart = departs[j]
+            if np.isnan(depart):  # leaves the previous stop when its last citizen in service is done
+                depart = s_end[j - 1]
+                for k in range(crew):
+                    if free[k] > depart:
+                        depart = free[k]
+            if depart > now:
+                now = now + (depart - now)
+            now = now + drives[j]
+            begin = s_start[j] if s_start[j] >= now else now
+        if begin > now:
+            now = now + (begin - now)
+        begin_s[j] = begin
         lo, hi = bounds[j], bounds[j + 1]
         L = 0
         for v in range(lo, hi):
@@ -337,8 +399,15 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
         for k in range(crew):
             before[k] = free[k]
         s0, s1 = seg_ptr[j], seg_ptr[j + 1]
+        nc = 0  # the session's segments from when it starts (a late bus loses the minutes before)
+        for q in range(s0, s1):
+            if begin == s_start[j] or seg_b[q] > begin:
+                ca[nc] = seg_a[q] if (begin == s_start[j] or seg_a[q] >= begin) else begin
+                cb[nc], cc[nc] = seg_b[q], seg_c[q]
+                staffed_s[j] += (cb[nc] - ca[nc]) * cc[nc]
+                nc += 1
         if s1 > s0:
-            nh, busy, overtime, ncar = serve(ids, L, F, I, seg_a[s0:s1], seg_b[s0:s1], seg_c[s0:s1], s_end[j],
+            nh, busy, overtime, ncar = serve(ids, L, F, I, ca[:nc], cb[:nc], cc[:nc], s_end[j],
                                              free, home, carried_k, carried_c)
         else:  # nobody on duty: the door stays closed
             for x in range(L):
@@ -361,13 +430,17 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
             kind = I[v, KIND]
             c = I[v, CITIZEN]
             if I[v, OUTCOME] == SERVED and kind != FOLLOW_UP and kind != REDIRECT and follow_up[c]:
-                js, t = landing(day, fu_delay[c], fu_u[c], open_days, prof_row, prof_ptr, p_start, p_len, p_cum,
-                                session_start)
+                if is_bus:
+                    js, t = stop_landing(day, fu_delay[c], fu_u[c], I[v, POINT], pt_ptr, pt_days, pt_sess, prof_row,
+                                         prof_ptr, p_start, p_len, p_cum)
+                else:
+                    js, t = landing(day, fu_delay[c], fu_u[c], open_days, prof_row, prof_ptr, p_start, p_len, p_cum,
+                                    session_start)
                 if js < 0:
                     deferred += 1
                     continue
                 if m >= cap:
-                    return -1, busy_s, over_s, deferred
+                    return -1, busy_s, over_s, begin_s, staffed_s, deferred
                 later_visit(F, I, m, v, t, fu_service[c], walk_patience[c], FOLLOW_UP, 0, s_point[js], js, head, tail,
                             nxt)
                 m += 1
@@ -379,17 +452,21 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
             c = I[v, CITIZEN]
             k = I[v, ATTEMPT] + 1
             if k <= max_returns and return_u[c] < thresholds[k]:
-                js, t = landing(day, return_delay[c], return_tod_u[c], open_days, prof_row, prof_ptr, p_start,
-                                p_len, p_cum, session_start)
+                if is_bus:
+                    js, t = stop_landing(day, return_delay[c], return_tod_u[c], I[v, POINT], pt_ptr, pt_days, pt_sess,
+                                         prof_row, prof_ptr, p_start, p_len, p_cum)
+                else:
+                    js, t = landing(day, return_delay[c], return_tod_u[c], open_days, prof_row, prof_ptr, p_start,
+                                    p_len, p_cum, session_start)
                 if js < 0:
                     deferred += 1
                     continue
                 if m >= cap:
-                    return -1, busy_s, over_s, deferred
+                    return -1, busy_s, over_s, begin_s, staffed_s, deferred
                 later_visit(F, I, m, v, t, F[v, SERVICE], walk_patience[c], RETURN, k, s_point[js], js, head, tail,
                             nxt)
                 m += 1
-    return m, busy_s, over_s, deferred
+    return m, busy_s, over_s, begin_s, staffed_s, deferred
 
 
 __all__ = ["compiled_path_for", "run_site"]
