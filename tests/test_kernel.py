@@ -1,7 +1,8 @@
 """The compiled counter (fssim.engine.kernel) gives the Python reference's results bit for bit.
 
-Random sites (staffing by half-day, Saturdays, appointments, no-shows, patience, returns, follow-ups, absences,
-holidays, heavy and light load) are simulated by both kernels; every column of every log must be equal,
+Random sites (staffing by half-day, Saturdays, appointments, booking calendars, no-shows, patience, returns,
+follow-ups, absences, holidays, heavy and light load) and random buses (drives, late starts, stops not driven,
+breakdowns) are simulated by both kernels; every column of every log must be equal,
 NaNs included. Also: which sites take the compiled path, the retry when a site has more later visits than the
 first allocation, and a clear error for an unknown kernel.
 """
@@ -57,6 +58,12 @@ def random_config(seed: int):
     if rng.random() < 0.5:
         d["absences"] = {"agent_daily_rate": float(rng.uniform(0.05, 0.4)),
                          "below_minimum": str(rng.choice(["close", "open_with_one"]))}
+    if rng.random() < 0.4:  # a booking calendar: bookings days ahead, follow-ups booked in the slots left
+        d["behaviour"]["booking"] = {
+            "calendar": True, "slot_minutes": int(rng.choice([30, 60])), "horizon_days": int(rng.integers(3, 15)),
+            "when_full": str(rng.choice(["walk_in", "next_free"])), "follow_ups": bool(rng.random() < 0.8),
+            **({"slots_per_interval": int(rng.integers(1, 3))} if rng.random() < 0.5
+               else {"reserved_agents": int(rng.integers(1, 3))})}
     return config_from_dict(d)
 
 
@@ -71,6 +78,7 @@ def assert_same(cfg, sites, replication=0):
             assert np.array_equal(x, y, equal_nan=True), (a.site.id, f, np.flatnonzero(~((x == y) | np.isnan(x)
                                                                                        & np.isnan(y)))[:5])
         assert a.log.deferred == b.log.deferred
+        assert a.log.booked_on == b.log.booked_on  # who booked a calendar's slot, and on which day
     return py
 
 
@@ -86,7 +94,7 @@ def test_the_random_cases_reach_every_branch():
     """The random sites above do exercise what the kernel handles: gave up, sent home, no-shows, returns,
     follow-ups, appointments, sessions without agents and capacity carried across a closure."""
     seen = {k: False for k in ("gave_up", "sent_home", "no_show", "return", "follow_up", "booked", "closed",
-                               "carried")}
+                               "carried", "booked_follow_up")}
     for seed in range(24):
         cfg = random_config(seed)
         for p in simulate_sites(cfg, cfg.sites, 0, kernel="python"):
@@ -97,6 +105,7 @@ def test_the_random_cases_reach_every_branch():
             seen["return"] |= bool((kind == 2).any())
             seen["follow_up"] |= bool((kind == 3).any())
             seen["booked"] |= bool(np.asarray(p.log.booked).any())
+            seen["booked_follow_up"] |= bool((np.asarray(p.log.booked) & (kind == 3)).any())
             seen["closed"] |= bool((np.asarray(p.log.session_open) == 0).any())
             seen["carried"] |= bool((np.asarray(p.log.session_overtime) < 0).any()
                                     or (np.asarray(p.log.session_overtime) > 0).any())
@@ -202,9 +211,11 @@ def test_which_sites_take_the_compiled_path():
     targets = {p.fallback.site.id for p in plans if p.fallback is not None}
     paths = {p.site.id: K.compiled_path_for(p, targets) for p in plans}
     assert paths["bus0"] and not paths["bus-to-site"] and not paths["fixed"]  # both paths in one network
-    for name in ("full-service-site", "booking-calendar"):
-        cfg = load_config(REPO / "configs" / f"{name}.yaml")
-        assert not any(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
+    cfg = load_config(REPO / "configs" / "full-service-site.yaml")  # channels: stations, visio, back office
+    assert not any(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
+    cfg = load_config(REPO / "configs" / "booking-calendar.yaml")
+    assert all(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
+    assert_same(cfg, cfg.sites)
 
 
 def test_more_later_visits_than_room_runs_again(monkeypatch):

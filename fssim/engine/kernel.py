@@ -6,10 +6,10 @@ same order, so its results are identical bit for bit (``tests/test_kernel.py`` c
 It covers what a fixed site without channels or a booking calendar does: walk-ins first come, first served,
 booked citizens with priority, reneging, agents on and off duty, capacity carried across closures, absences
 (sessions without agents turn citizens away), no-shows, returns of those sent home and follow-ups, each landing
-in a later session of the same site; and what a bus does: it drives from its base and between stops, starts a
+in a later session of the same site (booked in the slots left of a booking calendar); and what a bus does: it drives from its base and between stops, starts a
 stop late when the drive or the last service runs over, and its citizens come back at a later visit to their
-stop. A bus that sends its citizens to a fallback site in the same shard, that site, channels, booking calendars
-and always-open validation sites keep the Python path (:func:`compiled_path_for` says which).
+stop. A bus that sends its citizens to a fallback site in the same shard, that site, channels (stations, visio,
+back office) and always-open validation sites keep the Python path (:func:`compiled_path_for` says which).
 
 Compiled with ``cache=True``: the first run on a machine compiles (seconds) and stores the machine code beside
 this module (or in ``NUMBA_CACHE_DIR``); later runs load it.
@@ -20,10 +20,12 @@ import numba
 import numpy as np
 
 from fssim.demand.arrivals import BOOKED as K_BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN
+from fssim.demand.booking import primary_bookings
+from fssim.clock import DAY
 from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED
 
 # integer columns of the visit table I (float columns: the table F)
-KIND, CITIZEN, ATTEMPT, POINT, ORIGIN, DEMARCHE, DEMARCHES, OUTCOME, AGENT, BOOKED = range(10)
+KIND, CITIZEN, ATTEMPT, POINT, ORIGIN, DEMARCHE, DEMARCHES, OUTCOME, AGENT, BOOKED, BOOKED_ON = range(11)
 TIME, SERVICE, PATIENCE, START, END, LEAVE = range(6)
 
 jit = numba.njit(cache=True, nogil=True)  # module-level integers (columns, codes) are constants to numba
@@ -32,7 +34,7 @@ jit = numba.njit(cache=True, nogil=True)  # module-level integers (columns, code
 def compiled_path_for(plan, fallback_targets: set) -> bool:
     """Whether ``plan`` (a :class:`~fssim.engine.simulation.SitePlan`) can run on the compiled kernel."""
     redirect = plan.is_bus and plan.site.unserved == "nearest_site" and plan.fallback is not None
-    return not (redirect or plan.channels is not None or plan.arrivals.calendar is not None
+    return not (redirect or plan.channels is not None
                 or getattr(plan.site, "always_open", False) or plan.site.id in fallback_targets)
 
 
@@ -62,10 +64,20 @@ def run_site(plan) -> None:
         origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
         drives = departs = np.zeros(0)
         pt_ptr, pt_days, pt_sess = np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    calendar = a.calendar  # a booking calendar: follow-ups book in its slots left (fssim.demand.booking)
+    book_follow_ups = calendar is not None and bool(calendar.rule.follow_ups)
+    if calendar is not None:
+        c_start, c_session, c_day = calendar.start, calendar.session, calendar.day
+        c_capacity, c_horizon = calendar.capacity, int(calendar.rule.horizon_days)
+        c_walk_in = calendar.rule.when_full == "walk_in"
+    else:
+        c_start, c_session, c_day, c_capacity = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), \
+            np.zeros(0, np.int64)
+        c_horizon, c_walk_in = 0, False
     cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
     while True:
         F = np.empty((cap, 6))  # the kernel initialises the rows it adds
-        I = np.empty((cap, 10), np.int64)
+        I = np.empty((cap, 11), np.int64)
         F[:n, START:] = np.nan
         I[:n, OUTCOME:AGENT + 1] = -1
         F[:n, TIME], F[:n, SERVICE], F[:n, PATIENCE] = a.time, a.service, a.patience
@@ -76,6 +88,9 @@ def run_site(plan) -> None:
         I[:n, ORIGIN] = origin
         I[:n, DEMARCHE], I[:n, DEMARCHES] = a.demarche, a.demarches
         I[:n, BOOKED] = a.booked
+        I[:n, BOOKED_ON] = -1  # the primaries' booking days are the arrivals' (a.booked_on)
+        c_taken = calendar.taken.copy() if calendar is not None else np.zeros(0, np.int64)
+        c_next = np.asarray(calendar._next if calendar is not None else [0], dtype=np.int64)
         m, busy, overtime, begin, staffed, deferred = site_kernel(
             F, I, n, np.asarray(a.no_show, dtype=np.bool_), np.asarray(a.follow_up, dtype=np.bool_),
             np.asarray(a.follow_up_delay, dtype=np.int64), np.asarray(a.follow_up_u, dtype=float),
@@ -85,11 +100,16 @@ def run_site(plan) -> None:
             s_day, s_start, s_end, point, seg_ptr, seg_a, seg_b, seg_c, bounds,
             np.asarray(plan.open_days, dtype=np.int64),
             np.asarray(plan.session_start, dtype=float), prof_row, prof_ptr, p_start, p_len, p_cum, crew,
-            plan.is_bus, drives, departs, pt_ptr, pt_days, pt_sess)
+            plan.is_bus, drives, departs, pt_ptr, pt_days, pt_sess, book_follow_ups, c_start, c_session, c_day,
+            c_capacity, c_taken, c_next, c_horizon, c_walk_in)
         if m >= 0:
             break
         cap *= 2  # more later visits than room: run again with more (the same draws, the same results)
     _fill(log, F[:m], I[:m], cal, busy, overtime, begin, staffed)
+    if calendar is not None:  # the ledger as the Python path leaves it, and who booked when
+        calendar.taken[:], calendar._next = c_taken, c_next.tolist()
+        later = np.flatnonzero(I[n:m, BOOKED_ON] >= 0) + n
+        log.booked_on = {**primary_bookings(a), **dict(zip(later.tolist(), I[later, BOOKED_ON].tolist()))}
     log.deferred += int(deferred)
 
 
@@ -142,6 +162,28 @@ def stop_landing(day, delay, u, point, pt_ptr, pt_days, pt_sess, prof_row, prof_
     lo = cum[j - 1] if j else 0.0
     frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
     return js, p_start[lo_ + j] + frac * p_len[lo_ + j]
+
+
+@jit
+def take_slot(booked_on, wanted, c_start, c_day, c_capacity, c_taken, c_next, horizon_days, walk_in_when_full):
+    """:meth:`fssim.demand.booking.BookingCalendar.take`: the slot booked on day ``booked_on`` for moment ``wanted``
+    (the first one with room from the slot ``wanted`` falls in), or −1; ``c_taken``, ``c_next`` updated."""
+    k = np.searchsorted(c_start, wanted, side="right") - 1
+    if not (k >= 0 and c_day[k] == int(wanted // DAY)):
+        k += 1
+    i = k
+    while c_next[i] != i:  # path-halving union-find: the first slot at or after i with room
+        c_next[i] = c_next[c_next[i]]
+        i = c_next[i]
+    k = i
+    if k >= len(c_start):
+        return -1
+    if c_day[k] > booked_on + horizon_days and walk_in_when_full:
+        return -1
+    c_taken[k] += 1
+    if c_taken[k] >= c_capacity[k]:
+        c_next[k] = k + 1
+    return k
 
 
 @jit
@@ -292,14 +334,15 @@ def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
 
 
 @jit
-def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head, tail, nxt):
-    """Row ``m``: a later visit (a return or a follow-up, as a walk-in) of visit ``v``'s citizen, landing in
-    session ``js`` at ``t``, appended to that session's list (:func:`fssim.engine.simulation._come_back`)."""
+def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head, tail, nxt, booked_on=-1):
+    """Row ``m``: a later visit (a return or a follow-up, as a walk-in, or booked on day ``booked_on`` ≥ 0) of visit
+    ``v``'s citizen, landing in session ``js`` at ``t``, appended to that session's list
+    (:func:`fssim.engine.simulation._come_back`)."""
     F[m, TIME], F[m, SERVICE], F[m, PATIENCE] = t, service, patience
     F[m, START], F[m, END], F[m, LEAVE] = np.nan, np.nan, np.nan
     I[m, KIND], I[m, CITIZEN], I[m, ATTEMPT], I[m, POINT] = kind, I[v, CITIZEN], attempt, point
     I[m, ORIGIN], I[m, DEMARCHE], I[m, DEMARCHES] = I[v, ORIGIN], I[v, DEMARCHE], I[v, DEMARCHES]
-    I[m, OUTCOME], I[m, AGENT], I[m, BOOKED] = -1, -1, 0
+    I[m, OUTCOME], I[m, AGENT], I[m, BOOKED], I[m, BOOKED_ON] = -1, -1, 1 if booked_on >= 0 else 0, booked_on
     if head[js] < 0:
         head[js] = m
     else:
@@ -311,7 +354,8 @@ def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head
 def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_patience, return_u, return_delay,
           return_tod_u, thresholds, max_returns, s_day, s_start, s_end, s_point, seg_ptr, seg_a, seg_b, seg_c,
           bounds, open_days, session_start, prof_row, prof_ptr, p_start, p_len, p_cum, crew, is_bus, drives, departs,
-          pt_ptr, pt_days, pt_sess):
+          pt_ptr, pt_days, pt_sess, book_follow_ups, c_start, c_session, c_day, c_capacity, c_taken, c_next,
+          c_horizon, c_walk_in):
     """The process of :func:`fssim.engine.simulation.counter` over every session of a site or a bus. Returns (visits
     logged, busy, overtime, start (a bus can be late) and staffed minutes per session, deferred later visits), or
     −1 visits when ``F``/``I`` ran out of rows.
@@ -439,10 +483,15 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                 if js < 0:
                     deferred += 1
                     continue
+                on = -1
+                if book_follow_ups:  # booked in the slots left, on this day (else it comes as a walk-in)
+                    k = take_slot(day, t, c_start, c_day, c_capacity, c_taken, c_next, c_horizon, c_walk_in)
+                    if k >= 0:
+                        js, t, on = c_session[k], c_start[k], day
                 if m >= cap:
                     return -1, busy_s, over_s, begin_s, staffed_s, deferred
-                later_visit(F, I, m, v, t, fu_service[c], walk_patience[c], FOLLOW_UP, 0, s_point[js], js, head, tail,
-                            nxt)
+                later_visit(F, I, m, v, t, fu_service[c], np.inf if on >= 0 else walk_patience[c], FOLLOW_UP, 0,
+                            s_point[js], js, head, tail, nxt, on)
                 m += 1
         # citizens sent home come back with a probability (conditional at each return)
         for x in range(nh):
