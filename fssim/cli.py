@@ -374,14 +374,13 @@ def staffing(
     cost: float = typer.Option(AGENT_COST_EUR, "--cost-per-agent-year", min=0, help="[E] euros per agent and year"),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, max=MAX_WORKERS),
     scheduler: Optional[str] = typer.Option(None, "--scheduler"),
-    out_dir: Optional[Path] = typer.Option(None, "--out"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="folder (default: runs/NAME-staffing), resumable"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
     """Smallest staffing per site (or per opening interval) meeting the wait targets: Erlang C, then simulation."""
     from fssim.config import load_config
-    from fssim.experiment.commands import staffing_table
+    from fssim.experiment.commands import resumed_line, staffing_table
     from fssim.experiment.staffing import StaffingProblem
-
     from fssim.experiment.design import scheduler_address
     from fssim.run import claim_output_dir
 
@@ -394,10 +393,12 @@ def staffing(
         target_dir = out_dir or Path("runs") / f"{cfg.name}-staffing"
         _say(claim_output_dir(target_dir, force=force, kind="staffing"))
         problem = StaffingProblem(cfg, target=list(target or []), per_interval=per_interval, replications=replications,
-                                  confidence=confidence, min_agents=min_agents, max_agents=max_agents,
+                                  confidence=confidence, min_agents=min_agents, max_agents=max_agents, store_dir=target_dir,
                                   cost_per_agent_year=cost, workers=workers, scheduler=scheduler).solve()
         target_dir = problem.save(target_dir)
     out.print(staffing_table(problem))
+    if problem.units["reused"]:
+        out.print(resumed_line(problem), highlight=False, soft_wrap=True)
     out.print(f"staffing written to [bold]{target_dir}[/]", highlight=False)
 
 

@@ -74,6 +74,12 @@ def staffing_table(problem, limit: int = 30) -> Table:
     return t
 
 
+def resumed_line(problem) -> str:
+    """'resumed: 412 of 930 units from DIR/units': what a staffing search read back from its folder."""
+    u = problem.units
+    return f"resumed: {u['reused']:,} of {u['total']:,} units from {problem.store_dir / 'units'}"
+
+
 def bench_text(res: dict) -> str:
     """One readable line for ``fssim bench national`` without --json."""
     return (f"{res['visits']:,} visits in {res['wall_s']:.1f} s on {res['workers']} worker(s): "

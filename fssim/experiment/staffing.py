@@ -17,6 +17,13 @@ opening interval ('mon 09:00-12:00'): its visits are those arriving in it, and a
 whole timetable together. Results: ``staffing`` (one row per site, or per site and interval), ``totals``
 (agents and cost before and after), ``rounds`` (every evaluation).
 
+Resuming: with ``store_dir`` every unit (round, replication, shard) is saved as it finishes under
+``<store_dir>/units/`` (:class:`fssim.experiment.store.UnitStore`, the experiments' store, one folder per
+round), keyed by the config with its seed, the shard's sites with their candidate agents, the replication and
+the search's settings (targets, confidence, replications, agent bounds, per interval). The search is
+deterministic, so a rerun on the same folder replays the finished rounds from disk and goes on where it stopped;
+a unit of another staffing, seed or search is never reused (its key differs: it is simulated again).
+
 Cost: agents at the counter × ``cost_per_agent_year`` (default 40,000 € [E]: no published figure for an
 agent's loaded yearly cost; derived from La Poste-hosted sites, ≈150 k€ a year of which two-thirds staff
 cost [P, facts §5.4], for 2 to 2.5 agents [P, facts §5.3]; compare with a site's running cost, 93,843 €
@@ -32,6 +39,7 @@ from fssim.clock import clock
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,6 +55,7 @@ from fssim.experiment.execute import Executor, Job
 from fssim.scenario import shards_of
 from fssim.experiment.partials import kpis_from_sums
 from fssim.experiment.stats import lower_bound, upper_bound
+from fssim.experiment.store import UnitStore, sites_digest, unit_key
 
 #: [E] yearly cost of one agent at the counter (fssim.defaults.AGENT_COST_EUR, where its basis is given)
 COST_PER_AGENT_YEAR = AGENT_COST_EUR
@@ -145,6 +154,8 @@ class StaffingProblem:
     After ``.solve()`` (None before): ``staffing`` (one row per site, or site and slot: agents before, from
     Erlang C and after, feasible, each target's KPI before and after with its confidence bounds, costs),
     ``rounds`` (every evaluation of the search) and ``totals`` (agents and costs before and after).
+    ``store_dir``: a results folder where every unit is kept, so that solving again there resumes (see the
+    module's docstring); ``units`` then says how many units the search had, simulated and reused.
     """
 
     config: Config
@@ -159,8 +170,10 @@ class StaffingProblem:
     workers: int | None = 0
     scheduler: object = None
     max_rounds: int = 30
+    store_dir: str | Path | None = None   # results folder: units kept under <store_dir>/units (resumable)
 
     # results
+    units: dict | None = field(default=None, init=False)  # {"total", "computed", "reused"} after .solve()
     staffing: pd.DataFrame | None = field(default=None, init=False)
     totals: dict | None = field(default=None, init=False)
     rounds: pd.DataFrame | None = field(default=None, init=False)
@@ -176,17 +189,67 @@ class StaffingProblem:
         if not 1 <= self.min_agents <= self.max_agents:
             raise InputError(f"min_agents ({self.min_agents}) must be between 1 and max_agents ({self.max_agents})",
                              field="min_agents")
+        if self.store_dir is not None:
+            self.store_dir = Path(self.store_dir)
+        self._store: UnitStore | None = None
+
+    # ------------------------------------------------------------------ stored units
+
+    def _open_store(self) -> None:
+        """Claim ``store_dir`` (new, empty or fssim's: never a folder of someone else's files) and open its units."""
+        self.units = {"total": 0, "computed": 0, "reused": 0}
+        self._store = None
+        if self.store_dir is None:
+            return
+        from fssim.run import claim_output_dir
+
+        claim_output_dir(self.store_dir, kind="staffing")
+        self._store = UnitStore(self.store_dir)
+        self._store.clean_temporary()
+        self._config_digest = self.config.digest()
+
+    def unit_options(self) -> dict:
+        """What a stored unit's key holds besides the config, the shard's sites and the replication: the unit's
+        options and the search it belongs to, so that units are replayed only by the same search."""
+        return {"slots": bool(self.per_interval),
+                "staffing": {"targets": [t.model_dump(mode="json", exclude={"label"}) for t in self.targets],
+                             "confidence": float(self.confidence), "replications": int(self.replications),
+                             "min_agents": int(self.min_agents), "max_agents": int(self.max_agents),
+                             "sites": sorted(self.sites) if self.sites is not None else None}}
 
     # ------------------------------------------------------------------ simulation of candidate staffing
 
-    def _evaluate(self, ex: Executor, sites: list[Site]) -> pd.DataFrame:
-        """Per (site, slot, replication): KPI values for the given sites (simulated as they are)."""
-        jobs = []
+    def _evaluate(self, ex: Executor, sites: list[Site], round_: int = 0) -> pd.DataFrame:
+        """Per (site, slot, replication): KPI values for the given sites (simulated as they are, or read from
+        the store when this round's unit was already kept there)."""
+        if self.units is None:
+            self.units = {"total": 0, "computed": 0, "reused": 0}
+        store = self._store
+        options = self.unit_options() if store is not None else None
+        jobs, frames = [], {}
         for key, shard in shards_of(sites, 150).items():
+            digest = sites_digest(shard) if store is not None else None
             for r in range(self.replications):
-                jobs.append(Job(self.config, shard, r, slots=self.per_interval, tag=(key, r)))
-        frames = {}
-        ex.run(jobs, lambda j, p: frames.__setitem__(j.tag, p.frame().assign(replication=j.tag[1])))
+                self.units["total"] += 1
+                path = ukey = None
+                if store is not None:
+                    path = store.path(f"staffing round {round_}", r, key)
+                    ukey = unit_key(self._config_digest, digest, r, options)
+                    got = store.load(path, ukey)
+                    if got is not None:
+                        frames[(key, r)] = got.frame().assign(replication=r)
+                        self.units["reused"] += 1
+                        continue
+                jobs.append(Job(self.config, shard, r, slots=self.per_interval, tag=(key, r, path, ukey)))
+
+        def on_result(job: Job, p) -> None:
+            key, r, path, ukey = job.tag
+            if path is not None:
+                store.save(path, ukey, p)  # at once: an interrupted round keeps its finished units
+            self.units["computed"] += 1
+            frames[(key, r)] = p.frame().assign(replication=r)
+
+        ex.run(jobs, on_result)
         df = pd.concat([frames[k] for k in sorted(frames)], ignore_index=True)
         k = kpis_from_sums(df)
         k.insert(0, "site_id", df["site_id"])
@@ -223,6 +286,7 @@ class StaffingProblem:
     def solve(self) -> "StaffingProblem":
         from fssim.scenario import build_scenario
 
+        self._open_store()  # a folder that is not fssim's is refused before the network is built
         scenario = build_scenario(self.config)
         sites = [s for s in scenario.sites if self.sites is None or s.id in set(self.sites)]
         if self.sites is not None:
@@ -238,7 +302,7 @@ class StaffingProblem:
         history = []
         with Executor(workers=self.workers, scheduler=self.scheduler) as ex:
             # round 0: as configured
-            before_rep = self._evaluate(ex, sites)
+            before_rep = self._evaluate(ex, sites, 0)
             before = self._judge(before_rep)
             history.append(before.assign(round=0, agents=[self._agents_of(by_id[s], sl) for s, sl in
                                                           zip(before["site_id"], before["slot"])]))
@@ -304,7 +368,7 @@ class StaffingProblem:
                 trial.append(_with_agents(by_id[sid], {sl: c for (s, sl), c in cand.items() if s == sid}))
             else:
                 trial.append(_with_agents(by_id[sid], cand[(sid, "")]))
-        judged = self._judge(self._evaluate(ex, trial))
+        judged = self._judge(self._evaluate(ex, trial, r))
         history.append(judged.assign(round=r, agents=[cand[(s, sl)] for s, sl in zip(judged["site_id"],
                                                                                     judged["slot"])]))
         return {(s, sl): bool(m) for s, sl, m in zip(judged["site_id"], judged["slot"], judged["met"])}
@@ -364,14 +428,13 @@ class StaffingProblem:
     def save(self, out):
         """Write ``staffing.parquet`` (the table), ``staffing_rounds.parquet`` (every evaluation) and
         ``staffing.json`` (totals and settings) into the folder ``out``."""
-        from pathlib import Path
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name, df in (("staffing", self.staffing), ("staffing_rounds", self.rounds)):
             write_parquet(out / f"{name}.parquet", df)
         meta = {**self.totals, "config": self.config.name, "config_sha256": self.config.digest(),
-                "per_interval": self.per_interval, "min_agents": self.min_agents, "max_agents": self.max_agents}
+                "per_interval": self.per_interval, "min_agents": self.min_agents, "max_agents": self.max_agents,
+                "units": self.units}
         write_json(out / "staffing.json", meta)
         return out
 

@@ -6,7 +6,9 @@ written to a temporary file in the same folder, flushed to disk and renamed over
 Each file carries the unit's key: a hash of everything its result depends on (the scenario's resolved
 config with its seed, the shard's sites, the replication, the unit options, fssim's model code). A file
 whose key differs (another definition, another config, changed code) is never reused: it is recomputed
-and overwritten.
+and overwritten. A staffing search (:class:`fssim.experiment.staffing.StaffingProblem` with ``store_dir``)
+keeps its units here too, one folder per round, its candidate agents in the shard's sites and its search in
+the unit options.
 """
 from __future__ import annotations
 
