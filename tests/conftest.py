@@ -70,7 +70,8 @@ def cfg_small():
 def arrivals_of(cfg, site_index: int = 0, replication: int = 0):
     """The primary visits the demand stage draws for one listed site of ``cfg`` (no holidays closed)."""
     from fssim.engine.calendar import site_sessions
-    from fssim.demand.arrivals import DemandModel, generate_arrivals, profile_of
+    from fssim.demand.arrivals import DemandModel, generate_arrivals
+    from fssim.demand.profiles import profile_of
     from fssim.demand.randomness import stream
 
     site = cfg.sites[site_index]

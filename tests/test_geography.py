@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from fssim.config import config_from_dict
-from fssim.demand.arrivals import DemandModel, generate_arrivals, profile_of
+from fssim.demand.arrivals import DemandModel, generate_arrivals
+from fssim.demand.profiles import profile_of
 from fssim.demand.origins import origin_communes
 from fssim.demand.randomness import stream
 from fssim.engine.calendar import site_sessions

@@ -64,6 +64,17 @@ def random_config(seed: int):
             "when_full": str(rng.choice(["walk_in", "next_free"])), "follow_ups": bool(rng.random() < 0.8),
             **({"slots_per_interval": int(rng.integers(1, 3))} if rng.random() < 0.5
                else {"reserved_agents": int(rng.integers(1, 3))})}
+    if rng.random() < 0.35:  # channels: self-service stations (some citizens need help), visio, back office
+        counter = float(rng.uniform(0.3, 0.7))
+        rest = rng.dirichlet([2, 1, 1]) * (1 - counter)
+        d["channels"] = {"mix": {"counter": counter, "self_service": float(rest[0]), "visio": float(rest[1]),
+                                 "back_office": 1 - counter - float(rest[0]) - float(rest[1])}}
+        for site in d["sites"]:
+            site["self_service"] = {"stations": int(rng.integers(1, 4))}
+            if rng.random() < 0.6:
+                site["visio"] = {"rooms": 1, "timetable": [
+                    {"partner": "caf", "weekday": "tue", "start": "10:00", "end": "11:30"},
+                    {"partner": "assurance_retraite", "weekday": "wed", "start": "10:00", "end": "11:30"}]}
     return config_from_dict(d)
 
 
@@ -79,6 +90,10 @@ def assert_same(cfg, sites, replication=0):
                                                                                        & np.isnan(y)))[:5])
         assert a.log.deferred == b.log.deferred
         assert a.log.booked_on == b.log.booked_on  # who booked a calendar's slot, and on which day
+        if a.channels is not None:  # stations and visio: who used which station, minutes per session
+            for f in ("station", "free", "station_min", "station_busy_min", "visio_min", "visio_busy_min", "session"):
+                assert np.array_equal(np.asarray(getattr(a.channels, f), float),
+                                      np.asarray(getattr(b.channels, f), float), equal_nan=True), (a.site.id, f)
     return py
 
 
@@ -94,7 +109,7 @@ def test_the_random_cases_reach_every_branch():
     """The random sites above do exercise what the kernel handles: gave up, sent home, no-shows, returns,
     follow-ups, appointments, sessions without agents and capacity carried across a closure."""
     seen = {k: False for k in ("gave_up", "sent_home", "no_show", "return", "follow_up", "booked", "closed",
-                               "carried", "booked_follow_up")}
+                               "carried", "booked_follow_up", "station", "helped", "visio")}
     for seed in range(24):
         cfg = random_config(seed)
         for p in simulate_sites(cfg, cfg.sites, 0, kernel="python"):
@@ -106,6 +121,12 @@ def test_the_random_cases_reach_every_branch():
             seen["follow_up"] |= bool((kind == 3).any())
             seen["booked"] |= bool(np.asarray(p.log.booked).any())
             seen["booked_follow_up"] |= bool((np.asarray(p.log.booked) & (kind == 3)).any())
+            if p.channels is not None:
+                ch = np.asarray(p.channels.channel)
+                helped = np.asarray(p.channels.help, bool) & (np.asarray(p.log.agent)[:len(ch)] >= 0) & (ch == 1)
+                seen["station"] |= bool((np.asarray(p.channels.station) >= 0).any())
+                seen["helped"] |= bool(helped.any())
+                seen["visio"] |= bool(sum(p.channels.visio_busy_min) > 0)
             seen["closed"] |= bool((np.asarray(p.log.session_open) == 0).any())
             seen["carried"] |= bool((np.asarray(p.log.session_overtime) < 0).any()
                                     or (np.asarray(p.log.session_overtime) > 0).any())
@@ -211,11 +232,10 @@ def test_which_sites_take_the_compiled_path():
     targets = {p.fallback.site.id for p in plans if p.fallback is not None}
     paths = {p.site.id: K.compiled_path_for(p, targets) for p in plans}
     assert paths["bus0"] and not paths["bus-to-site"] and not paths["fixed"]  # both paths in one network
-    cfg = load_config(REPO / "configs" / "full-service-site.yaml")  # channels: stations, visio, back office
-    assert not any(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
-    cfg = load_config(REPO / "configs" / "booking-calendar.yaml")
-    assert all(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
-    assert_same(cfg, cfg.sites)
+    for name in ("full-service-site", "booking-calendar"):  # channels, absences and a calendar; a calendar
+        cfg = load_config(REPO / "configs" / f"{name}.yaml")
+        assert all(K.compiled_path_for(p, set()) for p in simulate_sites(cfg, cfg.sites, 0))
+        assert_same(cfg, cfg.sites)
 
 
 def test_more_later_visits_than_room_runs_again(monkeypatch):

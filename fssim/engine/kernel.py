@@ -16,26 +16,20 @@ this module (or in ``NUMBA_CACHE_DIR``); later runs load it.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from fssim.demand.arrivals import BOOKED as K_BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN
 from fssim.demand.booking import primary_bookings
-from fssim.clock import DAY
-from fssim.engine.counter import GAVE_UP, NO_SHOW, SENT_HOME, SERVED
-
-# integer columns of the visit table I (float columns: the table F)
-KIND, CITIZEN, ATTEMPT, POINT, ORIGIN, DEMARCHE, DEMARCHES, OUTCOME, AGENT, BOOKED, BOOKED_ON = range(11)
-TIME, SERVICE, PATIENCE, START, END, LEAVE = range(6)
-
-jit = numba.njit(cache=True, nogil=True)  # module-level integers (columns, codes) are constants to numba
-
+from fssim.engine.calendar import Session, SessionArrays
+from fssim.engine.counter import NO_SHOW, SENT_HOME, SERVED
+from fssim.engine.session_kernel import (AGENT, ATTEMPT, BOOKED, BOOKED_ON, CITIZEN, DEMARCHE, DEMARCHES, END, KIND,
+                                         LEAVE, ORIGIN, OUTCOME, PATIENCE, POINT, SERVICE, START, STATION, TIME, jit,
+                                         serve, serve_channels, take_slot)
 
 def compiled_path_for(plan, fallback_targets: set) -> bool:
     """Whether ``plan`` (a :class:`~fssim.engine.simulation.SitePlan`) can run on the compiled kernel."""
     redirect = plan.is_bus and plan.site.unserved == "nearest_site" and plan.fallback is not None
-    return not (redirect or plan.channels is not None
-                or getattr(plan.site, "always_open", False) or plan.site.id in fallback_targets)
+    return not (redirect or getattr(plan.site, "always_open", False) or plan.site.id in fallback_targets)
 
 
 def run_site(plan) -> None:
@@ -74,10 +68,21 @@ def run_site(plan) -> None:
         c_start, c_session, c_day, c_capacity = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), \
             np.zeros(0, np.int64)
         c_horizon, c_walk_in = 0, False
+    ch = plan.channels  # stations, visio room, back office (fssim.engine.stations)
+    if ch is not None:
+        chan = np.asarray(ch.channel, dtype=np.int64)
+        needs_help, help_min = np.asarray(ch.help, dtype=np.bool_), np.asarray(ch.help_minutes, dtype=float)
+        st = SessionArrays.of([Session(0, 0.0, 0.0, segs) for segs in ch.station_segments])
+        st_ptr, st_a, st_b, st_c = st.seg_ptr, st.seg_a, st.seg_b, st.seg_c
+        vis_minutes = np.asarray(ch.visio_minutes, dtype=float)
+    else:
+        chan, needs_help, help_min = np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0)
+        st_ptr, st_a, st_b, st_c = np.zeros(len(s_day) + 1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+        vis_minutes = np.zeros(0)
     cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
     while True:
         F = np.empty((cap, 6))  # the kernel initialises the rows it adds
-        I = np.empty((cap, 11), np.int64)
+        I = np.empty((cap, 12), np.int64)
         F[:n, START:] = np.nan
         I[:n, OUTCOME:AGENT + 1] = -1
         F[:n, TIME], F[:n, SERVICE], F[:n, PATIENCE] = a.time, a.service, a.patience
@@ -89,8 +94,11 @@ def run_site(plan) -> None:
         I[:n, DEMARCHE], I[:n, DEMARCHES] = a.demarche, a.demarches
         I[:n, BOOKED] = a.booked
         I[:n, BOOKED_ON] = -1  # the primaries' booking days are the arrivals' (a.booked_on)
+        I[:n, STATION] = -1
         c_taken = calendar.taken.copy() if calendar is not None else np.zeros(0, np.int64)
         c_next = np.asarray(calendar._next if calendar is not None else [0], dtype=np.int64)
+        st_free = np.asarray(ch.free if ch is not None else [], dtype=float)
+        ch_out = np.zeros((4, len(s_day)))
         m, busy, overtime, begin, staffed, deferred = site_kernel(
             F, I, n, np.asarray(a.no_show, dtype=np.bool_), np.asarray(a.follow_up, dtype=np.bool_),
             np.asarray(a.follow_up_delay, dtype=np.int64), np.asarray(a.follow_up_u, dtype=float),
@@ -101,11 +109,15 @@ def run_site(plan) -> None:
             np.asarray(plan.open_days, dtype=np.int64),
             np.asarray(plan.session_start, dtype=float), prof_row, prof_ptr, p_start, p_len, p_cum, crew,
             plan.is_bus, drives, departs, pt_ptr, pt_days, pt_sess, book_follow_ups, c_start, c_session, c_day,
-            c_capacity, c_taken, c_next, c_horizon, c_walk_in)
+            c_capacity, c_taken, c_next, c_horizon, c_walk_in, ch is not None, ch.n if ch is not None else 0, chan,
+            needs_help, help_min, st_ptr, st_a, st_b, st_c, st_free, vis_minutes, ch_out)
         if m >= 0:
             break
         cap *= 2  # more later visits than room: run again with more (the same draws, the same results)
     _fill(log, F[:m], I[:m], cal, busy, overtime, begin, staffed)
+    if ch is not None:  # the channels' state and minutes per session, as the Python path leaves them
+        ch.station_min, ch.station_busy_min, ch.visio_min, ch.visio_busy_min = (x.tolist() for x in ch_out)
+        ch.session, ch.free, ch.station = len(s_day), st_free.tolist(), I[:ch.n, STATION].tolist()
     if calendar is not None:  # the ledger as the Python path leaves it, and who booked when
         calendar.taken[:], calendar._next = c_taken, c_next.tolist()
         later = np.flatnonzero(I[n:m, BOOKED_ON] >= 0) + n
@@ -132,7 +144,7 @@ def _fill(log, F, I, cal, busy, overtime, begin, staffed) -> None:
 @jit
 def landing(day, delay, u, open_days, prof_row, prof_ptr, p_start, p_len, p_cum, session_start):
     """(session index, time) of a later visit ``delay`` days after ``day`` (−1 beyond the horizon): the first open
-    day's arrival profile at uniform ``u`` (:meth:`fssim.demand.arrivals.Profile.time_in`)."""
+    day's arrival profile at uniform ``u`` (:meth:`fssim.demand.profiles.Profile.time_in`)."""
     k = np.searchsorted(open_days, day + delay, side="left")
     if k >= len(open_days):
         return -1, 0.0
@@ -165,175 +177,6 @@ def stop_landing(day, delay, u, point, pt_ptr, pt_days, pt_sess, prof_row, prof_
 
 
 @jit
-def take_slot(booked_on, wanted, c_start, c_day, c_capacity, c_taken, c_next, horizon_days, walk_in_when_full):
-    """:meth:`fssim.demand.booking.BookingCalendar.take`: the slot booked on day ``booked_on`` for moment ``wanted``
-    (the first one with room from the slot ``wanted`` falls in), or −1; ``c_taken``, ``c_next`` updated."""
-    k = np.searchsorted(c_start, wanted, side="right") - 1
-    if not (k >= 0 and c_day[k] == int(wanted // DAY)):
-        k += 1
-    i = k
-    while c_next[i] != i:  # path-halving union-find: the first slot at or after i with room
-        c_next[i] = c_next[c_next[i]]
-        i = c_next[i]
-    k = i
-    if k >= len(c_start):
-        return -1
-    if c_day[k] > booked_on + horizon_days and walk_in_when_full:
-        return -1
-    c_taken[k] += 1
-    if c_taken[k] >= c_capacity[k]:
-        c_next[k] = k + 1
-    return k
-
-
-@jit
-def serve(ids, L, F, I, sa, sb, sc, close, free, home, carried_k, carried_c):
-    """One session at the counter (:func:`fssim.engine.counter.serve_session`, same arithmetic, same order).
-
-    ``ids[:L]``: the citizens present, sorted by arrival. Fills ``home`` (returns how many), ``carried_k/c``.
-    Returns (n home, busy, overtime, n carried).
-    """
-    nseg = len(sa)
-    cmax = 0
-    for q in range(nseg):
-        if sc[q] > cmax:
-            cmax = sc[q]
-    # duty windows of each agent: contiguous segments with staffing > k, merged
-    wa = np.empty((cmax, max(nseg, 1)))
-    wb = np.empty((cmax, max(nseg, 1)))
-    nw = np.zeros(cmax, np.int64)
-    for k in range(cmax):
-        for q in range(nseg):
-            if sc[q] > k:
-                if nw[k] > 0 and wb[k, nw[k] - 1] == sa[q]:
-                    wb[k, nw[k] - 1] = sb[q]
-                else:
-                    wa[k, nw[k]] = sa[q]
-                    wb[k, nw[k]] = sb[q]
-                    nw[k] += 1
-    where = np.zeros(cmax, np.int64)
-    st = np.empty(cmax)  # next free time of each agent in the pool (valid where active)
-    active = np.zeros(cmax, np.bool_)
-    nact = 0
-    ncar = 0
-    busy = 0.0
-    for k in range(cmax):
-        f, p = free[k], 0
-        while p < nw[k] and wb[k, p] <= f:
-            p += 1
-        if p > 0 or (nw[k] > 0 and f > wa[k, 0]):
-            c = 0.0
-            for q in range(min(p + 1, nw[k])):
-                if f > wa[k, q]:
-                    c += min(wb[k, q], f) - wa[k, q]
-            carried_k[ncar] = k
-            carried_c[ncar] = c
-            ncar += 1
-            busy += c
-        if p < nw[k]:
-            where[k] = p
-            a = wa[k, p]
-            st[k] = a if a > f else f
-            active[k] = True
-            nact += 1
-    walk = np.empty(L, np.int64)
-    wh, wt = 0, 0
-    appt = np.empty(L, np.int64)
-    ah, at = 0, 0
-    i, total = 0, 0.0
-    while nact > 0:
-        k = -1
-        t = 0.0
-        for q in range(cmax):
-            if active[q] and (k < 0 or st[q] < t):
-                k, t = q, st[q]
-        while i < L and F[ids[i], TIME] <= t:
-            v = ids[i]
-            i += 1
-            if I[v, BOOKED]:
-                appt[at] = v
-                at += 1
-            else:
-                walk[wt] = v
-                wt += 1
-        v = -1
-        if ah < at:
-            v = appt[ah]
-            ah += 1
-        else:
-            while wh < wt:
-                w = walk[wh]
-                wh += 1
-                gone = F[w, TIME] + F[w, PATIENCE]
-                if gone < t:
-                    I[w, OUTCOME] = GAVE_UP
-                    F[w, LEAVE] = gone
-                else:
-                    v = w
-                    break
-        p = where[k]
-        if v < 0:
-            if i >= L:
-                break
-            nt = F[ids[i], TIME]
-        else:
-            s = F[v, SERVICE]
-            F[v, START] = t
-            nt = t + s
-            F[v, END] = nt
-            F[v, LEAVE] = nt
-            free[k] = nt
-            I[v, OUTCOME] = SERVED
-            I[v, AGENT] = k
-            total += s
-            b = wb[k, p]
-            if nt <= b:
-                busy += s
-            else:
-                busy += b - t
-                p += 1
-                while p < nw[k] and wb[k, p] <= nt:
-                    busy += wb[k, p] - wa[k, p]
-                    p += 1
-                if p < nw[k] and wa[k, p] < nt:
-                    busy += nt - wa[k, p]
-        while p < nw[k] and wb[k, p] <= nt:
-            p += 1
-        if p == nw[k]:
-            active[k] = False
-            nact -= 1
-        else:
-            where[k] = p
-            a = wa[k, p]
-            st[k] = a if a > nt else nt
-    cs = 0.0
-    for q in range(ncar):
-        cs += carried_c[q]
-    own = busy - cs
-    # closing: appointments left (in time order), walk-ins left, then those not arrived yet
-    nh = 0
-    for part in range(3):
-        if part == 0:
-            lo, hi = ah, at
-        elif part == 1:
-            lo, hi = wh, wt
-        else:
-            lo, hi = i, L
-        for x in range(lo, hi):
-            w = appt[x] if part == 0 else (walk[x] if part == 1 else ids[x])
-            gone = F[w, TIME] + F[w, PATIENCE]
-            if gone < close:
-                I[w, OUTCOME] = GAVE_UP
-                F[w, LEAVE] = gone
-            else:
-                I[w, OUTCOME] = SENT_HOME
-                F[w, LEAVE] = close
-                home[nh] = w
-                nh += 1
-    return nh, busy, total - own, ncar
-
-
-@jit
 def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head, tail, nxt, booked_on=-1):
     """Row ``m``: a later visit (a return or a follow-up, as a walk-in, or booked on day ``booked_on`` ≥ 0) of visit
     ``v``'s citizen, landing in session ``js`` at ``t``, appended to that session's list
@@ -343,6 +186,7 @@ def later_visit(F, I, m, v, t, service, patience, kind, attempt, point, js, head
     I[m, KIND], I[m, CITIZEN], I[m, ATTEMPT], I[m, POINT] = kind, I[v, CITIZEN], attempt, point
     I[m, ORIGIN], I[m, DEMARCHE], I[m, DEMARCHES] = I[v, ORIGIN], I[v, DEMARCHE], I[v, DEMARCHES]
     I[m, OUTCOME], I[m, AGENT], I[m, BOOKED], I[m, BOOKED_ON] = -1, -1, 1 if booked_on >= 0 else 0, booked_on
+    I[m, STATION] = -1
     if head[js] < 0:
         head[js] = m
     else:
@@ -355,14 +199,16 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
           return_tod_u, thresholds, max_returns, s_day, s_start, s_end, s_point, seg_ptr, seg_a, seg_b, seg_c,
           bounds, open_days, session_start, prof_row, prof_ptr, p_start, p_len, p_cum, crew, is_bus, drives, departs,
           pt_ptr, pt_days, pt_sess, book_follow_ups, c_start, c_session, c_day, c_capacity, c_taken, c_next,
-          c_horizon, c_walk_in):
+          c_horizon, c_walk_in, has_channels, ch_n, chan, needs_help, help_min, st_ptr, st_a, st_b, st_c, st_free,
+          vis_minutes, ch_out):
     """The process of :func:`fssim.engine.simulation.counter` over every session of a site or a bus. Returns (visits
     logged, busy, overtime, start (a bus can be late) and staffed minutes per session, deferred later visits), or
     −1 visits when ``F``/``I`` ran out of rows.
 
     A bus (``is_bus``) drives to each stop as :func:`fssim.engine.simulation._arrive` does (``drives``, ``departs``:
     NaN for None), with SimPy's clock arithmetic (``now + (t − now)``), and its citizens come back at a later
-    visit to the same stop (``pt_*``: each stop's visits, by day)."""
+    visit to the same stop (``pt_*``: each stop's visits, by day). A site with channels (``has_channels``) serves each
+    session with :func:`serve_channels` and leaves its station and visio minutes per session in ``ch_out``."""
     S = len(s_day)
     cap = F.shape[0]
     m = n
@@ -388,6 +234,10 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
     for j in range(S):
         nseg_max = max(nseg_max, seg_ptr[j + 1] - seg_ptr[j])
     ca, cb, cc = np.empty(nseg_max), np.empty(nseg_max), np.empty(nseg_max, np.int64)
+    rows = cap if has_channels else 1  # the channels' work tables
+    buf = np.empty((7, rows), np.int64)
+    F2, I2, T = np.empty((rows, 6)), np.empty((rows, 12), np.int64), np.empty(rows)
+    st_ck, st_cc = np.empty(max(len(st_free), 1), np.int64), np.empty(max(len(st_free), 1))
     for j in range(S):
         begin = s_start[j]
         if is_bus and not np.isnan(drives[j]):
@@ -450,7 +300,12 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
                 cb[nc], cc[nc] = seg_b[q], seg_c[q]
                 staffed_s[j] += (cb[nc] - ca[nc]) * cc[nc]
                 nc += 1
-        if s1 > s0:
+        if s1 > s0 and has_channels:
+            nh, busy, overtime, ncar = serve_channels(
+                ids, L, F, I, j, ca[:nc], cb[:nc], cc[:nc], s_end[j], free, home, carried_k, carried_c, ch_n, chan,
+                needs_help, help_min, st_ptr, st_a, st_b, st_c, st_free, st_ck, st_cc, ch_out[0], ch_out[1],
+                vis_minutes, ch_out[2], ch_out[3], buf, F2, I2, T)
+        elif s1 > s0:
             nh, busy, overtime, ncar = serve(ids, L, F, I, ca[:nc], cb[:nc], cc[:nc], s_end[j],
                                              free, home, carried_k, carried_c)
         else:  # nobody on duty: the door stays closed

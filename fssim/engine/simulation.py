@@ -30,8 +30,8 @@ from fssim.engine.calendar import (DAY, Session, SessionArrays, bus_sessions, pu
 from fssim.config import Bus, Config, Site, parse_clock
 from fssim.engine.counter import NO_SHOW, STILL_WAITING, serve_session
 from fssim.engine.absences import draw_absences, has_absences, turn_away, with_closures
-from fssim.demand.arrivals import (BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals,
-                                   profile_of)
+from fssim.demand.arrivals import BOOKED, FOLLOW_UP, REDIRECT, RETURN, WALK_IN, DemandModel, generate_arrivals
+from fssim.demand.profiles import profile_of
 from fssim.demand.origins import origin_communes
 from fssim.demand.booking import primary_bookings
 from fssim.demand.randomness import stream
