@@ -88,31 +88,36 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     a = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
     origin = pd.Timestamp(config.horizon.start)
     served = a["outcome"] == 0
-    arrival = origin + pd.to_timedelta(a["arrival"], unit="min")
+    n = len(a["arrival"])  # the three moments converted at once: one pass through pandas
+    moments = (origin + pd.to_timedelta(np.concatenate([a["arrival"], a["start"], a["end"]]), unit="min")).to_numpy(
+        dtype="datetime64[ms]")
+    wait = np.where(served, a["start"] - a["arrival"], np.nan)
+    in_queue = np.where(served, wait, np.where(a["outcome"] == 3, 0.0, a["leave"] - a["arrival"]))
+
+    def coded(codes, categories):  # the codes are built above, valid by construction
+        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
     df = pd.DataFrame({
         "replication": a["replication"].astype(np.int32),
-        "site_id": pd.Categorical.from_codes(a["site"].astype(np.int32), categories=site_ids)
+        "site_id": coded(a["site"].astype(np.int32), site_ids)
         if site_ids else pd.Categorical([]),
         "visit": a["visit"],
         "citizen": a["citizen"],
-        "demarche": pd.Categorical.from_codes(a["demarche"].astype(np.int16),
-                                              categories=[d.name for d in config.demarches]),
+        "demarche": coded(a["demarche"].astype(np.int16), [d.name for d in config.demarches]),
         "demarches": a["demarches"].astype(np.int8),
-        "kind": pd.Categorical.from_codes(a["kind"].astype(np.int8), categories=list(KINDS)),
+        "kind": coded(a["kind"].astype(np.int8), list(KINDS)),
         "attempt": a["attempt"],
-        "arrival": arrival.astype("datetime64[ms]"),
-        "service_start": (origin + pd.to_timedelta(a["start"], unit="min")).astype("datetime64[ms]"),
-        "service_end": (origin + pd.to_timedelta(a["end"], unit="min")).astype("datetime64[ms]"),
-        "wait_min": np.where(served, a["start"] - a["arrival"], np.nan),
-        "time_in_queue_min": np.where(a["outcome"] == 3, 0.0, a["leave"] - a["arrival"]),
+        "arrival": moments[:n],
+        "service_start": moments[n:2 * n],
+        "service_end": moments[2 * n:],
+        "wait_min": wait,
+        "time_in_queue_min": in_queue,
         "service_min": np.where(served, a["service"], np.nan),
-        "outcome": pd.Categorical.from_codes(a["outcome"].astype(np.int8), categories=list(OUTCOMES)),
+        "outcome": coded(a["outcome"].astype(np.int8), list(OUTCOMES)),
         "agent": a["agent"].astype(np.int16),
-        "stop": pd.Categorical.from_codes(a["stop"].astype(np.int32), categories=stops),
-        "commune": pd.Categorical.from_codes(a["commune"].astype(np.int32), categories=list(commune_index)),
-        "channel": pd.Categorical.from_codes(a["channel"].astype(np.int8), categories=list(CHANNELS)),
+        "stop": coded(a["stop"].astype(np.int32), stops),
+        "commune": coded(a["commune"].astype(np.int32), list(commune_index)),
+        "channel": coded(a["channel"].astype(np.int8), list(CHANNELS)),
     })
-    df.loc[served, "time_in_queue_min"] = df.loc[served, "wait_min"]
     if any(has_calendar(plans) for _, plans in runs):  # a booking calendar's columns (others keep their schema)
         lead, no_slot = zip(*(visit_columns(p) for _, plans in runs for p in plans))
         df["lead_days"] = np.concatenate(lead).astype(np.float32)
