@@ -200,7 +200,7 @@ def test_sharded_run_is_the_unsplit_run():
 
 
 def _splitmix_reference(k0, k1, unit, index):
-    """The counter-based uniforms written with numpy (the formula of fssim.demand.hashing, one array at a time)."""
+    """The counter-based uniforms written with numpy (the formula of fssim.demand.compiled, one array at a time)."""
     golden, one = np.uint64(0x9E3779B97F4A7C15), np.uint64(1)
 
     def mix(z):

@@ -305,3 +305,51 @@ def test_outcomes_and_kinds_are_stored_as_their_enum_codes():
     served = visits["outcome"].cat.codes == Outcome.SERVED
     assert served.any() and (visits.loc[served, "outcome"] == "served").all()
     assert visits.loc[served, "service_end"].notna().all()
+
+
+def _numpy_picks(mix_cum, mix, day, u_first, count, u_further):
+    """The démarche picks written with numpy (the rule of fssim.demand.compiled, one array at a time)."""
+    first = (u_first[:, None] > mix_cum[day]).sum(axis=1).astype(np.int16)
+    n, most = len(day), int(count.max())
+    others = np.full((n, max(most - 1, 0)), -1, dtype=np.int16)
+    left = mix[day]
+    left[np.arange(n), first] = 0.0
+    for j in range(1, most):
+        idx = np.flatnonzero(count > j)
+        w = left[idx]
+        cum_w = np.cumsum(w, axis=1)
+        target = u_further[j - 1][idx] * cum_w[:, -1]
+        last = w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1)
+        pick = np.minimum((target[:, None] > cum_w).sum(axis=1), last)
+        others[idx, j - 1] = pick
+        left[idx, pick] = 0.0
+    return first, others
+
+
+def test_compiled_demarche_picks_equal_the_numpy_rule():
+    from fssim.demand.compiled import first_demarche, further_demarches
+
+    rng = np.random.default_rng(11)
+    for D in (1, 2, 5, 9):
+        mix = rng.random((30, D)) * (rng.random((30, D)) < 0.8)  # some démarches absent on some days
+        mix[:, 0] += 1e-3
+        mix /= mix.sum(axis=1, keepdims=True)
+        mix_cum = np.cumsum(mix, axis=1)
+        mix_cum[:, -1] = 1.0
+        mix = np.diff(mix_cum, axis=1, prepend=0.0)
+        n = 5000
+        day = rng.integers(0, 30, n)
+        count = np.minimum(rng.integers(1, 5, n), (mix > 0).sum(axis=1)[day]).astype(np.int8)
+        u_first, u_further = rng.random(n), rng.random((max(int(count.max()) - 1, 1), n))
+        first, others = _numpy_picks(mix_cum, mix, day, u_first, count, u_further)
+        got_first = first_demarche(u_first, mix_cum, day)
+        assert np.array_equal(got_first, first)
+        got = np.full_like(others, -1)
+        if others.shape[1]:
+            further_demarches(mix, day, first, count, u_further, got)
+        assert np.array_equal(got, others)
+        if D > 1:
+            assert (others >= 0).any()
+            drawn = np.column_stack([first, others])  # never twice the same démarche in a visit
+            for row, k in zip(drawn[:200], count[:200]):
+                assert len(set(row[:k].tolist())) == k

@@ -50,6 +50,7 @@ class DemandModel:
         self.dates = day_dates(config.horizon)
         self.demarches = [d.name for d in config.demarches]
         self.mix_cum = self._daily_mix_cumulative()
+        self._mix: np.ndarray | None = None
         d = config.demand
         self.weekday_factor = np.array([d.weekday.get(w, 0.0) for w in WEEKDAYS])
         month = np.asarray(d.month, dtype=float)
@@ -77,8 +78,10 @@ class DemandModel:
         return cum
 
     def daily_mix(self) -> np.ndarray:
-        """days × démarches shares (for reports and tests)."""
-        return np.diff(self.mix_cum, axis=1, prepend=0.0)
+        """days × démarches shares (computed once; read, not written, by every site's draws)."""
+        if self._mix is None:
+            self._mix = np.diff(self.mix_cum, axis=1, prepend=0.0)
+        return self._mix
 
 
 @dataclass
@@ -224,7 +227,9 @@ def generate_arrivals(model: DemandModel, site, sessions: list[Session], profile
         return streams.uniforms(name, day, k)
 
     n = len(time)
-    demarche = (draw("demarche")[:, None] > model.mix_cum[day]).sum(axis=1).astype(np.int16)
+    from fssim.demand.compiled import first_demarche  # numba: imported when a site first draws
+
+    demarche = first_demarche(draw("demarche"), model.mix_cum, day)
     count, others = _further_demarches(model, day, demarche, draw)
     a = _attributes(model, demarche, count, others, draw)
     a["time"], a["day"], a["drawn_time"] = time, day, time.copy()
@@ -314,17 +319,11 @@ def _further_demarches(model: DemandModel, day: np.ndarray, first: np.ndarray, d
     count = np.minimum(count, (mix > 0).sum(axis=1)[day]).astype(np.int8)
     most = int(count.max()) if n else 1
     others = np.full((n, max(most - 1, 0)), -1, dtype=np.int16)
-    left = mix[day]
-    left[np.arange(n), first] = 0.0
-    for j in range(1, most):
-        idx = np.flatnonzero(count > j)
-        w = left[idx]
-        cum_w = np.cumsum(w, axis=1)
-        target = draw(f"demarche_{j + 1}")[idx] * cum_w[:, -1]
-        last = w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # never a démarche already drawn
-        pick = np.minimum((target[:, None] > cum_w).sum(axis=1), last)
-        others[idx, j - 1] = pick
-        left[idx, pick] = 0.0
+    if most > 1:
+        from fssim.demand.compiled import further_demarches
+
+        further_demarches(mix, day, first, count, np.stack([draw(f"demarche_{j + 1}") for j in range(1, most)]),
+                          others)
     return count, others
 
 

@@ -51,7 +51,7 @@ class Streams:
 
     def uniforms(self, name: str, unit, index) -> np.ndarray:
         """Uniforms in (0, 1), one per (unit, index) pair, identical whatever the other pairs asked for."""
-        from fssim.demand.hashing import hashed_uniforms  # numba: imported when a site first draws
+        from fssim.demand.compiled import hashed_uniforms  # numba: imported when a site first draws
 
         k0, k1 = self._seq(name).generate_state(2, np.uint64)
         unit, index = np.broadcast_arrays(np.asarray(unit, dtype=np.int64), np.asarray(index, dtype=np.int64))
