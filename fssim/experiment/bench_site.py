@@ -72,16 +72,25 @@ def _site_rate(cfg: Config, model: DemandModel, min_visits: int, kernel: str) ->
     return visits / wall, visits, table
 
 
-def bench_site(min_visits: int = 100_000) -> dict:
+def bench_site(min_visits: int = 100_000, rounds: int = 3) -> dict:
     """The full model (demand, counter and visits table) on the compiled and the Python kernel, and the
-    idiomatic SimPy baseline on as many arrivals. The compiled kernel is loaded (or compiled) before timing."""
+    idiomatic SimPy baseline on as many arrivals. The compiled kernel is loaded (or compiled) before timing.
+    ``rounds`` rounds time the three in turn; the rates are each one's median (a shared machine's speed drifts
+    between seconds), ``ratio_range`` the lowest and highest ratio of a round."""
     cfg = default_site_workload()
     model = DemandModel(cfg)
     simulate_sites(cfg, cfg.sites, 0, model, kernel="compiled")  # load the machine code from numba's cache
-    rate, visits, table = _site_rate(cfg, model, min_visits, "compiled")
-    py_rate, _, _ = _site_rate(cfg, model, min_visits, "python")
-    mean_service = float(np.nanmean(table["service_min"]))
-    base = baseline_mmc(visits, lam_per_min=0.9 * 5 / mean_service, mean_service=mean_service, c=5)
+    rates, py_rates, base_rates = [], [], []
+    for _ in range(rounds):
+        rate, visits, table = _site_rate(cfg, model, min_visits, "compiled")
+        py_rates.append(_site_rate(cfg, model, min_visits, "python")[0])
+        mean_service = float(np.nanmean(table["service_min"]))
+        base = baseline_mmc(visits, lam_per_min=0.9 * 5 / mean_service, mean_service=mean_service, c=5)
+        rates.append(rate)
+        base_rates.append(visits / base)
+    rate, py_rate, base_rate = (float(np.median(x)) for x in (rates, py_rates, base_rates))
+    ratios = np.array(rates) / np.array(base_rates)
     return {"visits_per_s": round(rate, 1), "python_kernel_visits_per_s": round(py_rate, 1),
-            "baseline_visits_per_s": round(visits / base, 1), "ratio": round(rate / (visits / base), 3),
-            "python_kernel_ratio": round(py_rate / (visits / base), 3), "visits": int(visits)}
+            "baseline_visits_per_s": round(base_rate, 1), "ratio": round(rate / base_rate, 3),
+            "ratio_range": [round(float(ratios.min()), 3), round(float(ratios.max()), 3)],
+            "python_kernel_ratio": round(py_rate / base_rate, 3), "visits": int(visits), "rounds": rounds}

@@ -16,6 +16,8 @@ covers everyone who queued (used for Little's law).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from fssim.clock import DAY, WEEKDAYS
 
 import numpy as np
@@ -39,6 +41,12 @@ SESSION_SUMS = ["open_min", "staffed_min", "busy_min", "overtime_min", "late_min
 ABSENCE_COLUMNS = {"agents_absent": "absent_agent_days", "closed_absence": "absence_closure_days"}
 #: the sessions' resource minutes (stations, visio rooms), columns only of runs whose sites use channels
 RESOURCE_SUMS = ["station_min", "station_busy_min", "visio_min", "visio_busy_min"]
+
+
+@lru_cache(maxsize=256)
+def _dtype(categories: tuple) -> pd.CategoricalDtype:
+    """A categorical dtype, made once per list of categories (checking them is most of a small table's time)."""
+    return pd.CategoricalDtype(list(categories))
 
 
 def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
@@ -95,7 +103,7 @@ def visits_table(config: Config, runs: list[tuple[int, list]]) -> pd.DataFrame:
     in_queue = np.where(served, wait, np.where(a["outcome"] == 3, 0.0, a["leave"] - a["arrival"]))
 
     def coded(codes, categories):  # the codes are built above, valid by construction
-        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        return pd.Categorical.from_codes(codes, dtype=_dtype(tuple(categories)), validate=False)
     df = pd.DataFrame({
         "replication": a["replication"].astype(np.int32),
         "site_id": coded(a["site"].astype(np.int32), site_ids)
