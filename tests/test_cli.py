@@ -66,8 +66,10 @@ def test_bench_site_json_line():
     assert res.exit_code == 0, res.output
     figures = json.loads(res.output.strip().splitlines()[-1])
     assert set(figures) == {"visits_per_s", "baseline_visits_per_s", "ratio", "visits", "python_kernel_visits_per_s",
-                            "python_kernel_ratio"}
-    assert figures["visits"] >= 2000 and figures["visits_per_s"] > 0
+                            "python_kernel_ratio", "ratio_range", "rounds"}
+    assert figures["visits"] >= 2000 and figures["visits_per_s"] > 0 and figures["rounds"] == 3
+    low, high = figures["ratio_range"]
+    assert 0 < low <= figures["ratio"] <= high
 
 
 def test_validate_and_run_print_notes_about_adjusted_defaults(tmp_path):
