@@ -16,14 +16,14 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from fssim.engine.calendar import DAY, Session, day_dates
+from fssim.engine.calendar import DAY, Session, day_dates, session_arrays, session_list
 from fssim import defaults as D
 from fssim.config import Bus, Config, Site
 from fssim.defaults import WEEKDAYS
 from fssim.demand.booking import book_arrivals
 from fssim.demand.channels import channel_uniforms
 from fssim.demand.origins import origins as _origins
-from fssim.demand.profiles import Profile, _as_arrays, _as_list
+from fssim.demand.profiles import Profile
 from fssim.demand.randomness import Streams
 
 class VisitKind(IntEnum):
@@ -156,11 +156,11 @@ def expected_per_day(model: DemandModel, site: Site, sessions: list[Session]) ->
     cfg = model.config
     open_min = np.zeros(cfg.horizon.days)
     if site.always_open:  # one long session: spread it over its days
-        for s in _as_list(sessions):
+        for s in session_list(sessions):
             d0, d1 = int(s.start // DAY), int(np.ceil(s.end / DAY))
             open_min[d0:d1] += DAY
     else:
-        cal = _as_arrays(sessions)
+        cal = session_arrays(sessions)
         np.add.at(open_min, cal.day, cal.end - cal.start)  # in session order, as a loop would add them
     days = np.flatnonzero(open_min > 0)
     if len(days) == 0:
@@ -394,7 +394,7 @@ def _whole_days(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 def _book_slots(time, booked, sessions, slot, desks):
     """Move booked citizens to the start of their slot; a full slot sends the extra ones to the walk-in queue."""
-    cal = _as_arrays(sessions)
+    cal = session_arrays(sessions)
     starts, ends = cal.start, cal.end
     sess = np.searchsorted(starts, time, side="right") - 1
     s0 = starts[sess]

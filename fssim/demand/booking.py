@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fssim.config.booking import Booking
-from fssim.engine.calendar import DAY, Session
+from fssim.engine.calendar import DAY, Session, session_list
 
 
 def rule_of(site, behaviour) -> Booking:
@@ -134,13 +134,12 @@ class BookingCalendar:
 
 def book_arrivals(site, behaviour, sessions, a: dict, wants: np.ndarray, draw):
     """Apply the site's calendar to its citizens ``a`` (arrays in drawn order, changed in place): booked ones
-    move to their slot. Returns the calendar (kept for the follow-ups), or None when the site has none."""
+    move to their slot. ``sessions``: objects or arrays (:func:`fssim.engine.calendar.session_list`). Returns the
+    calendar (kept for the follow-ups), or None when the site has none."""
     rule = rule_of(site, behaviour)
     if not rule.calendar:
         return None
-    if not isinstance(sessions, list):  # a site's SessionArrays (fssim.engine.calendar)
-        sessions = sessions.sessions()
-    cal = BookingCalendar.of(sessions, rule, behaviour)
+    cal = BookingCalendar.of(session_list(sessions), rule, behaviour)
     idx = np.flatnonzero(wants)
     res = cal.book(a["time"][idx], a["day"][idx], draw("booking_lead")[idx])
     n = len(wants)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fssim.config import Bus, Site
-from fssim.engine.calendar import DAY, Session, SessionArrays
+from fssim.engine.calendar import DAY, Session, session_arrays, session_list
 
 
 @dataclass
@@ -102,14 +102,6 @@ def _pieces(session_list: list[Session], hour_weight: np.ndarray, flat: bool):
     return np.asarray(starts), np.asarray(lengths), cum
 
 
-def _as_arrays(sessions) -> SessionArrays:
-    return sessions if isinstance(sessions, SessionArrays) else SessionArrays.of(sessions)
-
-
-def _as_list(sessions) -> list[Session]:
-    return sessions.sessions() if isinstance(sessions, SessionArrays) else sessions
-
-
 def profile_of(model, entity, sessions: list[Session]) -> Profile:
     """The arrival profile of a site (per open day, by hour of day) or a bus (per stop visit)."""
     if not isinstance(entity, Bus):
@@ -128,7 +120,7 @@ def day_profile(model, site: Site, sessions: list[Session]) -> Profile:
         site.demand.visits_per_open_day or site.demand.visits_per_year)
     if site.always_open:
         by_day: dict[int, list] = {}  # day → its opening intervals, in minutes from the day's midnight
-        for s in _as_list(sessions):
+        for s in session_list(sessions):
             for d in range(int(s.start // DAY), int(np.ceil(s.end / DAY))):
                 base = d * DAY
                 by_day.setdefault(d, []).append((max(s.start, base) - base, min(s.end, (d + 1) * DAY) - base))
@@ -139,7 +131,7 @@ def day_profile(model, site: Site, sessions: list[Session]) -> Profile:
     elif not len(sessions):
         days, keys, which = [], [], []
     else:  # days with the same hours share their pieces: one row of opening intervals per day, made unique
-        cal = _as_arrays(sessions)
+        cal = session_arrays(sessions)
         days, first, count = np.unique(cal.day, return_index=True, return_counts=True)
         rank = np.arange(len(cal.day)) - np.repeat(first, count)
         width = int(count.max()) if len(count) else 0

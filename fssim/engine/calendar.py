@@ -94,20 +94,19 @@ class SessionArrays:
                                                              c[ptr[k]:ptr[k + 1]])), point[k])
                 for k in range(len(day))]
 
-    def staffed(self) -> np.ndarray:
-        """Agent-minutes on duty of each session, summed as :func:`staffed_minutes` sums them."""
-        product = (self.seg_b - self.seg_a) * self.seg_c
-        count = np.diff(self.seg_ptr)
-        out = np.zeros(len(self.day))
-        one = count == 1
-        out[one] = product[self.seg_ptr[:-1][one]]
-        for k in np.flatnonzero(count > 1).tolist():
-            out[k] = sum(product[self.seg_ptr[k]:self.seg_ptr[k + 1]].tolist())
-        return out
-
     def open_minutes(self) -> np.ndarray:
         """Minutes from opening to closing of each session; 0 for a session without agents (closed by absences)."""
         return np.where(np.diff(self.seg_ptr) > 0, self.end - self.start, 0.0)
+
+
+def session_arrays(sessions) -> SessionArrays:
+    """``sessions`` as arrays, whether given as arrays or as :class:`Session` objects."""
+    return sessions if isinstance(sessions, SessionArrays) else SessionArrays.of(sessions)
+
+
+def session_list(sessions) -> list[Session]:
+    """``sessions`` as :class:`Session` objects, whether given as objects or as arrays."""
+    return sessions.sessions() if isinstance(sessions, SessionArrays) else sessions
 
 
 def site_sessions(site: Site, horizon: Horizon, closed_days: set[dt.date]) -> list[Session]:
