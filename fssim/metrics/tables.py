@@ -329,8 +329,11 @@ def kpi_sums(visits: pd.DataFrame, sessions: pd.DataFrame, by: str | None = None
         sums["booking_requests"] = g["requested"].sum()
         sums["no_slot"] = g["no_slot"].sum()
         sums["lead_sum"] = g["booked_lead"].sum()
-    for k in registry.quantile_kpis():  # a group's exact quantiles, under the KPI's name
-        sums[k.name] = g["wait_min"].quantile(k.quantile)
+    quantile_kpis = registry.quantile_kpis()  # a group's exact quantiles, under the KPI's name (one sort for all)
+    if quantile_kpis:
+        q = g["wait_min"].quantile([k.quantile for k in quantile_kpis])
+        for k in quantile_kpis:
+            sums[k.name] = q.xs(k.quantile, level=-1)
     if by in LEVELS:  # the areas as text, as the sessions' (a visit's area is categorical, see area_of)
         sums.index = sums.index.set_levels(sums.index.levels[1].astype(str), level=1)
     if by in (None, "site", "phase", "stop", *LEVELS):
