@@ -353,3 +353,27 @@ def test_compiled_demarche_picks_equal_the_numpy_rule():
             drawn = np.column_stack([first, others])  # never twice the same démarche in a visit
             for row, k in zip(drawn[:200], count[:200]):
                 assert len(set(row[:k].tolist())) == k
+
+
+def test_service_times_in_one_pass_equal_each_demarches_quantile():
+    """_by_demarche computes the log-normal démarches together: the same numbers, to the bit, as each démarche's
+    own quantile function; other laws (exponential, triangular, fixed) and missing démarches (−1) as before."""
+    from fssim.demand.arrivals import _by_demarche
+
+    laws = [{"dist": "lognormal", "mean": 12.0, "cv": 0.6}, {"dist": "exponential", "mean": 9.0},
+            {"dist": "lognormal", "mean": 25.0, "cv": 1.1}, {"dist": "triangular", "min": 2.0, "mode": 5.0, "max": 20.0},
+            {"dist": "fixed", "value": 7.0}, {"dist": "lognormal", "mean": 4.0, "cv": 0.3}]
+    cfg = config_from_dict({"name": "laws", "horizon": {"start": "2024-01-01", "days": 7},
+                            "sites": [{"id": "s", "hours": {"mon": "09:00-12:00"}, "agents": 1}],
+                            "demarches": [{"name": f"d{i}", "share": 1 / len(laws), "service": law}
+                                          for i, law in enumerate(laws)]})
+    rng = np.random.default_rng(3)
+    demarche = rng.integers(-1, len(laws), 20_000).astype(np.int16)
+    u = rng.random(20_000)
+    expected = np.zeros(len(u))
+    for i, d in enumerate(cfg.demarches):
+        idx = np.flatnonzero(demarche == i)
+        expected[idx] = d.service.ppf(u[idx])
+    got = _by_demarche(cfg, demarche, u)
+    assert np.array_equal(got, expected)
+    assert (got[demarche == -1] == 0).all() and (got[demarche == 4] == 7.0).all()

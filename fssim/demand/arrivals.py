@@ -10,11 +10,13 @@ redraw the others.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from fssim.engine.calendar import DAY, Session, day_dates, session_arrays, session_list
 from fssim import defaults as D
@@ -23,6 +25,7 @@ from fssim.defaults import WEEKDAYS
 from fssim.demand.booking import book_arrivals
 from fssim.demand.channels import channel_uniforms
 from fssim.demand.origins import origins as _origins
+from fssim.demand.distributions import LogNormal
 from fssim.demand.profiles import Profile
 from fssim.demand.randomness import Streams
 
@@ -328,12 +331,24 @@ def _further_demarches(model: DemandModel, day: np.ndarray, first: np.ndarray, d
 
 
 def _by_demarche(cfg, demarche: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Service time of each démarche index at its uniform (0 where the index is −1: no such démarche)."""
+    """Service time of each démarche index at its uniform (0 where the index is −1: no such démarche).
+
+    The log-normal démarches (the default catalogue's) in one pass: ``exp(mu + sigma × ndtri(u))`` with each
+    visit's own mu and sigma is, element by element, what :meth:`LogNormal.ppf` computes; the others one by one."""
     out = np.zeros(len(demarche))
-    for i, dem in enumerate(cfg.demarches):
-        idx = np.flatnonzero(demarche == i)
-        if len(idx):
-            out[idx] = dem.service.ppf(u[idx])
+    laws = [d.service for d in cfg.demarches]
+    log_normal = np.array([isinstance(x, LogNormal) for x in laws] + [False])  # index −1: no démarche
+    if log_normal.any():
+        sigma2 = np.array([math.log1p(x.cv ** 2) if isinstance(x, LogNormal) else 0.0 for x in laws] + [0.0])
+        mu = np.array([math.log(x.mean) if isinstance(x, LogNormal) else 0.0 for x in laws] + [0.0]) - sigma2 / 2
+        idx = np.flatnonzero(log_normal[demarche])
+        d = demarche[idx]
+        out[idx] = np.exp(mu[d] + np.sqrt(sigma2)[d] * ndtri(u[idx]))
+    for i, law in enumerate(laws):
+        if not log_normal[i]:
+            idx = np.flatnonzero(demarche == i)
+            if len(idx):
+                out[idx] = law.ppf(u[idx])
     return out
 
 
@@ -368,14 +383,10 @@ def _attributes(model: DemandModel, demarche: np.ndarray, count: np.ndarray, oth
     service = _visit_service(cfg, demarche, others, draw, "service")
     follow_service = _visit_service(cfg, demarche, others, draw, "follow_up_service")
     u_follow, u_delay = draw("follow_up"), draw("follow_up_delay")
-    follow = np.zeros(n, dtype=bool)
-    delay = np.zeros(n, dtype=np.int32)
-    for i, dem in enumerate(cfg.demarches):
-        idx = np.flatnonzero(demarche == i)
-        if len(idx) == 0:
-            continue
-        follow[idx] = u_follow[idx] < dem.follow_up.share
-        delay[idx] = _whole_days(u_delay[idx], *dem.follow_up.delay_days)
+    share = np.array([d.follow_up.share for d in cfg.demarches])  # each first démarche's follow-up rule
+    lo, hi = (np.array([d.follow_up.delay_days[k] for d in cfg.demarches], dtype=np.int64) for k in (0, 1))
+    follow = u_follow < share[demarche]
+    delay = _whole_days(u_delay, lo[demarche], hi[demarche])
     patience = beh.patience.ppf(draw("patience")) if beh.patience is not None else np.full(n, np.inf)
     return {
         "demarche": demarche, "demarches": count, "other_demarches": others,
@@ -387,8 +398,8 @@ def _attributes(model: DemandModel, demarche: np.ndarray, count: np.ndarray, oth
     }
 
 
-def _whole_days(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """A whole number of days, uniform on lo..hi, from a uniform."""
+def _whole_days(u: np.ndarray, lo, hi) -> np.ndarray:
+    """A whole number of days, uniform on lo..hi (numbers, or one per uniform), from a uniform."""
     return np.minimum(lo + (u * (hi - lo + 1)).astype(np.int64), hi).astype(np.int32)
 
 
