@@ -377,3 +377,17 @@ def test_service_times_in_one_pass_equal_each_demarches_quantile():
     got = _by_demarche(cfg, demarche, u)
     assert np.array_equal(got, expected)
     assert (got[demarche == -1] == 0).all() and (got[demarche == 4] == 7.0).all()
+
+
+def test_poisson_counts_are_scipys_quantiles():
+    from scipy.stats import poisson
+
+    from fssim.demand.arrivals import _poisson_counts
+
+    rng = np.random.default_rng(8)
+    lam = np.r_[rng.uniform(0, 3, 20_000), rng.uniform(3, 400, 20_000), np.zeros(100), [1e-9, 1e-3, 5000.0]]
+    u = np.r_[rng.random(len(lam) - 3), [1e-12, 0.5, 1 - 1e-12]]
+    got = _poisson_counts(u, lam)
+    on = lam > 0
+    assert np.array_equal(got[on], poisson.ppf(u[on], lam[on]).astype(np.int64))
+    assert (got[~on] == 0).all() and got.dtype == np.int64

@@ -266,14 +266,21 @@ def _unit_offsets(entity, sessions: list[Session], units, unit_day) -> np.ndarra
 
 
 def _poisson_counts(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Poisson counts by inversion: a slightly larger mean adds citizens, it never redraws the others."""
-    from scipy.stats import poisson
+    """Poisson counts by inversion: a slightly larger mean adds citizens, it never redraws the others.
+
+    The quantile as ``scipy.stats.poisson.ppf`` computes it for u in (0, 1) and a positive mean (the inverse CDF,
+    then one step down where the CDF already reaches u), without its argument checks: ``tests/test_model.py``
+    compares the two."""
+    from scipy import special
 
     lam = np.asarray(lam, dtype=float)
     out = np.zeros(len(lam), dtype=np.int64)
     on = lam > 0
     if on.any():
-        out[on] = poisson.ppf(u[on], lam[on]).astype(np.int64)
+        q, mu = u[on], lam[on]
+        vals = np.ceil(special.pdtrik(q, mu))
+        below = np.maximum(vals - 1, 0)
+        out[on] = np.where(special.pdtr(below, mu) >= q, below, vals).astype(np.int64)
     return out
 
 
