@@ -10,6 +10,7 @@ keyed by (demand unit, citizen index), so a citizen's draws do not depend on the
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,6 +19,11 @@ def stable_key(name: str | int) -> int:
     """A 32-bit integer from a name, identical on every machine and Python run."""
     if isinstance(name, int):
         return name
+    return _name_key(name)
+
+
+@lru_cache(maxsize=4096)
+def _name_key(name: str) -> int:  # stream names recur at every site: hashed once
     return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(), "little")
 
 
