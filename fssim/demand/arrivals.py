@@ -54,6 +54,7 @@ class DemandModel:
         self.demarches = [d.name for d in config.demarches]
         self.mix_cum = self._daily_mix_cumulative()
         self._mix: np.ndarray | None = None
+        self.laws = DemarcheLaws.of(config)
         d = config.demand
         self.weekday_factor = np.array([d.weekday.get(w, 0.0) for w in WEEKDAYS])
         month = np.asarray(d.month, dtype=float)
@@ -337,22 +338,46 @@ def _further_demarches(model: DemandModel, day: np.ndarray, first: np.ndarray, d
     return count, others
 
 
-def _by_demarche(cfg, demarche: np.ndarray, u: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class DemarcheLaws:
+    """What the draws read of each démarche, made once per model (not per site): its service-time law, the
+    log-normal ones' mu and sigma (:meth:`LogNormal.ppf`'s), and its follow-up share and delay bounds. Index −1
+    (no such démarche) is a last row that is not log-normal."""
+
+    laws: list
+    log_normal: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    follow_share: np.ndarray
+    follow_lo: np.ndarray
+    follow_hi: np.ndarray
+
+    @classmethod
+    def of(cls, cfg) -> "DemarcheLaws":
+        laws = [d.service for d in cfg.demarches]
+        ln = [isinstance(x, LogNormal) for x in laws]
+        sigma2 = np.array([math.log1p(x.cv ** 2) if k else 0.0 for x, k in zip(laws, ln)] + [0.0])
+        mu = np.array([math.log(x.mean) if k else 0.0 for x, k in zip(laws, ln)] + [0.0]) - sigma2 / 2
+        days = [d.follow_up.delay_days for d in cfg.demarches]
+        return cls(laws, np.array(ln + [False]), mu, np.sqrt(sigma2),
+                   np.array([d.follow_up.share for d in cfg.demarches]),
+                   np.array([lo for lo, _ in days], dtype=np.int64), np.array([hi for _, hi in days], dtype=np.int64))
+
+
+def _by_demarche(cfg, demarche: np.ndarray, u: np.ndarray, laws: DemarcheLaws | None = None) -> np.ndarray:
     """Service time of each démarche index at its uniform (0 where the index is −1: no such démarche).
 
     The log-normal démarches (the default catalogue's) in one pass: ``exp(mu + sigma × ndtri(u))`` with each
-    visit's own mu and sigma is, element by element, what :meth:`LogNormal.ppf` computes; the others one by one."""
+    visit's own mu and sigma is, element by element, what :meth:`LogNormal.ppf` computes; the others one by one.
+    ``laws``: the model's :class:`DemarcheLaws` (made from ``cfg`` when not given)."""
+    laws = laws or DemarcheLaws.of(cfg)
     out = np.zeros(len(demarche))
-    laws = [d.service for d in cfg.demarches]
-    log_normal = np.array([isinstance(x, LogNormal) for x in laws] + [False])  # index −1: no démarche
-    if log_normal.any():
-        sigma2 = np.array([math.log1p(x.cv ** 2) if isinstance(x, LogNormal) else 0.0 for x in laws] + [0.0])
-        mu = np.array([math.log(x.mean) if isinstance(x, LogNormal) else 0.0 for x in laws] + [0.0]) - sigma2 / 2
-        idx = np.flatnonzero(log_normal[demarche])
+    if laws.log_normal.any():
+        idx = np.flatnonzero(laws.log_normal[demarche])
         d = demarche[idx]
-        out[idx] = np.exp(mu[d] + np.sqrt(sigma2)[d] * ndtri(u[idx]))
-    for i, law in enumerate(laws):
-        if not log_normal[i]:
+        out[idx] = np.exp(laws.mu[d] + laws.sigma[d] * ndtri(u[idx]))
+    for i, law in enumerate(laws.laws):
+        if not laws.log_normal[i]:
             idx = np.flatnonzero(demarche == i)
             if len(idx):
                 out[idx] = law.ppf(u[idx])
@@ -369,14 +394,15 @@ def mean_visit_service(config) -> float:
     return mean * (1.0 + beh.extra_demarche_factor * extra)
 
 
-def _visit_service(cfg, first: np.ndarray, others: np.ndarray, draw, name: str) -> np.ndarray:
+def _visit_service(cfg, first: np.ndarray, others: np.ndarray, draw, name: str,
+                   laws: DemarcheLaws | None = None) -> np.ndarray:
     """Agent time of a visit: its first démarche's service time in full, plus each further démarche's
     own service time × ``behaviour.extra_demarche_factor`` (the citizen is already identified and
     seated). Stream ``name`` for the first démarche, ``name_2``, ``name_3``… for the further ones."""
-    total = _by_demarche(cfg, first, draw(name))
+    total = _by_demarche(cfg, first, draw(name), laws)
     factor = cfg.behaviour.extra_demarche_factor
     for j in range(others.shape[1]):
-        total += factor * _by_demarche(cfg, others[:, j], draw(f"{name}_{j + 2}"))
+        total += factor * _by_demarche(cfg, others[:, j], draw(f"{name}_{j + 2}"), laws)
     return total
 
 
@@ -387,13 +413,12 @@ def _attributes(model: DemandModel, demarche: np.ndarray, count: np.ndarray, oth
     (its service time by the same rule); whether one is needed depends on the first démarche."""
     cfg, beh = model.config, model.config.behaviour
     n = len(demarche)
-    service = _visit_service(cfg, demarche, others, draw, "service")
-    follow_service = _visit_service(cfg, demarche, others, draw, "follow_up_service")
+    laws = model.laws
+    service = _visit_service(cfg, demarche, others, draw, "service", laws)
+    follow_service = _visit_service(cfg, demarche, others, draw, "follow_up_service", laws)
     u_follow, u_delay = draw("follow_up"), draw("follow_up_delay")
-    share = np.array([d.follow_up.share for d in cfg.demarches])  # each first démarche's follow-up rule
-    lo, hi = (np.array([d.follow_up.delay_days[k] for d in cfg.demarches], dtype=np.int64) for k in (0, 1))
-    follow = u_follow < share[demarche]
-    delay = _whole_days(u_delay, lo[demarche], hi[demarche])
+    follow = u_follow < laws.follow_share[demarche]  # each first démarche's follow-up rule
+    delay = _whole_days(u_delay, laws.follow_lo[demarche], laws.follow_hi[demarche])
     patience = beh.patience.ppf(draw("patience")) if beh.patience is not None else np.full(n, np.inf)
     return {
         "demarche": demarche, "demarches": count, "other_demarches": others,

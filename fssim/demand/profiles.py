@@ -134,7 +134,7 @@ def day_profile(model, site: Site, sessions: list[Session]) -> Profile:
         cal = session_arrays(sessions)
         days, first, count = np.unique(cal.day, return_index=True, return_counts=True)
         rank = np.arange(len(cal.day)) - np.repeat(first, count)
-        width = int(count.max()) if len(count) else 0
+        width = int(count.max())
         rows = np.full((len(days), 2 * width), -1.0)  # −1: no such session that day
         at = np.repeat(np.arange(len(days)), count)
         base = cal.day * DAY

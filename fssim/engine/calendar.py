@@ -131,7 +131,7 @@ def site_session_arrays(site: Site, horizon: Horizon, closed_days: set[dt.date])
     session: each open day repeats its weekday's sessions (contiguous intervals merged), shifted to the day."""
     if site.always_open:
         return SessionArrays.of(_always_open(site, horizon))
-    groups, seg = [], []  # per weekday offset k from the horizon's first day: its sessions' segments
+    groups = []  # per weekday offset k from the horizon's first day: its sessions' segments
     for k in range(7):
         merged: list[list] = []
         for a, b, c in site.schedule.get(WEEKDAYS[(horizon.start.weekday() + k) % 7]) or ():

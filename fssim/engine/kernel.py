@@ -1,15 +1,16 @@
-"""The compiled counter: a fixed site's whole horizon in one call of a numba-compiled next-event loop.
+"""The compiled counter: a site's or a bus's whole horizon in one call of a numba-compiled next-event loop.
 
 The Python path (:func:`fssim.engine.counter.serve_session` called per session by
 :func:`fssim.engine.simulation.counter`) is the reference; this module does exactly the same arithmetic in the
 same order, so its results are identical bit for bit (``tests/test_kernel.py`` checks it on random sites).
-It covers what a fixed site without channels or a booking calendar does: walk-ins first come, first served,
-booked citizens with priority, reneging, agents on and off duty, capacity carried across closures, absences
-(sessions without agents turn citizens away), no-shows, returns of those sent home and follow-ups, each landing
-in a later session of the same site (booked in the slots left of a booking calendar); and what a bus does: it drives from its base and between stops, starts a
-stop late when the drive or the last service runs over, and its citizens come back at a later visit to their
-stop. A bus that sends its citizens to a fallback site in the same shard, that site, channels (stations, visio,
-back office) and always-open validation sites keep the Python path (:func:`compiled_path_for` says which).
+It covers what a fixed site does: walk-ins first come, first served, booked citizens with priority, reneging,
+agents on and off duty, capacity carried across closures, absences (sessions without agents turn citizens away),
+no-shows, returns of those sent home and follow-ups, each landing in a later session of the same site (booked in
+the slots left of a booking calendar), and the channels (visio, self-service stations, the agents' help:
+:mod:`fssim.engine.session_kernel`); and what a bus does: it drives from its base and between stops, starts a stop
+late when the drive or the last service runs over, and its citizens come back at a later visit to their stop. A
+bus that sends its citizens to a fallback site in the same shard, that site, and always-open validation sites keep
+the Python path (:func:`compiled_path_for` says which).
 
 Compiled with ``cache=True``: the first run on a machine compiles (seconds) and stores the machine code beside
 this module (or in ``NUMBA_CACHE_DIR``); later runs load it.
@@ -46,39 +47,14 @@ def run_site(plan) -> None:
     crew = int(seg_c.max()) if len(seg_c) else 0
     bounds = np.asarray(plan.bounds, dtype=np.int64)
     points = np.repeat(point, np.diff(bounds))
-    if plan.is_bus:  # a bus's citizens are counted at their stop; they drive, and come back at the same stop
-        origin = points
-        drives = np.array([np.nan if d is None else d for d in plan.drives], dtype=float)
-        departs = np.array([np.nan if d is None else d for d in plan.departs], dtype=float)
-        order = np.argsort(point, kind="stable")  # each stop's visits in time order
-        pt_ptr = np.zeros(len(plan.site.stops) + 1, np.int64)
-        np.cumsum(np.bincount(point, minlength=len(plan.site.stops)), out=pt_ptr[1:])
-        pt_sess, pt_days = order.astype(np.int64), s_day[order]
-    else:
-        origin = np.asarray(a.origin if a.origin is not None else np.full(n, -1), dtype=np.int64)
-        drives = departs = np.zeros(0)
-        pt_ptr, pt_days, pt_sess = np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # a bus's citizens are counted at their stop; a site's, at their commune
+    origin = points if plan.is_bus else np.asarray(a.origin if a.origin is not None else np.full(n, -1), np.int64)
+    drives, departs, pt_ptr, pt_days, pt_sess = _bus_inputs(plan, point, s_day)
     calendar = a.calendar  # a booking calendar: follow-ups book in its slots left (fssim.demand.booking)
     book_follow_ups = calendar is not None and bool(calendar.rule.follow_ups)
-    if calendar is not None:
-        c_start, c_session, c_day = calendar.start, calendar.session, calendar.day
-        c_capacity, c_horizon = calendar.capacity, int(calendar.rule.horizon_days)
-        c_walk_in = calendar.rule.when_full == "walk_in"
-    else:
-        c_start, c_session, c_day, c_capacity = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), \
-            np.zeros(0, np.int64)
-        c_horizon, c_walk_in = 0, False
+    c_start, c_session, c_day, c_capacity, c_horizon, c_walk_in = _calendar_inputs(calendar)
     ch = plan.channels  # stations, visio room, back office (fssim.engine.stations)
-    if ch is not None:
-        chan = np.asarray(ch.channel, dtype=np.int64)
-        needs_help, help_min = np.asarray(ch.help, dtype=np.bool_), np.asarray(ch.help_minutes, dtype=float)
-        st = SessionArrays.of([Session(0, 0.0, 0.0, segs) for segs in ch.station_segments])
-        st_ptr, st_a, st_b, st_c = st.seg_ptr, st.seg_a, st.seg_b, st.seg_c
-        vis_minutes = np.asarray(ch.visio_minutes, dtype=float)
-    else:
-        chan, needs_help, help_min = np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0)
-        st_ptr, st_a, st_b, st_c = np.zeros(len(s_day) + 1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
-        vis_minutes = np.zeros(0)
+    chan, needs_help, help_min, st_ptr, st_a, st_b, st_c, vis_minutes = _channel_inputs(ch, len(s_day))
     cap = n + n // 2 + 64  # room for the later visits (returns, follow-ups) of most sites; doubled if short
     while True:
         F = np.empty((cap, 6))  # the kernel initialises the rows it adds
@@ -125,6 +101,40 @@ def run_site(plan) -> None:
     log.deferred += int(deferred)
 
 
+def _bus_inputs(plan, point, s_day):
+    """A bus's drives and departures per stop visit (NaN for None) and each stop's visits in time order
+    (``pt_ptr``, their days and session indices); empty arrays for a site."""
+    if not plan.is_bus:
+        return np.zeros(0), np.zeros(0), np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    drives = np.array([np.nan if d is None else d for d in plan.drives], dtype=float)
+    departs = np.array([np.nan if d is None else d for d in plan.departs], dtype=float)
+    order = np.argsort(point, kind="stable").astype(np.int64)
+    pt_ptr = np.zeros(len(plan.site.stops) + 1, np.int64)
+    np.cumsum(np.bincount(point, minlength=len(plan.site.stops)), out=pt_ptr[1:])
+    return drives, departs, pt_ptr, s_day[order], order
+
+
+def _calendar_inputs(calendar):
+    """A booking calendar's slots (start, session, day, capacity), its horizon and its rule when full; empty
+    arrays without one (the ledger itself, ``taken`` and ``_next``, is copied for each run of the kernel)."""
+    if calendar is None:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 0, False
+    return (calendar.start, calendar.session, calendar.day, calendar.capacity, int(calendar.rule.horizon_days),
+            calendar.rule.when_full == "walk_in")
+
+
+def _channel_inputs(ch, sessions: int):
+    """A site's channels (:class:`fssim.engine.stations.ChannelPlan`) as arrays: each primary visit's channel, help
+    and help minutes, the stations' segments per session and the visio room-minutes; empty arrays without one."""
+    if ch is None:
+        return (np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0), np.zeros(sessions + 1, np.int64),
+                np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0))
+    st = SessionArrays.of([Session(0, 0.0, 0.0, segs) for segs in ch.station_segments])
+    return (np.asarray(ch.channel, dtype=np.int64), np.asarray(ch.help, dtype=np.bool_),
+            np.asarray(ch.help_minutes, dtype=float), st.seg_ptr, st.seg_a, st.seg_b, st.seg_c,
+            np.asarray(ch.visio_minutes, dtype=float))
+
+
 def _fill(log, F, I, cal, busy, overtime, begin, staffed) -> None:
     log.time, log.service, log.patience = F[:, TIME], F[:, SERVICE], F[:, PATIENCE]
     log.start, log.end, log.leave = F[:, START], F[:, END], F[:, LEAVE]
@@ -142,38 +152,34 @@ def _fill(log, F, I, cal, busy, overtime, begin, staffed) -> None:
 
 
 @jit
-def landing(day, delay, u, open_days, prof_row, prof_ptr, p_start, p_len, p_cum, session_start):
-    """(session index, time) of a later visit ``delay`` days after ``day`` (−1 beyond the horizon): the first open
-    day's arrival profile at uniform ``u`` (:meth:`fssim.demand.profiles.Profile.time_in`)."""
-    k = np.searchsorted(open_days, day + delay, side="left")
-    if k >= len(open_days):
-        return -1, 0.0
-    r = prof_row[open_days[k]]
+def profile_time(r, u, prof_ptr, p_start, p_len, p_cum):
+    """The arrival time at uniform ``u`` in row ``r`` of the flat profile (:meth:`fssim.demand.profiles.Profile.time_in`)."""
     lo_, hi_ = prof_ptr[r], prof_ptr[r + 1]
     cum = p_cum[lo_:hi_]
     j = min(np.searchsorted(cum, u, side="right"), len(cum) - 1)
     lo = cum[j - 1] if j else 0.0
     frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
-    t = p_start[lo_ + j] + frac * p_len[lo_ + j]
-    return np.searchsorted(session_start, t, side="right") - 1, t
+    return p_start[lo_ + j] + frac * p_len[lo_ + j]
 
 
 @jit
-def stop_landing(day, delay, u, point, pt_ptr, pt_days, pt_sess, prof_row, prof_ptr, p_start, p_len, p_cum):
-    """(session index, time) of a later visit at a bus: the bus's first visit to stop ``point`` ``delay`` days after
-    ``day`` or later (−1 beyond the horizon), at ``u`` in that visit's profile (:meth:`SitePlan.landing`)."""
-    lo_s, hi_s = pt_ptr[point], pt_ptr[point + 1]
-    k = np.searchsorted(pt_days[lo_s:hi_s], day + delay, side="left")
-    if k >= hi_s - lo_s:
+def landing(day, delay, u, point, is_bus, open_days, session_start, pt_ptr, pt_days, pt_sess, prof_row, prof_ptr,
+            p_start, p_len, p_cum):
+    """(session index, time) of a later visit ``delay`` days after ``day`` (−1 beyond the horizon), at uniform ``u``
+    of the profile (:meth:`fssim.engine.simulation.SitePlan.landing`): a site's first open day, or the bus's first
+    visit to stop ``point`` (``pt_*``: each stop's visits, by day)."""
+    if is_bus:
+        lo, hi = pt_ptr[point], pt_ptr[point + 1]
+        k = np.searchsorted(pt_days[lo:hi], day + delay, side="left")
+        if k >= hi - lo:
+            return -1, 0.0
+        js = pt_sess[lo + k]
+        return js, profile_time(prof_row[js], u, prof_ptr, p_start, p_len, p_cum)
+    k = np.searchsorted(open_days, day + delay, side="left")
+    if k >= len(open_days):
         return -1, 0.0
-    js = pt_sess[lo_s + k]
-    r = prof_row[js]
-    lo_, hi_ = prof_ptr[r], prof_ptr[r + 1]
-    cum = p_cum[lo_:hi_]
-    j = min(np.searchsorted(cum, u, side="right"), len(cum) - 1)
-    lo = cum[j - 1] if j else 0.0
-    frac = (u - lo) / (cum[j] - lo) if cum[j] > lo else 0.5
-    return js, p_start[lo_ + j] + frac * p_len[lo_ + j]
+    t = profile_time(prof_row[open_days[k]], u, prof_ptr, p_start, p_len, p_cum)
+    return np.searchsorted(session_start, t, side="right") - 1, t
 
 
 @jit
@@ -329,12 +335,8 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
             kind = I[v, KIND]
             c = I[v, CITIZEN]
             if I[v, OUTCOME] == SERVED and kind != FOLLOW_UP and kind != REDIRECT and follow_up[c]:
-                if is_bus:
-                    js, t = stop_landing(day, fu_delay[c], fu_u[c], I[v, POINT], pt_ptr, pt_days, pt_sess, prof_row,
-                                         prof_ptr, p_start, p_len, p_cum)
-                else:
-                    js, t = landing(day, fu_delay[c], fu_u[c], open_days, prof_row, prof_ptr, p_start, p_len, p_cum,
-                                    session_start)
+                js, t = landing(day, fu_delay[c], fu_u[c], I[v, POINT], is_bus, open_days, session_start, pt_ptr,
+                                pt_days, pt_sess, prof_row, prof_ptr, p_start, p_len, p_cum)
                 if js < 0:
                     deferred += 1
                     continue
@@ -356,12 +358,8 @@ def site_kernel(F, I, n, no_show, follow_up, fu_delay, fu_u, fu_service, walk_pa
             c = I[v, CITIZEN]
             k = I[v, ATTEMPT] + 1
             if k <= max_returns and return_u[c] < thresholds[k]:
-                if is_bus:
-                    js, t = stop_landing(day, return_delay[c], return_tod_u[c], I[v, POINT], pt_ptr, pt_days, pt_sess,
-                                         prof_row, prof_ptr, p_start, p_len, p_cum)
-                else:
-                    js, t = landing(day, return_delay[c], return_tod_u[c], open_days, prof_row, prof_ptr, p_start,
-                                    p_len, p_cum, session_start)
+                js, t = landing(day, return_delay[c], return_tod_u[c], I[v, POINT], is_bus, open_days, session_start,
+                                pt_ptr, pt_days, pt_sess, prof_row, prof_ptr, p_start, p_len, p_cum)
                 if js < 0:
                     deferred += 1
                     continue

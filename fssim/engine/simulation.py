@@ -123,10 +123,10 @@ class SitePlan:
             for j, s in enumerate(self.sessions):
                 self.stop_days.setdefault(s.point, []).append(s.day)
                 self.stop_sessions.setdefault(s.point, []).append(j)
-        self.profile = profile_of(model, entity, self.sessions if self.is_bus else self.calendar)
+        drawn_on = self.sessions if self.is_bus else self.calendar  # a site's demand reads the arrays
+        self.profile = profile_of(model, entity, drawn_on)
         rng = stream(config.seed, replication, entity.id, "demand")
-        self.arrivals = generate_arrivals(model, entity, self.sessions if self.is_bus else self.calendar,
-                                          self.profile, rng)
+        self.arrivals = generate_arrivals(model, entity, drawn_on, self.profile, rng)
         # agents absent: the same citizens, fewer agents (None: no absences at this site)
         self.absences = draw_absences(config, entity, self.sessions, replication) if has_absences(
             config, entity) else None
